@@ -1,0 +1,14 @@
+"""rnnkit: recurrent neural networks (Elman, LSTM, GRU) from raw sequences to usable models.
+
+The package is layered, each layer importing only those before it::
+
+    cells -> layers -> models -> training -> tasks -> cli
+
+Importing ``rnnkit`` loads torch but none of the optional extras (matplotlib, pandas).
+"""
+
+from rnnkit._version import __version__
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
+from rnnkit.layers import Recurrent
+
+__all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent"]

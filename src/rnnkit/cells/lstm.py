@@ -1,0 +1,70 @@
+"""The long short-term memory cell (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from rnnkit.cells.base import FusableCell, State
+
+
+class LSTMCell(FusableCell):
+    r"""LSTM cell with torch's layout and gate order (i, f, g, o).
+
+    .. math::
+        i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi})   && \text{input gate}\\
+        f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf})   && \text{forget gate}\\
+        g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg})    && \text{candidate}\\
+        o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho})   && \text{output gate}\\
+        c_t &= f_t \odot c_{t-1} + i_t \odot g_t                       && \text{memory cell}\\
+        h_t &= o_t \odot \tanh(c_t)
+
+    Shapes: ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), ``bias_*`` (4H,), rows stacked
+    i, f, g, o; state ``(h, c)``. The additive update of ``c_t`` is the "constant error
+    carousel": with ``f_t`` near 1, ``dc_t/dc_{t-1} = f_t`` and gradients survive many steps.
+
+    ``forget_bias``: if given, the forget-gate bias starts at this value (split as
+    ``bias_ih[f] = forget_bias``, ``bias_hh[f] = 0``), as Jozefowicz et al. (2015)
+    recommend (1.0, Keras' ``unit_forget_bias``). ``None`` keeps torch's init.
+    """
+
+    num_gates: ClassVar[int] = 4
+    fused_mode: ClassVar[str] = "LSTM"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float | None = None) -> None:
+        self.forget_bias = forget_bias
+        super().__init__(input_size, hidden_size, bias)
+
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        return (self.hidden_size, self.hidden_size)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if self.forget_bias is not None and self.bias:
+            init_forget_bias(self.bias_ih, self.bias_hh, self.hidden_size, self.forget_bias)
+
+    def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, State]:
+        h, c = state
+        gates = gi + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
+        i, f, g, o = gates.chunk(4, dim=-1)  # each (B, H)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+        return h, (h, c)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        if self.forget_bias is not None:
+            s += f", forget_bias={self.forget_bias}"
+        return s
+
+
+@torch.no_grad()
+def init_forget_bias(bias_ih: Tensor, bias_hh: Tensor, hidden_size: int, value: float) -> None:
+    """Set the forget-gate slice (rows H:2H) of an LSTM's biases so they sum to ``value``."""
+    bias_ih[hidden_size : 2 * hidden_size].fill_(value)
+    bias_hh[hidden_size : 2 * hidden_size].zero_()

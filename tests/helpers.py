@@ -1,0 +1,63 @@
+"""Shared test helpers: compare a module to a torch reference forward *and* backward."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+
+
+def _flatten(x) -> list[Tensor]:
+    if isinstance(x, Tensor):
+        return [x]
+    out: list[Tensor] = []
+    for item in x:
+        out += _flatten(item)
+    return out
+
+
+def assert_matches_torch(
+    ours: nn.Module,
+    theirs: nn.Module,
+    inputs: Iterable,
+    param_map: Callable[[str], str] | dict[str, str] | None = None,
+    call_ours: Callable | None = None,
+    call_theirs: Callable | None = None,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> None:
+    """Outputs, states, input gradients and every parameter gradient agree.
+
+    ``inputs`` are cloned for each side with ``requires_grad`` where floating. The loss is
+    a fixed random projection of all outputs, so every output element gets a distinct
+    upstream gradient. ``param_map`` maps our parameter names to theirs (default:
+    identical names).
+    """
+    inputs = list(inputs)
+    mine = [x.detach().clone().requires_grad_(x.is_floating_point()) for x in inputs]
+    ref = [x.detach().clone().requires_grad_(x.is_floating_point()) for x in inputs]
+    out_ours = _flatten((call_ours or ours)(*mine))
+    out_theirs = _flatten((call_theirs or theirs)(*ref))
+    assert len(out_ours) == len(out_theirs), f"{len(out_ours)} outputs vs {len(out_theirs)}"
+    gen = torch.Generator().manual_seed(1234)
+    loss_o = loss_t = 0.0
+    for a, b in zip(out_ours, out_theirs):
+        assert a.shape == b.shape, f"shape {tuple(a.shape)} vs {tuple(b.shape)}"
+        torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
+        w = torch.randn(a.shape, generator=gen, dtype=a.dtype)
+        loss_o = loss_o + (a * w).sum()
+        loss_t = loss_t + (b * w).sum()
+    loss_o.backward()
+    loss_t.backward()
+    for a, b in zip(mine, ref):
+        if a.is_floating_point():
+            torch.testing.assert_close(a.grad, b.grad, atol=atol, rtol=rtol)
+    theirs_params = dict(theirs.named_parameters())
+    ours_params = dict(ours.named_parameters())
+    assert ours_params, "module under test has no parameters"
+    for name, p in ours_params.items():
+        tname = param_map(name) if callable(param_map) else (param_map or {}).get(name, name)
+        q = theirs_params[tname]
+        assert p.grad is not None and q.grad is not None, f"no gradient for {name}"
+        torch.testing.assert_close(p.grad, q.grad, atol=atol, rtol=rtol, msg=f"gradient of {name}")

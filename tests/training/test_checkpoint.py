@@ -1,0 +1,108 @@
+"""Checkpoints: bit-identical round trip, atomic saves, clear errors on bad files."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.errors import CheckpointError
+from rnnkit.layers import Recurrent
+from rnnkit.training import checkpoint as ckpt_module
+from rnnkit.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+
+def _make(path, seed=0):
+    torch.manual_seed(seed)
+    layer = Recurrent("lstm", 3, 5, 2)
+    opt = torch.optim.Adam(layer.parameters(), lr=1e-3)
+    layer(torch.randn(4, 2, 3))[0].sum().backward()
+    opt.step()
+    ck = Checkpoint(meta={"config": {"cell": "lstm", "hidden": 5}, "step": 7, "vocab": ["a", "b"]},
+                    tensors={f"model/{k}": v for k, v in layer.state_dict().items()})
+    ck.put_state("optimizer", opt.state_dict())
+    ck.put_state("rng", {"torch": torch.get_rng_state(), "numpy": np.random.get_state()})
+    save_checkpoint(path, ck)
+    layer.saved_rng = torch.get_rng_state()
+    return layer, opt
+
+
+def test_round_trip_is_bit_identical(tmp_path):
+    path = tmp_path / "run" / "model.safetensors"
+    layer, opt = _make(path)
+    loaded = load_checkpoint(path)
+    assert loaded.meta["config"] == {"cell": "lstm", "hidden": 5} and loaded.meta["step"] == 7
+    clone = Recurrent("lstm", 3, 5, 2)
+    clone.load_state_dict({k[len("model/"):]: v for k, v in loaded.tensors.items() if k.startswith("model/")})
+    x = torch.randn(6, 2, 3)
+    assert torch.equal(clone(x)[0], layer(x)[0])
+    opt2 = torch.optim.Adam(clone.parameters(), lr=1.0)
+    opt2.load_state_dict(loaded.state("optimizer"))
+    assert opt2.param_groups[0]["lr"] == 1e-3
+    for p, q in zip(opt.state.values(), opt2.state.values()):
+        assert torch.equal(p["exp_avg"], q["exp_avg"]) and torch.equal(p["exp_avg_sq"], q["exp_avg_sq"])
+    rng = loaded.state("rng")
+    assert torch.equal(rng["torch"], layer.saved_rng)
+    assert rng["numpy"][0] == "MT19937" and isinstance(rng["numpy"], tuple)
+    np.random.set_state(rng["numpy"])  # the restored numpy state is usable as is
+
+
+def test_crash_mid_save_leaves_previous_checkpoint_loadable(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    _make(path, seed=0)
+    before = path.read_bytes()
+
+    real_fsync = os.fsync
+
+    def crash(fd):
+        real_fsync(fd)
+        raise KeyboardInterrupt("killed mid-save")
+
+    monkeypatch.setattr(ckpt_module.os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _make(path, seed=1)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert load_checkpoint(path).meta["step"] == 7
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"], "no temp file left behind"
+
+
+@pytest.mark.parametrize("cut", [4, 100, -10])
+def test_truncated_file_gives_one_clear_line(tmp_path, cut):
+    path = tmp_path / "model.safetensors"
+    _make(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:cut])
+    with pytest.raises(CheckpointError, match="not a readable rnnkit checkpoint") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value)
+
+
+def test_other_bad_files(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_checkpoint(tmp_path)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello world, definitely not tensors")
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_checkpoint(text)
+    from safetensors.torch import save_file
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, foreign)
+    with pytest.raises(CheckpointError, match="not an rnnkit checkpoint"):
+        load_checkpoint(foreign)
+
+
+def test_loading_unpickles_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    _make(path)
+    import pickle
+
+    def boom(*a, **k):
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(pickle, "loads", boom)
+    monkeypatch.setattr(pickle, "load", boom)
+    monkeypatch.setattr(torch, "load", boom)
+    assert load_checkpoint(path).meta["step"] == 7
