@@ -4,6 +4,7 @@ from rnnkit.cells.base import FusableCell, RecurrentCell, State
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.cells.rnn import ElmanCell
+from rnnkit.errors import ConfigError
 
 __all__ = ["RecurrentCell", "FusableCell", "State", "ElmanCell", "LSTMCell", "GRUCell", "make_cell", "CELL_TYPES"]
 
@@ -22,4 +23,4 @@ def make_cell(cell_type: str, input_size: int, hidden_size: int, bias: bool = Tr
         return ElmanCell(input_size, hidden_size, bias, nonlinearity="tanh")
     if name in ("rnn_relu", "relu"):
         return ElmanCell(input_size, hidden_size, bias, nonlinearity="relu")
-    raise ValueError(f"unknown cell type {cell_type!r}; choose one of {', '.join(CELL_TYPES)}")
+    raise ConfigError(f"unknown cell type {cell_type!r}; choose one of {', '.join(CELL_TYPES)}")

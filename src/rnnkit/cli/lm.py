@@ -1,0 +1,141 @@
+"""``rnnkit lm``: train, sample from and evaluate language models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from rnnkit.cli.common import console, user_errors
+
+app = typer.Typer(help="Character- and word-level language models: train, generate, evaluate.",
+                  no_args_is_help=True)
+
+_PRESETS_HELP = "zaremba-small, zaremba-medium, zaremba-large (PTB words), char-rnn-small, char-rnn, demo"
+
+
+@app.command()
+@user_errors
+def train(
+    files: Optional[List[Path]] = typer.Argument(None, help="Training text file(s), UTF-8. Without --valid/--test "
+                                                 "they are split contiguously 90/5/5."),
+    preset: Optional[str] = typer.Option(None, help=f"Start from a named configuration: {_PRESETS_HELP}."),
+    valid: Optional[Path] = typer.Option(None, help="Validation text file (give --test too)."),
+    test: Optional[Path] = typer.Option(None, help="Test text file (give --valid too)."),
+    out: Path = typer.Option(Path("runs/lm"), "--out", "-o", help="Run folder: checkpoints, metrics, curves."),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
+    level: Optional[str] = typer.Option(None, help="Tokens: 'char' or 'word' (whitespace words, <eos> per line)."),
+    cell: Optional[str] = typer.Option(None, help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
+    num_layers: Optional[int] = typer.Option(None, "--layers", help="Stacked recurrent layers."),
+    embedding_size: Optional[int] = typer.Option(None, "--embedding", help="Embedding size (default: --hidden)."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout on non-recurrent connections."),
+    locked_dropout: Optional[bool] = typer.Option(None, "--locked-dropout/--no-locked-dropout",
+                                                  help="One dropout mask per sequence, shared over time."),
+    embedding_dropout: Optional[float] = typer.Option(None, help="Drop whole words of the embedding."),
+    weight_drop: Optional[float] = typer.Option(None, help="DropConnect on recurrent weights (AWD-LSTM)."),
+    tie_weights: Optional[bool] = typer.Option(None, "--tie-weights/--no-tie-weights",
+                                               help="Share the embedding and output matrices."),
+    init_range: Optional[float] = typer.Option(None, help="Initialise all weights U(-r, r) (default: torch's)."),
+    batch_size: Optional[int] = typer.Option(None, help="Number of parallel contiguous streams."),
+    bptt: Optional[int] = typer.Option(None, help="Truncated-BPTT window length (tokens)."),
+    epochs: Optional[int] = typer.Option(None, help="Passes over the training text."),
+    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate."),
+    schedule: Optional[str] = typer.Option(None, help="constant, zaremba (decay each epoch after "
+                                           "--decay-start), cosine or plateau."),
+    decay: Optional[float] = typer.Option(None, help="Multiplier for the zaremba/plateau schedules."),
+    decay_start: Optional[int] = typer.Option(None, help="Epochs at full learning rate (zaremba schedule)."),
+    clip: Optional[float] = typer.Option(None, help="Clip the global gradient norm to this value."),
+    early_stopping: Optional[int] = typer.Option(None, help="Stop after N epochs without a better validation loss."),
+    max_time: Optional[float] = typer.Option(None, help="Stop (and save) after this many seconds."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop (and save) after this many steps in total."),
+    checkpoint_every: Optional[int] = typer.Option(None, help="Steps between mid-epoch checkpoints."),
+    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
+    bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast."),
+    sample_every: Optional[float] = typer.Option(None, help="Seconds between samples shown while training (0: off)."),
+    prompt: Optional[str] = typer.Option(None, help="Prompt for the samples shown while training."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
+) -> None:
+    """Train a language model with truncated BPTT (state carried between windows)."""
+    from rnnkit.tasks import lm
+
+    settings = lm.LMSettings.from_preset(
+        preset, train_files=[str(f) for f in files] if files else None,
+        valid_file=str(valid) if valid else None, test_file=str(test) if test else None,
+        level=level, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_size=embedding_size,
+        dropout=dropout, locked_dropout=locked_dropout, embedding_dropout=embedding_dropout,
+        weight_drop=weight_drop, tie_weights=tie_weights, init_range=init_range, batch_size=batch_size,
+        bptt=bptt, epochs=epochs, optimizer=optimizer, lr=lr, schedule=schedule, decay=decay,
+        decay_start=decay_start, clip=clip, early_stopping=early_stopping, max_time=max_time, max_steps=max_steps,
+        checkpoint_every=checkpoint_every, seed=seed, device=device, bf16=bf16,
+        sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet)
+    result = lm.train(settings, out, resume=resume)
+    report_training(result, quiet)
+
+
+def report_training(result, quiet: bool = False) -> None:
+    """Print where things are and the test score of the best checkpoint."""
+    from rnnkit.tasks import lm
+
+    console.print(f"stopped: {result.stopped_because} after {result.global_step} steps "
+                  f"({result.epochs_completed} full epochs)")
+    if result.stopped_because == "interrupted":
+        console.print(f"resume with: rnnkit lm train --resume --out {result.run_dir}")
+    model = lm.load(result.best_checkpoint)
+    settings = lm.LMSettings(**model.meta["settings"])
+    from rnnkit.data import load_corpus
+
+    corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
+                         settings.split, settings.min_freq, settings.max_vocab)
+    device = next(model.model.parameters()).device
+    for split in ("valid", "test"):
+        loss, n = lm.stream_loss(model.model, getattr(corpus, split), settings.eval_batch_size, settings.bptt, device)
+        derived = lm.describe_loss(loss, settings.level)
+        console.print(f"{split}: loss {loss:.4f} nats/token, "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in derived.items()) + f" ({n:,} tokens)")
+    console.print(f"best checkpoint: {result.best_checkpoint}")
+
+
+@app.command()
+@user_errors
+def generate(
+    checkpoint: Path = typer.Argument(..., help="A language-model checkpoint (e.g. runs/lm/best.safetensors)."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="Text to start from (default: a newline)."),
+    length: int = typer.Option(500, "--length", "-n", help="Tokens to generate."),
+    temperature: float = typer.Option(0.8, "--temperature", "-t", help="Softmax temperature; 0 = greedy."),
+    top_k: Optional[int] = typer.Option(None, help="Sample only from the k most likely tokens."),
+    top_p: Optional[float] = typer.Option(None, help="Nucleus sampling: smallest set with probability >= p."),
+    seed: Optional[int] = typer.Option(None, help="Random seed for reproducible samples."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> None:
+    """Generate text from a trained language model."""
+    from rnnkit.tasks import lm
+
+    model = lm.load(checkpoint, device=device)
+    text = model.generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    typer.echo(text)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="A language-model checkpoint."),
+    file: Path = typer.Argument(..., help="A UTF-8 text file to score."),
+    bptt: int = typer.Option(64, help="Window length; the state carries across windows."),
+    batch_size: int = typer.Option(1, help="Parallel streams (1 scores every token with its full context)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> None:
+    """Perplexity and bits per token of a model on a text file, beside a unigram baseline."""
+    from rnnkit.tasks import lm
+
+    model = lm.load(checkpoint, device=device)
+    r = model.evaluate(file, batch_size=batch_size, bptt=bptt)
+    unit = "char" if model.vocab.level == "char" else "word"
+    console.print(f"{file}: {r['tokens']:,} {unit}s")
+    console.print(f"  loss {r['loss']:.4f} nats/{unit}   perplexity {r['ppl']:.2f}   "
+                  f"{r['bits_per_token']:.4f} bits/{unit}")
+    if "unigram_loss" in r:
+        console.print(f"  unigram baseline: loss {r['unigram_loss']:.4f} nats/{unit}", highlight=False)

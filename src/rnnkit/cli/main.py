@@ -1,0 +1,66 @@
+"""The ``rnnkit`` command: one thin, typed sub-command per verb."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rnnkit._version import __version__
+from rnnkit.cli.common import console, user_errors
+
+app = typer.Typer(
+    name="rnnkit",
+    help="Recurrent neural networks (LSTM, GRU, Elman) from raw sequences to trained, usable models.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"rnnkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """rnnkit: train, evaluate and use recurrent networks from the command line."""
+
+
+@app.command()
+@user_errors
+def info(checkpoint: Path = typer.Argument(..., help="A checkpoint file written by rnnkit.")) -> None:
+    """Show what a checkpoint holds: task, model configuration, training step and metrics."""
+    from rnnkit.training.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(checkpoint)
+    meta = {k: v for k, v in ck.meta.items() if k not in ("states", "vocab")}
+    n_params = sum(t.numel() for k, t in ck.tensors.items() if k.startswith("model/"))
+    console.print(f"[bold]{checkpoint}[/]  ({n_params:,} model parameters)")
+    for key, value in meta.items():
+        console.print(f"  {key}: {value}", highlight=False)
+
+
+def _register_subcommands() -> None:
+    # Each task's commands live in their own module; importing them here keeps this file thin.
+    from rnnkit.cli import demo as demo_cli
+    from rnnkit.cli import lm as lm_cli
+
+    app.add_typer(lm_cli.app, name="lm")
+    app.command(name="demo")(demo_cli.demo)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

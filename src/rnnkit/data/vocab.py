@@ -1,0 +1,102 @@
+"""Vocabularies: the map between tokens (characters or words) and integer ids."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rnnkit.errors import DataError
+
+UNK = "<unk>"
+EOS = "<eos>"
+PAD = "<pad>"
+
+
+class Vocab:
+    """An ordered token list with its inverse; ids are positions in ``tokens``.
+
+    ``level`` is ``"char"`` (a token is one character) or ``"word"`` (whitespace-split
+    words, ``<eos>`` closing each line as in Mikolov's Penn Treebank files). If ``unk``
+    is set, unknown tokens map to it; otherwise encoding an unknown token is an error.
+    """
+
+    def __init__(self, tokens: Sequence[str], level: str = "char", unk: str | None = None) -> None:
+        if level not in ("char", "word"):
+            raise ValueError(f"level must be 'char' or 'word', got {level!r}")
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("vocabulary tokens must be unique")
+        if unk is not None and unk not in tokens:
+            raise ValueError(f"unk token {unk!r} is not in the vocabulary")
+        self.tokens = list(tokens)
+        self.level = level
+        self.unk = unk
+        self.stoi = {t: i for i, t in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} {self.level} tokens, unk={self.unk!r})"
+
+    @classmethod
+    def build_chars(cls, texts: Iterable[str]) -> "Vocab":
+        """Every distinct character, sorted by code point (char-rnn's convention)."""
+        chars: set[str] = set()
+        for text in texts:
+            chars.update(text)
+        if not chars:
+            raise DataError("cannot build a vocabulary from empty text")
+        return cls(sorted(chars), level="char")
+
+    @classmethod
+    def build_words(cls, token_lists: Iterable[Iterable[str]], min_freq: int = 1,
+                    max_size: int | None = None) -> "Vocab":
+        """Words by descending frequency (ties alphabetical), with ``<unk>`` and ``<eos>``."""
+        counts: Counter[str] = Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        words = sorted((w for w, c in counts.items() if c >= min_freq and w not in (UNK, EOS)),
+                       key=lambda w: (-counts[w], w))
+        if max_size is not None:
+            words = words[: max(0, max_size - 2)]
+        return cls([EOS, UNK] + words, level="word", unk=UNK)
+
+    def encode(self, tokens: Iterable[str]) -> np.ndarray:
+        """Token ids as an ``int64`` array; unknown tokens map to ``unk`` or raise ``DataError``."""
+        if self.unk is not None:
+            unk_id = self.stoi[self.unk]
+            return np.fromiter((self.stoi.get(t, unk_id) for t in tokens), dtype=np.int64)
+        ids = []
+        for t in tokens:
+            i = self.stoi.get(t)
+            if i is None:
+                raise DataError(f"{t!r} is not in the model's {self.level} vocabulary "
+                                f"({len(self)} tokens); use only tokens seen in training")
+            ids.append(i)
+        return np.asarray(ids, dtype=np.int64)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text from ids: characters joined directly, words with spaces and ``<eos>`` as newline."""
+        toks = [self.tokens[int(i)] for i in ids]
+        if self.level == "char":
+            return "".join(toks)
+        lines, words = [], []
+        for t in toks:
+            if t == EOS:
+                lines.append(" ".join(words) + "\n")
+                words = []
+            else:
+                words.append(t)
+        return "".join(lines) + " ".join(words)
+
+    def to_dict(self) -> dict:
+        return {"tokens": self.tokens, "level": self.level, "unk": self.unk}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Vocab":
+        return cls(d["tokens"], d["level"], d.get("unk"))

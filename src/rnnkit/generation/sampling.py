@@ -1,0 +1,84 @@
+"""Sampling tokens from a model step by step (char-rnn's ``sample.lua``, nanoGPT's ``generate``).
+
+The prompt is read with one full forward pass; every further token is one ``model.step``
+with the carried state, so generating ``n`` tokens costs ``n`` steps, not ``n`` passes
+over a growing prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rnnkit.errors import ConfigError
+
+
+def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, generator: torch.Generator | None = None) -> Tensor:
+    """One token per row of ``logits`` (B, V).
+
+    ``temperature == 0`` is greedy (argmax, deterministic). Otherwise the logits are
+    divided by the temperature, cut to the ``top_k`` most likely tokens and/or the
+    smallest set whose probability reaches ``top_p`` (nucleus sampling, Holtzman et al.
+    2020), and sampled.
+    """
+    if temperature < 0:
+        raise ConfigError(f"temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits.float() / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, got {top_k}")
+        kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None:
+        if not 0 < top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        # drop a token when the tokens before it already reach top_p (the first always stays)
+        drop_sorted = (cumulative - sorted_logits.softmax(-1)) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+@dataclass
+class Generated:
+    ids: list[int]  # the generated tokens (prompt excluded)
+    logits: list[Tensor] | None = None  # (V,) logits each token was drawn from, if asked for
+
+
+@torch.no_grad()
+def generate(model, prompt_ids: list[int] | Tensor, length: int, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+             return_logits: bool = False) -> Generated:
+    """Continue ``prompt_ids`` (at least one token) by ``length`` tokens with ``model``.
+
+    ``model`` maps ids (B, T) -> (logits (B, T, V), state) and has ``step(ids (B,), state)``.
+    """
+    prompt = torch.as_tensor(prompt_ids, dtype=torch.long).flatten()
+    if prompt.numel() == 0:
+        raise ConfigError("the prompt must contain at least one token")
+    if length < 0:
+        raise ConfigError(f"length must be >= 0, got {length}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
+    logits, state = model(prompt.to(device).unsqueeze(0))
+    last = logits[:, -1]  # (1, V)
+    out, seen_logits = [], []
+    for _ in range(length):
+        if return_logits:
+            seen_logits.append(last[0].cpu())
+        token = sample_next(last.cpu(), temperature, top_k, top_p, gen)  # (1,)
+        out.append(int(token))
+        last, state = model.step(token.to(device), state)
+    model.train(was_training)
+    return Generated(out, seen_logits if return_logits else None)

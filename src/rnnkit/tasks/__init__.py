@@ -1,0 +1,1 @@
+"""Tasks: data + model + loss + metrics + prediction for each problem type."""

@@ -1,0 +1,331 @@
+"""Language modelling end to end: text files -> trained model -> perplexity and samples.
+
+Python API::
+
+    from rnnkit.tasks import lm
+    settings = lm.LMSettings.from_preset("char-rnn-small", train_files=["input.txt"])
+    result = lm.train(settings, "runs/shakespeare")
+    model = lm.load(result.best_checkpoint)
+    print(model.generate("ROMEO:", length=200, temperature=0.8))
+    print(model.evaluate("other.txt"))
+
+The CLI (``rnnkit lm train|generate|evaluate``) is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from rnnkit.cells import make_cell
+from rnnkit.data import Corpus, StreamBatches, Vocab, load_corpus
+from rnnkit.data.text import encode_text, read_text
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.evaluation import bits_per_token, perplexity, unigram_loss_from_counts
+from rnnkit.generation import generate
+from rnnkit.models import LanguageModel, LanguageModelConfig
+from rnnkit.training import Trainer, TrainerConfig, TrainResult, load_checkpoint
+from rnnkit.training.model_io import build_model
+from rnnkit.training.optim import OptimConfig
+from rnnkit.training.trainer import detach_state, resolve_device
+
+TASK = "lm"
+
+#: Named configurations. Each is a set of overrides of :class:`LMSettings` defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Zaremba, Sutskever & Vinyals (2014), "Recurrent Neural Network Regularization", on PTB.
+    "zaremba-small": dict(level="word", cell="lstm", hidden_size=200, num_layers=2, dropout=0.0,
+                          init_range=0.1, batch_size=20, bptt=20, eval_batch_size=1, optimizer="sgd",
+                          lr=1.0, schedule="zaremba", decay=0.5, decay_start=4, clip=5.0, epochs=13),
+    "zaremba-medium": dict(level="word", cell="lstm", hidden_size=650, num_layers=2, dropout=0.5,
+                           init_range=0.05, batch_size=20, bptt=35, eval_batch_size=1, optimizer="sgd",
+                           lr=1.0, schedule="zaremba", decay=0.8, decay_start=6, clip=5.0, epochs=39),
+    "zaremba-large": dict(level="word", cell="lstm", hidden_size=1500, num_layers=2, dropout=0.65,
+                          init_range=0.04, batch_size=20, bptt=35, eval_batch_size=1, optimizer="sgd",
+                          lr=1.0, schedule="zaremba", decay=1 / 1.15, decay_start=14, clip=10.0, epochs=55),
+    # Karpathy's char-rnn defaults (rnn_size 128 / 512, seq_length 50, batch 50, lr 2e-3
+    # decayed by 0.97 per epoch after epoch 10, clip 5), with Adam in place of RMSprop.
+    "char-rnn-small": dict(level="char", cell="lstm", hidden_size=128, num_layers=2, dropout=0.0,
+                           batch_size=50, bptt=50, optimizer="adam", lr=2e-3, schedule="zaremba",
+                           decay=0.97, decay_start=10, clip=5.0, epochs=50, early_stopping=5),
+    "char-rnn": dict(level="char", cell="lstm", hidden_size=512, num_layers=2, dropout=0.5,
+                     batch_size=50, bptt=50, optimizer="adam", lr=2e-3, schedule="zaremba",
+                     decay=0.97, decay_start=10, clip=5.0, epochs=50, early_stopping=5),
+    # The main job of `make demo`: a small character LSTM, about two minutes on a laptop CPU.
+    "demo": dict(level="char", cell="lstm", hidden_size=256, num_layers=2, embedding_size=64, dropout=0.0,
+                 batch_size=32, bptt=100, optimizer="adam", lr=3e-3, schedule="constant", clip=5.0,
+                 epochs=3, max_time=120.0, sample_every=30.0, checkpoint_every=100),
+}
+
+
+@dataclass
+class LMSettings:
+    """Every option of a language-modelling run (data, model, training), flat and JSON-able."""
+
+    train_files: list[str] = field(default_factory=list)
+    valid_file: str | None = None
+    test_file: str | None = None
+    level: str = "char"
+    split: tuple[float, float, float] = (0.9, 0.05, 0.05)
+    min_freq: int = 1
+    max_vocab: int | None = None
+    batch_size: int = 32
+    bptt: int = 64
+    eval_batch_size: int = 10
+    # model
+    cell: str = "lstm"
+    hidden_size: int = 256
+    num_layers: int = 2
+    embedding_size: int | None = None
+    dropout: float = 0.0
+    locked_dropout: bool = False
+    embedding_dropout: float = 0.0
+    weight_drop: float = 0.0
+    tie_weights: bool = False
+    init_range: float | None = None
+    forget_bias: float | None = None
+    # training
+    epochs: int = 10
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    decay: float = 0.5
+    decay_start: int = 4
+    min_lr: float = 0.0
+    patience: int = 0
+    clip: float | None = 5.0
+    early_stopping: int | None = None
+    checkpoint_every: int = 200
+    max_time: float | None = None
+    max_steps: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+    progress: bool = True
+    sample_every: float = 30.0
+    sample_prompt: str | None = None
+    preset: str | None = None
+
+    @classmethod
+    def from_preset(cls, preset: str | None = None, **overrides: Any) -> "LMSettings":
+        """Defaults, then the preset's values, then ``overrides`` (``None`` values ignored)."""
+        values: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+            values.update(PRESETS[preset])
+            values["preset"] = preset
+        known = {f.name for f in fields(cls)}
+        for key, value in overrides.items():
+            if key not in known:
+                raise ConfigError(f"unknown language-model option {key!r}")
+            if value is not None:
+                values[key] = value
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        self.train_files = [str(p) for p in self.train_files]
+        self.split = tuple(self.split)  # type: ignore[assignment]
+        if self.level not in ("char", "word"):
+            raise ConfigError(f"level must be 'char' or 'word', got {self.level!r}")
+        for name in ("batch_size", "bptt", "eval_batch_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        # Fail on a bad option now, not after the corpus has been read.
+        make_cell(self.cell, 1, 1)
+        self.model_config(vocab_size=1)
+        self.trainer_config()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def model_config(self, vocab_size: int) -> LanguageModelConfig:
+        return LanguageModelConfig(
+            vocab_size=vocab_size, cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
+            embedding_size=self.embedding_size, dropout=self.dropout, locked_dropout=self.locked_dropout,
+            embedding_dropout=self.embedding_dropout, weight_drop=self.weight_drop, tie_weights=self.tie_weights,
+            init_range=self.init_range, forget_bias=self.forget_bias)
+
+    def trainer_config(self) -> TrainerConfig:
+        optim = OptimConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
+                            weight_decay=self.weight_decay, schedule=self.schedule, decay=self.decay,
+                            decay_start=self.decay_start, min_lr=self.min_lr, patience=self.patience)
+        return TrainerConfig(epochs=self.epochs, optim=optim, clip=self.clip, early_stopping=self.early_stopping,
+                             checkpoint_every=self.checkpoint_every, max_time=self.max_time,
+                             max_steps=self.max_steps, seed=self.seed, device=self.device, bf16=self.bf16,
+                             progress=self.progress, sample_every=self.sample_every)
+
+
+def default_prompt(vocab: Vocab) -> str:
+    if vocab.level == "word":
+        return "<eos>"
+    return "\n" if "\n" in vocab else vocab.tokens[0]
+
+
+def encode_prompt(vocab: Vocab, prompt: str) -> list[int]:
+    """Prompt text -> ids; characters outside a char vocabulary are a clear ``DataError``."""
+    if vocab.level == "char":
+        missing = sorted({c for c in prompt if c not in vocab})
+        if missing:
+            raise DataError(f"prompt characters not in the model's vocabulary: {''.join(missing)!r} "
+                            f"(the model knows {len(vocab)} characters)")
+        return [vocab.stoi[c] for c in prompt]
+    words = prompt.split()
+    return vocab.encode(words).tolist()
+
+
+@torch.no_grad()
+def stream_loss(model: LanguageModel, ids: np.ndarray, batch_size: int, bptt: int,
+                device: torch.device) -> tuple[float, int]:
+    """Mean cross-entropy over ``ids`` read as contiguous streams with the state carried
+    across every window (so each token sees its full left context within its stream)."""
+    batch_size = max(1, min(batch_size, len(ids) // 2))
+    batches = StreamBatches(ids, batch_size, bptt)
+    was_training = model.training
+    model.eval()
+    state, total, count = None, 0.0, 0
+    for x, y in batches:
+        logits, state = model(x.to(device), state)
+        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.to(device).reshape(-1),
+                                       reduction="sum"))
+        count += y.numel()
+        state = detach_state(state)
+    model.train(was_training)
+    return total / count, count
+
+
+class LanguageModelTask:
+    """Data + model + loss for the trainer; batches are contiguous streams, so state carries."""
+
+    carries_state = True
+
+    def __init__(self, corpus: Corpus, model: LanguageModel, settings: LMSettings) -> None:
+        self.corpus = corpus
+        self.model = model
+        self.settings = settings
+        self._train = StreamBatches(corpus.train, settings.batch_size, settings.bptt)
+        self._samples_shown = 0
+
+    def train_batches(self, epoch: int) -> StreamBatches:
+        return self._train  # fixed order: the streams *are* the order
+
+    def train_step(self, model, batch, state):
+        x, y = (t.to(next(model.parameters()).device) for t in batch)
+        logits, state = model(x, state)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+        return loss, state, y.numel()
+
+    def evaluate(self, model, split: str) -> dict:
+        ids = getattr(self.corpus, split)
+        loss, count = stream_loss(model, ids, self.settings.eval_batch_size, self.settings.bptt,
+                                  next(model.parameters()).device)
+        return {"loss": loss, "tokens": count}
+
+    def describe(self, loss: float) -> dict:
+        return describe_loss(loss, self.corpus.vocab.level)
+
+    def meta(self) -> dict:
+        counts = np.bincount(np.asarray(self.corpus.train, dtype=np.int64), minlength=len(self.corpus.vocab))
+        return {"task": TASK, "vocab": self.corpus.vocab.to_dict(), "settings": self.settings.to_dict(),
+                "unigram_counts": counts.tolist()}
+
+    def sample(self, model, length: int = 200) -> str:
+        # A private seed per sample: showing samples must not move the training RNG,
+        # or a resumed run would diverge from an uninterrupted one.
+        self._samples_shown += 1
+        vocab = self.corpus.vocab
+        prompt = self.settings.sample_prompt or default_prompt(vocab)
+        out = generate(model, encode_prompt(vocab, prompt), length, temperature=0.8,
+                       seed=self.settings.seed + self._samples_shown)
+        text = prompt + vocab.decode(out.ids)
+        return "─" * 20 + " sample " + "─" * 20 + "\n" + text.strip("\n") + "\n" + "─" * 48
+
+
+def describe_loss(loss: float, level: str) -> dict:
+    return {"bpc": bits_per_token(loss)} if level == "char" else {"ppl": perplexity(loss)}
+
+
+def train(settings: LMSettings, run_dir: str | Path, resume: bool = False,
+          callbacks: list[Callable] | None = None) -> TrainResult:
+    """Train a language model into ``run_dir`` (checkpoints, metrics.jsonl, curves.png).
+
+    With ``resume=True`` the run continues from ``run_dir/last.safetensors`` with the
+    settings saved there (only ``epochs``, ``max_time`` and ``max_steps`` may change).
+    """
+    run_dir = Path(run_dir)
+    if resume:
+        settings = _settings_for_resume(run_dir, settings)
+    if not settings.train_files:
+        raise ConfigError("no training text given: pass one or more files, or use --preset demo")
+    corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
+                         settings.split, settings.min_freq, settings.max_vocab)
+    torch.manual_seed(settings.seed)  # the same initial weights for the same seed
+    model = LanguageModel(settings.model_config(len(corpus.vocab)))
+    task = LanguageModelTask(corpus, model, settings)
+    trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=callbacks)
+    return trainer.fit(resume=resume)
+
+
+def _settings_for_resume(run_dir: Path, given: LMSettings) -> LMSettings:
+    last = run_dir / "last.safetensors"
+    if not last.exists():
+        raise ConfigError(f"nothing to resume in {run_dir}: no last.safetensors")
+    saved = load_checkpoint(last).meta.get("settings")
+    if saved is None:
+        raise ConfigError(f"{last} has no language-model settings")
+    saved = LMSettings(**saved)
+    saved.epochs, saved.max_time, saved.max_steps = given.epochs, given.max_time, given.max_steps
+    saved.progress = given.progress
+    return saved
+
+
+class TrainedLM:
+    """A trained language model with its vocabulary: generate text and score files."""
+
+    def __init__(self, model: LanguageModel, vocab: Vocab, meta: dict) -> None:
+        self.model = model
+        self.vocab = vocab
+        self.meta = meta
+
+    def generate(self, prompt: str | None = None, length: int = 500, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> str:
+        """The prompt followed by ``length`` generated tokens."""
+        prompt = prompt if prompt else default_prompt(self.vocab)
+        out = generate(self.model, encode_prompt(self.vocab, prompt), length, temperature, top_k, top_p, seed)
+        sep = " " if self.vocab.level == "word" and not prompt.endswith("\n") else ""
+        return prompt + sep + self.vocab.decode(out.ids)
+
+    def evaluate(self, path: str | Path, batch_size: int = 1, bptt: int = 64) -> dict:
+        """Cross-entropy (nats/token), perplexity and bits/token on a text file, beside the
+        unigram baseline fitted on the training split."""
+        text = read_text(path)
+        ids = encode_text(text, self.vocab)
+        if len(ids) < 2:
+            raise DataError(f"{path} has fewer than 2 tokens")
+        device = next(self.model.parameters()).device
+        loss, count = stream_loss(self.model, ids, batch_size, bptt, device)
+        result = {"loss": loss, "ppl": perplexity(loss), "bits_per_token": bits_per_token(loss), "tokens": count}
+        if "unigram_counts" in self.meta:
+            counts = np.asarray(self.meta["unigram_counts"], dtype=np.int64)
+            result["unigram_loss"] = unigram_loss_from_counts(counts, ids[1:])
+        return result
+
+
+def load(checkpoint: str | Path, device: str = "cpu") -> TrainedLM:
+    """Load a language-model checkpoint for generation or evaluation."""
+    ck = load_checkpoint(checkpoint)
+    if ck.meta.get("task") != TASK:
+        raise ConfigError(f"{checkpoint} is not a language-model checkpoint (task {ck.meta.get('task')!r})")
+    model = build_model(ck, str(checkpoint)).to(resolve_device(device))
+    return TrainedLM(model, Vocab.from_dict(ck.meta["vocab"]), ck.meta)
+
+
+__all__ = ["LMSettings", "PRESETS", "LanguageModelTask", "train", "load", "TrainedLM", "stream_loss",
+           "StreamBatches", "describe_loss"]

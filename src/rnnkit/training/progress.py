@@ -1,0 +1,51 @@
+"""The training display: a rich progress bar per epoch and a line per validation."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+class TrainingProgress:
+    """Progress bar with loss, derived metrics (perplexity, bits/char), items/s and ETA."""
+
+    def __init__(self, enabled: bool, total_epochs: int, steps_per_epoch: int) -> None:
+        self.enabled = enabled
+        self.total_epochs = total_epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(bar_width=16), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=self.console, disable=not enabled, transient=False,
+        )
+        self._task = None
+
+    def __enter__(self):
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._progress.__exit__(*exc)
+
+    def start_epoch(self, epoch: int, done: int) -> None:
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task("train", total=self.steps_per_epoch, completed=done,
+                                             epoch=epoch + 1, epochs=self.total_epochs, stats="")
+
+    def update(self, record: dict, derived: dict) -> None:
+        parts = [f"loss {record['loss']:.3f}"] + [f"{k} {v:.2f}" for k, v in derived.items()]
+        parts += [f"|g| {record['grad_norm']:.2f}", f"{record['items_per_s'] / 1000:.1f}k tok/s"]
+        self._progress.update(self._task, advance=1, stats="  ".join(parts))
+
+    def end_epoch(self, epoch: int, record: dict, improved: bool) -> None:
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in record.items()
+                            if k not in ("kind", "step", "epoch") and isinstance(v, float))
+        where = f"epoch {record['epoch']:.2f}" if record["epoch"] % 1 else f"epoch {epoch + 1}"
+        self.print(f"{where}: valid {metrics}" + ("  (best so far)" if improved else ""))
+
+    def print(self, text: str) -> None:
+        if self.enabled:
+            self._progress.console.print(text, highlight=False, markup=False)

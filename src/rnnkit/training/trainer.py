@@ -1,0 +1,370 @@
+"""The generic trainer every task uses.
+
+It knows one recurrent thing, the state: with a task whose batches are contiguous
+streams (``task.carries_state``), the final state of window ``k`` is detached and handed
+to window ``k+1`` as its initial state (truncated BPTT), and reset to zeros at the start
+of every epoch. Everything else is ordinary training: an optimizer and schedule,
+gradient clipping by global norm (the norm is logged), validation each epoch, early
+stopping, atomic checkpoints (``last`` and ``best``), exact resume, a progress bar,
+metrics as JSONL, and a PNG of the curves.
+
+A task is any object with:
+
+* ``model`` (an ``nn.Module`` with a ``config`` dataclass),
+* ``train_batches(epoch)`` -> an object with ``len()`` and ``iter_from(k)`` giving the
+  epoch's batches from the k-th on, in a fixed order for a given epoch and seed,
+* ``train_step(model, batch, state)`` -> ``(loss, new_state, n_items)``,
+* ``evaluate(model, split)`` -> ``{"loss": ..., ...}``,
+* ``describe(loss)`` -> derived metrics such as perplexity, ``meta()`` -> what a
+  checkpoint needs beside the weights (vocabulary, task name), and optionally
+  ``sample(model)`` -> a string to show while training.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.training.checkpoint import Checkpoint, atomic_write_bytes, load_checkpoint, save_checkpoint
+from rnnkit.training.model_io import put_model
+from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
+
+
+@dataclass
+class TrainerConfig:
+    """How to train; saved in every checkpoint."""
+
+    epochs: int = 10
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    clip: float | None = 5.0  # max global gradient norm; None disables clipping (norm still logged)
+    early_stopping: int | None = None  # stop after this many epochs without a better validation loss
+    checkpoint_every: int = 200  # steps between mid-epoch checkpoints (0: only at epoch ends)
+    max_time: float | None = None  # seconds of training before stopping cleanly
+    max_steps: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = False
+    progress: bool = True
+    sample_every: float = 30.0  # seconds between samples shown while training (0: never)
+    log_every: int = 10  # steps between training-metric records
+
+    def __post_init__(self) -> None:
+        if isinstance(self.optim, dict):
+            self.optim = OptimConfig(**self.optim)
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.clip is not None and self.clip <= 0:
+            raise ConfigError(f"clip must be positive, got {self.clip}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA if available, else Apple MPS, else CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but this torch has no CUDA device")
+    return device
+
+
+def detach_state(state: Any) -> Any:
+    """Cut the graph at the window boundary: truncated BPTT keeps values, not history."""
+    if state is None:
+        return None
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    return tuple(detach_state(s) for s in state)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def get_rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np.random.set_state(tuple(state["numpy"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_checkpoint: Path
+    last_checkpoint: Path
+    best_valid_loss: float
+    epochs_completed: int
+    global_step: int
+    stopped_because: str
+
+
+class Trainer:
+    """Train ``task.model`` on ``task`` into ``run_dir``; see the module docstring."""
+
+    def __init__(self, task: Any, config: TrainerConfig, run_dir: str | Path,
+                 callbacks: list[Callable[["Trainer", dict], None]] | None = None,
+                 extra_meta: dict | None = None) -> None:
+        self.task = task
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.callbacks = list(callbacks or [])
+        self.extra_meta = extra_meta or {}
+        self.device = resolve_device(config.device)
+        self.model: nn.Module = task.model.to(self.device)
+        self.optimizer = build_optimizer(self.model.parameters(), config.optim)
+        self.steps_per_epoch = len(task.train_batches(0))
+        self.schedule = LRSchedule(config.optim, config.epochs, self.steps_per_epoch)
+        # progress
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.global_step = 0
+        self.best_valid = math.inf
+        self.epochs_without_improvement = 0
+        self.carried_state: Any = None
+        self._stop_reason: str | None = None
+
+    # ---------------------------------------------------------------- paths and logs
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.safetensors"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.safetensors"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    def log(self, record: dict) -> None:
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Finish the current step, save a checkpoint, and return from :meth:`fit`."""
+        self._stop_reason = reason
+
+    # ---------------------------------------------------------------- checkpoints
+    def _checkpoint(self) -> Checkpoint:
+        ck = Checkpoint(meta={
+            **self.task.meta(),
+            **self.extra_meta,
+            "trainer": {
+                "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "global_step": self.global_step,
+                "best_valid_loss": self.best_valid, "epochs_without_improvement": self.epochs_without_improvement,
+            },
+            "trainer_config": self.config.to_dict(),
+        })
+        put_model(ck, self.model)
+        ck.put_state("optimizer", self.optimizer.state_dict())
+        ck.put_state("schedule", self.schedule.state_dict())
+        ck.put_state("rng", get_rng_state())
+        if self.carried_state is not None:
+            ck.put_state("carried_state", self.carried_state)
+        return ck
+
+    def save(self, path: Path | None = None) -> Path:
+        return save_checkpoint(path or self.last_path, self._checkpoint())
+
+    def _resume(self) -> None:
+        ck = load_checkpoint(self.last_path)
+        if ck.meta.get("task") != self.task.meta().get("task"):
+            raise CheckpointError(f"{self.last_path} is a {ck.meta.get('task')!r} checkpoint, "
+                                  f"not {self.task.meta().get('task')!r}")
+        prefix = "model/"
+        weights = {k[len(prefix):]: v for k, v in ck.tensors.items() if k.startswith(prefix)}
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as e:
+            raise CheckpointError(f"{self.last_path} does not match this model "
+                                  f"({str(e).splitlines()[0]}); resume with the same options") from None
+        self.optimizer.load_state_dict(ck.state("optimizer"))
+        self.schedule.load_state_dict(ck.state("schedule"))
+        t = ck.meta["trainer"]
+        self.epoch, self.batch_in_epoch, self.global_step = t["epoch"], t["batch_in_epoch"], t["global_step"]
+        self.best_valid, self.epochs_without_improvement = t["best_valid_loss"], t["epochs_without_improvement"]
+        self.carried_state = None
+        if ck.has_state("carried_state"):
+            s = ck.state("carried_state")
+            self.carried_state = tuple(x.to(self.device) for x in s) if isinstance(s, tuple) else s.to(self.device)
+        set_rng_state(ck.state("rng"))
+        self._truncate_metrics()
+
+    def _truncate_metrics(self) -> None:
+        """Drop records logged after the checkpoint we resume from, so the log has no duplicates."""
+        if not self.metrics_path.exists():
+            return
+        keep = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= self.global_step]
+        atomic_write_bytes(self.metrics_path, ("\n".join(keep) + "\n" if keep else "").encode("utf-8"))
+
+    # ---------------------------------------------------------------- training
+    def fit(self, resume: bool = False) -> TrainResult:
+        cfg = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            if not self.last_path.exists():
+                raise CheckpointError(f"nothing to resume: {self.last_path} does not exist")
+            self._resume()
+        else:
+            seed_everything(cfg.seed)
+            self.metrics_path.unlink(missing_ok=True)
+        started = time.monotonic()
+        last_sample = started
+        from rnnkit.training.progress import TrainingProgress
+
+        progress = TrainingProgress(enabled=cfg.progress, total_epochs=cfg.epochs,
+                                    steps_per_epoch=self.steps_per_epoch)
+        previous_handler = self._install_sigint_handler()
+        try:
+            with progress:
+                if self.epoch >= cfg.epochs:
+                    self._stop_reason = "completed"
+                while self.epoch < cfg.epochs and self._stop_reason is None:
+                    batches = self.task.train_batches(self.epoch)
+                    if self.batch_in_epoch == 0:
+                        self.carried_state = None  # reset at every epoch start
+                    progress.start_epoch(self.epoch, self.batch_in_epoch)
+                    window_t0, window_items = time.monotonic(), 0
+                    for batch in batches.iter_from(self.batch_in_epoch):
+                        record = self._train_step(batch)
+                        window_items += record["items"]
+                        elapsed = time.monotonic() - window_t0
+                        record["items_per_s"] = window_items / elapsed if elapsed > 0 else 0.0
+                        progress.update(record, self.task.describe(record["loss"]))
+                        if self.global_step % cfg.log_every == 0 or self.batch_in_epoch == len(batches):
+                            self.log(record)
+                        for cb in self.callbacks:
+                            cb(self, record)
+                        now = time.monotonic()
+                        if cfg.sample_every and now - last_sample >= cfg.sample_every and hasattr(self.task, "sample"):
+                            progress.print(self.task.sample(self.model))
+                            last_sample = now
+                        if cfg.max_time is not None and now - started >= cfg.max_time:
+                            self._stop_reason = self._stop_reason or "time budget reached"
+                        if cfg.max_steps is not None and self.global_step >= cfg.max_steps:
+                            self._stop_reason = self._stop_reason or "max_steps reached"
+                        if self._stop_reason is not None:
+                            break
+                        if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0:
+                            self.save()
+                    if self._stop_reason is not None and self.batch_in_epoch < len(batches):
+                        if self._stop_reason != "interrupted":
+                            self._validate_partial(progress)  # a budgeted run keeps its best model
+                        self.save()  # mid-epoch stop: resumable from exactly here
+                        break
+                    self._end_epoch(progress)
+                stopped = self._stop_reason or "completed"
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+        if not self.best_path.exists():
+            self.save(self.best_path)  # stopped before any validation: best = latest
+        self._plot()
+        return TrainResult(self.run_dir, self.best_path, self.last_path, self.best_valid,
+                           self.epoch, self.global_step, stopped)
+
+    def _install_sigint_handler(self):
+        """First Ctrl-C: stop after this step and save; a second one interrupts at once."""
+        def handler(signum, frame):
+            if self._stop_reason == "interrupted":
+                raise KeyboardInterrupt
+            self._stop_reason = "interrupted"
+        try:
+            return signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread (e.g. a notebook worker): keep the default
+            return signal.getsignal(signal.SIGINT)
+
+    def _train_step(self, batch) -> dict:
+        cfg = self.config
+        self.model.train()
+        lr = self.schedule.lr(self.epoch, self.batch_in_epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        state = self.carried_state if self.task.carries_state else None
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss, state, items = self.task.train_step(self.model, batch, state)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = cfg.clip if cfg.clip is not None else math.inf
+        grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        self.optimizer.step()
+        self.carried_state = detach_state(state) if self.task.carries_state else None
+        self.global_step += 1
+        self.batch_in_epoch += 1
+        return {"kind": "train", "step": self.global_step, "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
+                "loss": loss.item(), "grad_norm": grad_norm, "lr": lr, "items": items}
+
+    def _validate_partial(self, progress) -> None:
+        """Validate mid-epoch (a time or step budget ran out) and keep the model if it is best.
+
+        Validation runs in eval mode without touching the RNG, so resuming afterwards still
+        reproduces the uninterrupted run.
+        """
+        valid = self.task.evaluate(self.model, "valid")
+        record = {"kind": "valid", "step": self.global_step, "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
+                  **valid, **self.task.describe(valid["loss"])}
+        self.log(record)
+        improved = valid["loss"] < self.best_valid
+        progress.end_epoch(self.epoch, record, improved)
+        if improved:
+            self.best_valid = valid["loss"]
+            self.save(self.best_path)
+
+    def _end_epoch(self, progress) -> None:
+        valid = self.task.evaluate(self.model, "valid")
+        self.schedule.end_of_epoch(valid["loss"])
+        improved = valid["loss"] < self.best_valid
+        record = {"kind": "valid", "step": self.global_step, "epoch": self.epoch + 1, **valid,
+                  **self.task.describe(valid["loss"])}
+        self.log(record)
+        progress.end_epoch(self.epoch, record, improved)
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self.carried_state = None
+        if improved:
+            self.best_valid, self.epochs_without_improvement = valid["loss"], 0
+        else:
+            self.epochs_without_improvement += 1
+        self.save()
+        if improved:
+            self.save(self.best_path)
+        patience = self.config.early_stopping
+        if patience is not None and self.epochs_without_improvement >= patience:
+            self._stop_reason = f"early stopping: no better validation loss for {patience} epochs"
+
+    def _plot(self) -> None:
+        from rnnkit.training.plots import plot_curves
+
+        plot_curves(self.metrics_path, self.run_dir / "curves.png")

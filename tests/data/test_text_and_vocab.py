@@ -1,0 +1,100 @@
+"""Vocabularies, strict text reading, cached token ids, contiguous splits."""
+
+import numpy as np
+import pytest
+
+from rnnkit.data import EOS, UNK, Vocab, load_corpus, read_text
+from rnnkit.data.text import encode_cached, encode_text
+from rnnkit.errors import DataError
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+
+
+def test_char_vocab_round_trip_and_unknown_character():
+    v = Vocab.build_chars(["hello\n", "world"])
+    assert v.tokens == sorted(set("hello\nworld"))
+    ids = encode_text("hello\nworld", v)
+    assert v.decode(ids) == "hello\nworld"
+    with pytest.raises(DataError, match="'z' is not in the model's vocabulary"):
+        encode_text("hez", v)
+
+
+def test_word_vocab_eos_unk_min_freq_and_decode():
+    lines = "the cat sat\nthe dog sat\nthe end\n"
+    from rnnkit.data.text import word_tokens
+
+    v = Vocab.build_words([word_tokens(lines)], min_freq=2)
+    assert v.tokens[:2] == [EOS, UNK] and set(v.tokens[2:]) == {"the", "sat"}
+    ids = encode_text("the cat sat\n", v)
+    assert v.decode(ids) == f"the {UNK} sat\n"
+    assert list(word_tokens("a b\nc\n")) == ["a", "b", EOS, "c", EOS]
+
+
+def test_vocab_serialises():
+    v = Vocab.build_chars(["abc"])
+    assert Vocab.from_dict(v.to_dict()).tokens == v.tokens
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "file not found"),
+    (b"", "is empty"),
+    (b"  \n\n", "is empty"),
+    (b"abc\x00\x01\x02", "looks like a binary file"),
+    (b"caf\xe9 au lait\n", r"not valid UTF-8 \(byte 0xe9 on line 1\)"),
+])
+def test_read_text_rejects_bad_files_with_one_line(tmp_path, content, message):
+    path = tmp_path / "corpus.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DataError, match=message) as info:
+        read_text(path)
+    assert "\n" not in str(info.value)
+
+
+def test_read_text_strips_bom_and_rejects_folders(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffhi".encode("utf-8"))
+    assert read_text(path) == "hi"
+    with pytest.raises(DataError, match="is a folder"):
+        read_text(tmp_path)
+
+
+def test_token_ids_are_memory_mapped_and_correct(tmp_path):
+    text = "abcabcab" * 1000
+    v = Vocab.build_chars([text])
+    ids = encode_cached(text, v)
+    assert isinstance(ids, np.memmap)
+    np.testing.assert_array_equal(ids, encode_text(text, v))
+    again = encode_cached(text, v)  # served from the cache
+    assert again.filename == ids.filename
+
+
+def test_single_file_is_split_contiguously_90_5_5(tmp_path):
+    text = "".join(chr(ord("a") + i % 26) for i in range(1000))
+    path = tmp_path / "c.txt"
+    path.write_text(text)
+    c = load_corpus(path, level="char")
+    assert (len(c.train), len(c.valid), len(c.test)) == (900, 50, 50)
+    joined = c.vocab.decode(np.concatenate([c.train, c.valid, c.test]))
+    assert joined == text  # contiguous pieces, in order, nothing lost or interleaved
+
+
+def test_word_split_cuts_at_line_ends_and_uses_train_vocab(tmp_path):
+    lines = [f"w{i % 7} w{i % 5}" for i in range(1000)] + ["rare words only here"] * 3
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(lines) + "\n")
+    c = load_corpus(path, level="word")
+    assert "rare" not in c.vocab  # it only occurs in the held-out tail
+    assert c.vocab.decode(c.test).endswith("\n") and UNK in c.vocab.decode(c.test)
+
+
+def test_corpus_errors(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("ab")
+    with pytest.raises(DataError, match="too small to split"):
+        load_corpus(path)
+    with pytest.raises(DataError, match="give both --valid and --test"):
+        load_corpus(path, valid=path)
