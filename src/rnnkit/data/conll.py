@@ -1,0 +1,59 @@
+"""Token-per-line tagging files: CoNLL-U (Universal Dependencies) and plain CoNLL columns.
+
+A sentence is a block of lines separated by a blank line. In CoNLL-U, ``#`` lines are
+comments, multi-word token lines (ID ``3-4``) and empty nodes (ID ``5.1``) are skipped,
+the word is column 2 and the tag column is chosen by name (``upos`` = column 4, ``xpos``
+= column 5). In plain CoNLL the word is the first column and the tag the last.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rnnkit.data.text import read_text
+from rnnkit.errors import DataError
+
+CONLLU_COLUMNS = {"form": 1, "lemma": 2, "upos": 3, "xpos": 4, "deprel": 7}
+
+
+def read_conll(path: str | os.PathLike, tag: str = "upos") -> tuple[list[list[str]], list[list[str]]]:
+    """``(sentences, tags)``: lists of token lists and of equally long tag lists."""
+    path = Path(path)
+    conllu = path.suffix.lower() == ".conllu"
+    if conllu and tag not in CONLLU_COLUMNS:
+        raise DataError(f"unknown CoNLL-U tag column {tag!r}; choose one of {', '.join(CONLLU_COLUMNS)}")
+    sentences, tags = [], []
+    words: list[str] = []
+    labels: list[str] = []
+
+    def close() -> None:
+        if words:
+            sentences.append(list(words))
+            tags.append(list(labels))
+            words.clear()
+            labels.clear()
+
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            close()
+            continue
+        if line.startswith("#"):
+            continue
+        cols = line.split("\t") if conllu else line.split()
+        if conllu:
+            if len(cols) != 10:
+                raise DataError(f"{path}, line {lineno}: a CoNLL-U line has 10 tab-separated columns, got {len(cols)}")
+            if "-" in cols[0] or "." in cols[0]:
+                continue  # multi-word token or empty node: not a tagged word
+            words.append(cols[1])
+            labels.append(cols[CONLLU_COLUMNS[tag]])
+        else:
+            if len(cols) < 2:
+                raise DataError(f"{path}, line {lineno}: expected 'token tag' columns")
+            words.append(cols[0])
+            labels.append(cols[-1])
+    close()
+    if not sentences:
+        raise DataError(f"{path} holds no sentences")
+    return sentences, tags
