@@ -5,6 +5,9 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # for `import helpers`
+# Tests use tiny tensors: one thread each avoids oversubscribing the cores when
+# pytest-xdist runs several workers (CI has 2 cores and runs 2 workers).
+torch.set_num_threads(1)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

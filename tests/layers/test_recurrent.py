@@ -277,3 +277,26 @@ def test_layer_contract_state_dict_seed_dtype():
     assert a.double()(x.double())[0].dtype == torch.double
     h0 = a.initial_state(2)
     assert isinstance(h0, tuple) and h0[0].shape == (4, 2, H)
+
+
+def test_flatten_parameters_is_a_noop_on_cpu_and_keeps_outputs():
+    layer = Recurrent("lstm", I, H, 2)
+    x = torch.randn(3, 2, I)
+    before = layer(x)[0]
+    ptrs = [p.data_ptr() for p in layer.parameters()]
+    layer.flatten_parameters()
+    layer.to(torch.float32)
+    assert [p.data_ptr() for p in layer.parameters()] == ptrs
+    torch.testing.assert_close(layer(x)[0], before)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("cell", CELLS)
+def test_cuda_fused_matches_torch_and_cpu_reference(cell):
+    ours = Recurrent(cell, I, H, 2, bidirectional=True).cuda()
+    theirs = ours.to_torch()
+    x = torch.randn(5, 3, I, device="cuda")
+    torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-5, rtol=1e-4)
+    ref = Recurrent(cell, I, H, 2, bidirectional=True, backend="reference")
+    ref.load_state_dict({k: v.cpu() for k, v in ours.state_dict().items()})
+    torch.testing.assert_close(ours(x)[0].cpu(), ref(x.cpu())[0], atol=1e-5, rtol=1e-4)

@@ -146,3 +146,10 @@ def test_early_stopping(tmp_path):
     result = Trainer(task, _config(epochs=5, early_stopping=2), tmp_path).fit()
     assert result.epochs_completed == 3 and result.stopped_because.startswith("early stopping")
     assert result.best_valid_loss == 1.0
+
+
+def test_bf16_autocast_trains(tmp_path):
+    task = RecordingLMTask(_ids())
+    result = Trainer(task, _config(epochs=1, bf16=True), tmp_path).fit()
+    losses = _train_losses(tmp_path)
+    assert result.global_step == len(task.batches) and all(np.isfinite(list(losses.values())))

@@ -73,17 +73,18 @@ def train(
         checkpoint_every=checkpoint_every, seed=seed, device=device, bf16=bf16,
         sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet)
     result = lm.train(settings, out, resume=resume)
-    report_training(result, quiet)
+    report_training(result)
 
 
-def report_training(result, quiet: bool = False) -> None:
-    """Print where things are and the test score of the best checkpoint."""
+def report_training(result) -> None:
+    """Print where things are and the scores of the best checkpoint; exit 130 if interrupted."""
     from rnnkit.tasks import lm
 
     console.print(f"stopped: {result.stopped_because} after {result.global_step} steps "
                   f"({result.epochs_completed} full epochs)")
     if result.stopped_because == "interrupted":
-        console.print(f"resume with: rnnkit lm train --resume --out {result.run_dir}")
+        console.print(f"saved {result.last_checkpoint}; resume with: rnnkit lm train --resume --out {result.run_dir}")
+        raise typer.Exit(code=130)
     model = lm.load(result.best_checkpoint)
     settings = lm.LMSettings(**model.meta["settings"])
     from rnnkit.data import load_corpus

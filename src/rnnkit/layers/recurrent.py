@@ -150,6 +150,30 @@ class Recurrent(nn.Module):
         for cell in self.cells:
             cell.reset_parameters()
 
+    def _apply(self, fn, recurse=True):
+        ret = super()._apply(fn, recurse)
+        self.flatten_parameters()  # after .to()/.cuda(), as torch.nn.RNNBase does
+        return ret
+
+    def flatten_parameters(self) -> None:
+        """On CUDA with cuDNN, lay all weights out in one contiguous buffer (the parameters
+        become views into it), so cuDNN does not copy them at every call. A no-op on CPU,
+        for custom cells, and when weights alias or differ in dtype (torch's own rules)."""
+        if self.fused_mode is None:
+            return
+        flat = [w for cell in self.cells for w in cell.flat_weights()]
+        first = flat[0]
+        if not all(w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w) for w in flat):
+            return
+        if len({w.data_ptr() for w in flat}) != len(flat) or not torch._use_cudnn_rnn_flatten_weight():
+            return
+        import torch.backends.cudnn.rnn as cudnn_rnn
+
+        with torch.cuda.device_of(first), torch.no_grad():
+            torch._cudnn_rnn_flatten_weight(flat, 4 if self.bias else 2, self.input_size,
+                                            cudnn_rnn.get_cudnn_mode(self.fused_mode), self.hidden_size, 0,
+                                            self.num_layers, self.batch_first, self.bidirectional)
+
     # ------------------------------------------------------------------ state helpers
     def initial_state(self, batch: int, device=None, dtype=None) -> TorchState:
         """All-zero state in torch's convention, ``(num_layers * D, batch, hidden)`` each."""
@@ -238,6 +262,12 @@ class Recurrent(nn.Module):
 
     # ------------------------------------------------------------------ fused backend
     def _forward_fused(self, x, hx, lengths, weights):
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # oneDNN has no bf16/fp16 RNN primitive on most CPUs: run the recurrence in the
+            # weights' dtype; the layers around it (embeddings, decoders) still autocast.
+            with torch.autocast("cpu", enabled=False):
+                dtype = weights[0][0].dtype
+                return self._forward_fused(x.to(dtype), tuple(h.to(dtype) for h in hx), lengths, weights)
         packed = batch_sizes = None
         data = x
         if lengths is not None:

@@ -39,15 +39,20 @@ TASK = "lm"
 #: Named configurations. Each is a set of overrides of :class:`LMSettings` defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     # Zaremba, Sutskever & Vinyals (2014), "Recurrent Neural Network Regularization", on PTB.
+    # Their loss is summed over the bptt steps of a window (and averaged over the batch);
+    # ours is the mean per token, i.e. bptt times smaller. SGD with the same updates
+    # therefore uses lr = bptt * 1.0 and clip = (their clip) / bptt: lr 20 / clip 0.25 for
+    # the small model (the PyTorch word_language_model example's defaults), 35 / 5/35 for
+    # medium and 35 / 10/35 for large.
     "zaremba-small": dict(level="word", cell="lstm", hidden_size=200, num_layers=2, dropout=0.0,
                           init_range=0.1, batch_size=20, bptt=20, eval_batch_size=1, optimizer="sgd",
-                          lr=1.0, schedule="zaremba", decay=0.5, decay_start=4, clip=5.0, epochs=13),
+                          lr=20.0, schedule="zaremba", decay=0.5, decay_start=4, clip=5.0 / 20, epochs=13),
     "zaremba-medium": dict(level="word", cell="lstm", hidden_size=650, num_layers=2, dropout=0.5,
                            init_range=0.05, batch_size=20, bptt=35, eval_batch_size=1, optimizer="sgd",
-                           lr=1.0, schedule="zaremba", decay=0.8, decay_start=6, clip=5.0, epochs=39),
+                           lr=35.0, schedule="zaremba", decay=0.8, decay_start=6, clip=5.0 / 35, epochs=39),
     "zaremba-large": dict(level="word", cell="lstm", hidden_size=1500, num_layers=2, dropout=0.65,
                           init_range=0.04, batch_size=20, bptt=35, eval_batch_size=1, optimizer="sgd",
-                          lr=1.0, schedule="zaremba", decay=1 / 1.15, decay_start=14, clip=10.0, epochs=55),
+                          lr=35.0, schedule="zaremba", decay=1 / 1.15, decay_start=14, clip=10.0 / 35, epochs=55),
     # Karpathy's char-rnn defaults (rnn_size 128 / 512, seq_length 50, batch 50, lr 2e-3
     # decayed by 0.97 per epoch after epoch 10, clip 5), with Adam in place of RMSprop.
     "char-rnn-small": dict(level="char", cell="lstm", hidden_size=128, num_layers=2, dropout=0.0,

@@ -250,6 +250,10 @@ class Trainer:
         previous_handler = self._install_sigint_handler()
         try:
             with progress:
+                if resume:
+                    progress.print(f"resuming {self.last_path} at epoch {self.epoch + 1}, "
+                                   f"step {self.global_step} ({self.batch_in_epoch} of {self.steps_per_epoch} "
+                                   f"batches of this epoch done)")
                 if self.epoch >= cfg.epochs:
                     self._stop_reason = "completed"
                 while self.epoch < cfg.epochs and self._stop_reason is None:
