@@ -1,8 +1,15 @@
 """Task models, each with a ``...Config`` dataclass saved in checkpoints."""
 
+from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
 #: name -> (model class, config class): how a checkpoint's "model" entry is rebuilt.
-MODELS = {"LanguageModel": (LanguageModel, LanguageModelConfig)}
+MODELS = {
+    "LanguageModel": (LanguageModel, LanguageModelConfig),
+    "SequenceClassifier": (SequenceClassifier, SequenceClassifierConfig),
+    "SequenceTagger": (SequenceTagger, SequenceTaggerConfig),
+}
 
-__all__ = ["LanguageModel", "LanguageModelConfig", "MODELS"]
+__all__ = ["LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceClassifierConfig",
+           "SequenceTagger", "SequenceTaggerConfig", "MODELS"]

@@ -1,0 +1,107 @@
+"""``SequenceClassifier``: many-to-one, a whole sequence -> one class."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.errors import ConfigError
+from rnnkit.layers import Recurrent
+from rnnkit.layers.pooling import POOLINGS, AttentionPooling, masked_max, masked_mean, valid_mask
+
+
+@dataclass
+class SequenceClassifierConfig:
+    """Either real-valued input (``input_size`` features per step) or token ids
+    (``vocab_size`` with an ``embedding_size`` embedding); one of the two must be set.
+
+    ``pooling``: ``last`` (final state at each sequence's last valid step; both ends for a
+    bidirectional encoder), ``mean``, ``max`` or ``attention``, all masked by length.
+    ``znorm``: z-normalise each series over its own valid steps, per channel, before the
+    encoder (the usual UCR preprocessing, done inside the model so it always applies).
+    """
+
+    num_classes: int
+    input_size: int | None = None
+    vocab_size: int | None = None
+    embedding_size: int = 100
+    cell: str = "lstm"
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.0
+    pooling: str = "last"
+    znorm: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.input_size is None) == (self.vocab_size is None):
+            raise ConfigError("give exactly one of input_size (real-valued series) or vocab_size (token ids)")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLINGS)}")
+        if self.num_classes < 2:
+            raise ConfigError(f"a classifier needs at least 2 classes, got {self.num_classes}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def znormalise(x: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
+    """Per sequence and channel: ``(x - mean) / std`` over valid steps; padding stays zero."""
+    m = mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
+    n = m.sum(1, keepdim=True).clamp_min(1.0)
+    mean = (x * m).sum(1, keepdim=True) / n
+    var = (((x - mean) * m) ** 2).sum(1, keepdim=True) / n
+    return (x - mean) / (var.sqrt() + eps) * m
+
+
+class SequenceClassifier(nn.Module):
+    """(Embedding ->) bidirectional/stacked ``Recurrent`` -> masked pooling -> linear.
+
+    Shapes: ``x`` (B, T, input_size) floats or (B, T) ids; ``lengths`` (B,) (default: all
+    T) -> logits (B, num_classes).
+    """
+
+    def __init__(self, config: SequenceClassifierConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        if c.vocab_size is not None:
+            self.embedding = nn.Embedding(c.vocab_size, c.embedding_size, padding_idx=0)
+            features = c.embedding_size
+        else:
+            self.embedding = None
+            features = c.input_size
+        self.encoder = Recurrent(c.cell, features, c.hidden_size, c.num_layers, batch_first=True,
+                                 dropout=c.dropout, bidirectional=c.bidirectional)
+        out = c.hidden_size * (2 if c.bidirectional else 1)
+        self.attention = AttentionPooling(out) if c.pooling == "attention" else None
+        self.dropout = nn.Dropout(c.dropout)
+        self.head = nn.Linear(out, c.num_classes)
+
+    def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The pooled sequence representation (B, D * hidden)."""
+        b, t = x.shape[0], x.shape[1]
+        if lengths is None:
+            lengths = torch.full((b,), t, dtype=torch.long)
+        lengths = lengths.to(torch.long)
+        mask = valid_mask(lengths.to(x.device), t)  # (B, T)
+        if self.embedding is not None:
+            h = self.embedding(x)  # (B, T, E)
+        else:
+            h = znormalise(x, mask) if self.config.znorm else x * mask.unsqueeze(-1).to(x.dtype)
+        out, state = self.encoder(h, lengths=lengths.cpu())  # (B, T, D*H)
+        pooling = self.config.pooling
+        if pooling == "last":
+            hn = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
+            d = 2 if self.config.bidirectional else 1
+            return torch.cat(list(hn[-d:]), dim=-1)  # forward end (+ backward start)
+        if pooling == "mean":
+            return masked_mean(out, mask)
+        if pooling == "max":
+            return masked_max(out, mask)
+        return self.attention(out, mask)[0]
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.head(self.dropout(self.encode(x, lengths)))
