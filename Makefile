@@ -13,7 +13,7 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow bench install clean docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+
+docs: $(STAMP)
+	$(PY) scripts/cli_docs.py

@@ -58,7 +58,7 @@ def main(argv=None) -> dict:
                                          device="cpu", **data_args(args.preset, args.data))
     run_dir = HERE / "runs" / args.preset
     start = time.time()
-    result = lm.train(settings, run_dir, resume=args.resume)
+    result = lm.train(settings, run_dir, resume=args.resume, overwrite=not args.resume)
     wall = time.time() - start
     model = lm.load(result.best_checkpoint)
     corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,

@@ -116,6 +116,9 @@ def test_other_user_errors(tmp_path, trained, corpus):
     assert "not a readable rnnkit checkpoint" in _error_line(runner.invoke(app, ["lm", "generate", str(bad)]))
     assert "checkpoint not found" in _error_line(runner.invoke(app, ["lm", "generate", str(tmp_path / "x")]))
     assert "no training text" in _error_line(runner.invoke(app, ["lm", "train", "--out", str(tmp_path / "o")]))
+    again = ["lm", "train", str(corpus), "--epochs", "1", "--out", str(trained), *TINY]
+    assert "already holds a training run" in _error_line(runner.invoke(app, again))
+    assert runner.invoke(app, again + ["--overwrite"]).exit_code == 0
 
 
 def test_unknown_option_exits_non_zero(corpus):

@@ -25,6 +25,7 @@ def train(
     test: Optional[Path] = typer.Option(None, help="Test text file (give --valid too)."),
     out: Path = typer.Option(Path("runs/lm"), "--out", "-o", help="Run folder: checkpoints, metrics, curves."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
+    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
     level: Optional[str] = typer.Option(None, help="Tokens: 'char' or 'word' (whitespace words, <eos> per line)."),
     cell: Optional[str] = typer.Option(None, help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
@@ -72,7 +73,7 @@ def train(
         decay_start=decay_start, clip=clip, early_stopping=early_stopping, max_time=max_time, max_steps=max_steps,
         checkpoint_every=checkpoint_every, seed=seed, device=device, bf16=bf16,
         sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet)
-    result = lm.train(settings, out, resume=resume)
+    result = lm.train(settings, out, resume=resume, overwrite=overwrite)
     report_training(result)
 
 

@@ -257,12 +257,13 @@ def describe_loss(loss: float, level: str) -> dict:
     return {"bpc": bits_per_token(loss)} if level == "char" else {"ppl": perplexity(loss)}
 
 
-def train(settings: LMSettings, run_dir: str | Path, resume: bool = False,
+def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
           callbacks: list[Callable] | None = None) -> TrainResult:
     """Train a language model into ``run_dir`` (checkpoints, metrics.jsonl, curves.png).
 
     With ``resume=True`` the run continues from ``run_dir/last.safetensors`` with the
     settings saved there (only ``epochs``, ``max_time`` and ``max_steps`` may change).
+    A fresh run into a folder that already holds one needs ``overwrite=True``.
     """
     run_dir = Path(run_dir)
     if resume:
@@ -275,7 +276,7 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False,
     model = LanguageModel(settings.model_config(len(corpus.vocab)))
     task = LanguageModelTask(corpus, model, settings)
     trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=callbacks)
-    return trainer.fit(resume=resume)
+    return trainer.fit(resume=resume, overwrite=overwrite)
 
 
 def _settings_for_resume(run_dir: Path, given: LMSettings) -> LMSettings:

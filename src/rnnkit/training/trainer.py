@@ -231,7 +231,10 @@ class Trainer:
         atomic_write_bytes(self.metrics_path, ("\n".join(keep) + "\n" if keep else "").encode("utf-8"))
 
     # ---------------------------------------------------------------- training
-    def fit(self, resume: bool = False) -> TrainResult:
+    def fit(self, resume: bool = False, overwrite: bool = False) -> TrainResult:
+        """Train; ``resume`` continues ``run_dir``'s last checkpoint. A fresh run refuses a
+        folder that already holds one (its checkpoints would be mixed up or replaced)
+        unless ``overwrite``."""
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume:
@@ -239,8 +242,13 @@ class Trainer:
                 raise CheckpointError(f"nothing to resume: {self.last_path} does not exist")
             self._resume()
         else:
+            old = [p for p in (self.last_path, self.best_path) if p.exists()]
+            if old and not overwrite:
+                raise ConfigError(f"{self.run_dir} already holds a training run; continue it with --resume, "
+                                  f"replace it with --overwrite, or choose another --out")
+            for path in old + [self.metrics_path, self.run_dir / "curves.png"]:
+                path.unlink(missing_ok=True)
             seed_everything(cfg.seed)
-            self.metrics_path.unlink(missing_ok=True)
         started = time.monotonic()
         last_sample = started
         from rnnkit.training.progress import TrainingProgress

@@ -1,0 +1,28 @@
+"""Write docs/cli.md from the CLI's own --help texts (run: make docs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+
+COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"], ["lm", "evaluate"]]
+
+
+def main() -> None:
+    os.environ["TERM"] = "dumb"
+    runner = CliRunner()
+    parts = ["# rnnkit command line\n\nGenerated from `--help` by `scripts/cli_docs.py` (`make docs`).\n"]
+    for cmd in COMMANDS:
+        result = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
+        parts.append(f"## `rnnkit {' '.join(cmd)}`\n\n```text\n{result.output.rstrip()}\n```\n")
+    out = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+    out.write_text("\n".join(parts), encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

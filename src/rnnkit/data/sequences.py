@@ -1,0 +1,83 @@
+"""Independent variable-length sequences -> shuffled, padded mini-batches with lengths.
+
+Unlike language-model streams, these sequences are unrelated, so no state carries from one
+batch to the next. The order of epoch ``e`` is a permutation drawn from ``seed + e``: the
+same for a given epoch in every run, which is what makes a resumed run exact.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnnkit.errors import DataError
+
+
+def pad_batch(items: Sequence[np.ndarray], dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """Right-pad ``items`` (each ``(T_i, ...)``) with zeros -> ``(B, T_max, ...)`` and lengths ``(B,)``."""
+    lengths = torch.tensor([len(x) for x in items], dtype=torch.long)
+    if (lengths == 0).any():
+        raise DataError("a sequence is empty; every sequence needs at least one step")
+    first = np.asarray(items[0])
+    out = torch.zeros((len(items), int(lengths.max()), *first.shape[1:]), dtype=dtype)
+    for i, x in enumerate(items):
+        out[i, : len(x)] = torch.as_tensor(np.asarray(x))
+    return out, lengths
+
+
+class SequenceBatches:
+    """Batches ``(x (B, T, ...), lengths (B,), y)`` over ``inputs`` with targets ``targets``.
+
+    ``targets`` are class ids (one per sequence) or per-step tag arrays (padded like x).
+    """
+
+    def __init__(self, inputs: Sequence[np.ndarray], targets: Sequence, batch_size: int, shuffle: bool = True,
+                 seed: int = 0, input_dtype: torch.dtype = torch.float32) -> None:
+        if len(inputs) != len(targets):
+            raise DataError(f"{len(inputs)} sequences but {len(targets)} targets")
+        if not inputs:
+            raise DataError("no sequences to batch")
+        self.inputs, self.targets = inputs, targets
+        self.batch_size = max(1, batch_size)
+        self.shuffle, self.seed, self.input_dtype = shuffle, seed, input_dtype
+        self.per_step = np.ndim(targets[0]) > 0
+
+    def __len__(self) -> int:
+        return -(-len(self.inputs) // self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.inputs))
+        return np.random.default_rng(self.seed + epoch).permutation(len(self.inputs))
+
+    def for_epoch(self, epoch: int) -> "EpochBatches":
+        return EpochBatches(self, self.order(epoch))
+
+    def batch(self, idx: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
+        x, lengths = pad_batch([self.inputs[i] for i in idx], self.input_dtype)
+        if self.per_step:
+            y, _ = pad_batch([np.asarray(self.targets[i]) for i in idx], torch.long)
+        else:
+            y = torch.tensor([self.targets[i] for i in idx], dtype=torch.long)
+        return x, lengths, y
+
+
+class EpochBatches:
+    """One epoch's batches in a fixed order, with ``iter_from(k)`` for resuming mid-epoch."""
+
+    def __init__(self, source: SequenceBatches, order: np.ndarray) -> None:
+        self.source, self.order = source, order
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def iter_from(self, k: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        bs = self.source.batch_size
+        for start in range(k * bs, len(self.order), bs):
+            yield self.source.batch(self.order[start:start + bs])
+
+    def __iter__(self):
+        return self.iter_from(0)
