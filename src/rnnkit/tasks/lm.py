@@ -151,21 +151,15 @@ class LMSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def _shared(self, cls) -> dict:
+        """This run's values for every field that ``cls`` (a config dataclass) shares with it."""
+        return {f.name: getattr(self, f.name) for f in fields(cls) if hasattr(self, f.name)}
+
     def model_config(self, vocab_size: int) -> LanguageModelConfig:
-        return LanguageModelConfig(
-            vocab_size=vocab_size, cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
-            embedding_size=self.embedding_size, dropout=self.dropout, locked_dropout=self.locked_dropout,
-            embedding_dropout=self.embedding_dropout, weight_drop=self.weight_drop, tie_weights=self.tie_weights,
-            init_range=self.init_range, forget_bias=self.forget_bias)
+        return LanguageModelConfig(**{**self._shared(LanguageModelConfig), "vocab_size": vocab_size})
 
     def trainer_config(self) -> TrainerConfig:
-        optim = OptimConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
-                            weight_decay=self.weight_decay, schedule=self.schedule, decay=self.decay,
-                            decay_start=self.decay_start, min_lr=self.min_lr, patience=self.patience)
-        return TrainerConfig(epochs=self.epochs, optim=optim, clip=self.clip, early_stopping=self.early_stopping,
-                             checkpoint_every=self.checkpoint_every, max_time=self.max_time,
-                             max_steps=self.max_steps, seed=self.seed, device=self.device, bf16=self.bf16,
-                             progress=self.progress, sample_every=self.sample_every)
+        return TrainerConfig(**{**self._shared(TrainerConfig), "optim": OptimConfig(**self._shared(OptimConfig))})
 
 
 def default_prompt(vocab: Vocab) -> str:
