@@ -211,6 +211,9 @@ class LanguageModelTask:
         self.settings = settings
         self._train = StreamBatches(corpus.train, settings.batch_size, settings.bptt)
         self._samples_shown = 0
+        # unigram counts for the baseline, stored in every checkpoint: counted once here
+        self._unigram_counts = np.bincount(np.asarray(corpus.train, dtype=np.int64),
+                                           minlength=len(corpus.vocab)).tolist()
 
     def train_batches(self, epoch: int) -> StreamBatches:
         return self._train  # fixed order: the streams *are* the order
@@ -231,9 +234,8 @@ class LanguageModelTask:
         return describe_loss(loss, self.corpus.vocab.level)
 
     def meta(self) -> dict:
-        counts = np.bincount(np.asarray(self.corpus.train, dtype=np.int64), minlength=len(self.corpus.vocab))
         return {"task": TASK, "vocab": self.corpus.vocab.to_dict(), "settings": self.settings.to_dict(),
-                "unigram_counts": counts.tolist()}
+                "unigram_counts": self._unigram_counts}
 
     def sample(self, model, length: int = 200) -> str:
         # A private seed per sample: showing samples must not move the training RNG,
