@@ -57,9 +57,12 @@ def main(argv=None) -> dict:
                                          progress=args.progress, sample_every=0.0, checkpoint_every=500,
                                          device="cpu", **data_args(args.preset, args.data))
     run_dir = HERE / "runs" / args.preset
+    out_path = HERE / "results" / f"lm_{args.preset}.json"
+    # a resumed run adds its time to the time already spent (recorded by the earlier part)
+    previous = json.loads(out_path.read_text()).get("train_wall_seconds", 0.0) if args.resume and out_path.exists() else 0.0
     start = time.time()
     result = lm.train(settings, run_dir, resume=args.resume, overwrite=not args.resume)
-    wall = time.time() - start
+    wall = previous + time.time() - start
     model = lm.load(result.best_checkpoint)
     corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
                          settings.split)
@@ -76,8 +79,8 @@ def main(argv=None) -> dict:
         "train_wall_seconds": wall, "seconds_per_epoch": wall / max(epochs_run, 1e-9),
         "threads": torch.get_num_threads(), "torch": torch.__version__, **scores,
     }
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / f"lm_{args.preset}.json").write_text(json.dumps(out, indent=2))
+    out_path.parent.mkdir(exist_ok=True)
+    out_path.write_text(json.dumps(out, indent=2))
     v, t = scores["valid"], scores["test"]
     print(f"{args.preset}: {epochs_run:.2f} epochs in {wall / 60:.1f} min "
           f"({out['seconds_per_epoch']:.0f} s/epoch); valid loss {v['loss_nats']:.4f} ppl {v['perplexity']:.2f} "
