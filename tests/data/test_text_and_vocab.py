@@ -31,6 +31,8 @@ def test_word_vocab_eos_unk_min_freq_and_decode():
     ids = encode_text("the cat sat\n", v)
     assert v.decode(ids) == f"the {UNK} sat\n"
     assert list(word_tokens("a b\nc\n")) == ["a", "b", EOS, "c", EOS]
+    padded = Vocab.build_words([["b", "a", "b"]], specials=("<pad>", UNK))
+    assert padded.tokens == ["<pad>", UNK, "b", "a"] and padded.encode(["zz"]).tolist() == [1]
 
 
 def test_vocab_serialises():

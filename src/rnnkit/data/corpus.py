@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rnnkit.data.text import encode_cached, encode_text, read_text, tokens
+from rnnkit.data.text import encode_cached, read_text, tokens
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import DataError
 
@@ -21,10 +21,6 @@ class Corpus:
     train: np.ndarray
     valid: np.ndarray
     test: np.ndarray
-
-    def describe(self) -> str:
-        return (f"{self.vocab.level}-level corpus: vocabulary {len(self.vocab):,}, tokens train "
-                f"{len(self.train):,} / valid {len(self.valid):,} / test {len(self.test):,}")
 
 
 def load_corpus(
@@ -82,4 +78,4 @@ def _line_end(text: str, pos: int) -> int:
     return len(text) if nl < 0 else nl + 1
 
 
-__all__ = ["Corpus", "load_corpus", "encode_text"]
+__all__ = ["Corpus", "load_corpus"]

@@ -55,16 +55,20 @@ class Vocab:
 
     @classmethod
     def build_words(cls, token_lists: Iterable[Iterable[str]], min_freq: int = 1,
-                    max_size: int | None = None) -> "Vocab":
-        """Words by descending frequency (ties alphabetical), with ``<unk>`` and ``<eos>``."""
+                    max_size: int | None = None, specials: Sequence[str] = (EOS, UNK)) -> "Vocab":
+        """``specials`` first (ids 0, 1, ...; ``<unk>`` must be among them), then words by
+        descending frequency, ties alphabetical. Language models use ``(<eos>, <unk>)``;
+        padded batches use ``(<pad>, <unk>)`` so that id 0 is padding."""
+        if UNK not in specials:
+            raise ValueError(f"specials must include {UNK!r}")
         counts: Counter[str] = Counter()
         for tokens in token_lists:
             counts.update(tokens)
-        words = sorted((w for w, c in counts.items() if c >= min_freq and w not in (UNK, EOS)),
+        words = sorted((w for w, c in counts.items() if c >= min_freq and w not in specials),
                        key=lambda w: (-counts[w], w))
         if max_size is not None:
-            words = words[: max(0, max_size - 2)]
-        return cls([EOS, UNK] + words, level="word", unk=UNK)
+            words = words[: max(0, max_size - len(specials))]
+        return cls(list(specials) + words, level="word", unk=UNK)
 
     def encode(self, tokens: Iterable[str]) -> np.ndarray:
         """Token ids as an ``int64`` array; unknown tokens map to ``unk`` or raise ``DataError``."""

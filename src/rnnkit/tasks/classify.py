@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import json
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -190,9 +189,8 @@ class RNNClassifier:
         if len(self.classes_) < 2:
             raise DataError("y has a single class; a classifier needs at least two")
         if kind == "text":
-            counts = Counter(t for s in seqs for t in self._tokens(s))
-            words = sorted((w for w, c in counts.items() if c >= self.min_freq), key=lambda w: (-counts[w], w))
-            self.vocab_ = Vocab([PAD, UNK] + words, level="word", unk=UNK)
+            self.vocab_ = Vocab.build_words((self._tokens(s) for s in seqs), min_freq=self.min_freq,
+                                            specials=(PAD, UNK))
         else:
             self.vocab_ = None
             self.n_features_in_ = seqs[0].shape[1]
