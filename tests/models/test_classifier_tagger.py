@@ -90,3 +90,36 @@ def test_char_encoder_zero_for_padding_words():
     chars = torch.randint(1, 10, (1, 3, 5))
     out = enc(chars, torch.tensor([[5, 2, 0]]))
     assert out.shape == (1, 3, 6) and not out[0, 2].any() and out[0, 0].any()
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_fcn_padded_batch_equals_each_alone(bidirectional):
+    torch.manual_seed(0)
+    model = SequenceClassifier(SequenceClassifierConfig(num_classes=3, input_size=2, hidden_size=6,
+                                                        bidirectional=bidirectional, conv_branch=True,
+                                                        znorm=True)).double()
+    model.train()
+    model(torch.randn(4, 9, 2, dtype=torch.double))  # move the batch-norm running statistics off their init
+    model.eval()
+    seqs = [torch.randn(n, 2, dtype=torch.double) for n in (9, 4, 6)]
+    batch = model(_padded(seqs, value=-55.0), torch.tensor([9, 4, 6]))
+    for i, s in enumerate(seqs):
+        torch.testing.assert_close(batch[i], model(s.unsqueeze(0))[0])
+
+
+def test_text_classifier_with_char_features_padding_invariant():
+    torch.manual_seed(0)
+    model = SequenceClassifier(SequenceClassifierConfig(num_classes=2, vocab_size=30, embedding_size=8, num_chars=12,
+                                                        char_embedding=4, char_hidden=5, hidden_size=6,
+                                                        pooling="attention")).double().eval()
+    words = [torch.randint(1, 30, (n,)) for n in (5, 2)]
+    chars = [torch.randint(1, 12, (n, 6)) for n in (5, 2)]
+    lens = [(c != 0).sum(-1) for c in chars]
+    out = model(_padded(words), torch.tensor([5, 2]), _padded(chars), _padded(lens))
+    for i in range(2):
+        alone = model(words[i].unsqueeze(0), None, chars[i].unsqueeze(0), lens[i].unsqueeze(0))[0]
+        torch.testing.assert_close(out[i], alone)
+    with pytest.raises(ValueError, match="character features"):
+        model(words[0].unsqueeze(0))
+    with pytest.raises(ConfigError, match="character features need word input"):
+        SequenceClassifierConfig(num_classes=2, input_size=3, num_chars=5)

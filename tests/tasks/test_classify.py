@@ -7,6 +7,7 @@ from rnnkit.data.sequences import SequenceBatches
 from rnnkit.errors import DataError
 from rnnkit.evaluation.classification import classification_metrics, confusion_matrix
 from rnnkit.tasks.classify import RNNClassifier, stratified_split
+from rnnkit.tasks.estimator import to_targets
 
 FAST = dict(hidden_size=16, epochs=15, batch_size=16, lr=0.01, device="cpu", early_stopping=None)
 
@@ -88,7 +89,7 @@ def test_epoch_order_is_seeded_and_differs_between_epochs():
     a = SequenceBatches(seqs, list(range(10)), 3, seed=5)
     b = SequenceBatches(seqs, list(range(10)), 3, seed=5)
     assert (a.order(2) == b.order(2)).all() and not (a.order(2) == a.order(3)).all()
-    x, lengths, y = next(iter(a.for_epoch(2)))
+    x, lengths, y, _ = next(iter(a.for_epoch(2)))
     first = a.order(2)[:3]
     assert y.tolist() == first.tolist() and lengths.tolist() == (first + 1).tolist()
     for row, n in zip(x, lengths):
@@ -106,3 +107,35 @@ def test_metrics_on_a_hand_example():
     f1_0 = 2 * (2 / 3) * (2 / 3) / (4 / 3)
     f1_1 = 2 * (2 / 3) * 1 / (5 / 3)
     assert m["macro_f1"] == pytest.approx((f1_0 + f1_1 + 0) / 3)
+
+
+def test_save_load_and_run_dir(tmp_path):
+    X, y = _series(60)
+    clf = RNNClassifier(**dict(FAST, epochs=3), run_dir=str(tmp_path / "run")).fit(X, y)
+    assert (tmp_path / "run" / "model.safetensors").exists() and (tmp_path / "run" / "best.safetensors").exists()
+    for path in (tmp_path / "run" / "model.safetensors", clf.save(tmp_path / "m.safetensors")):
+        loaded = RNNClassifier.load(path)
+        assert loaded.get_params() == clf.get_params() and loaded.n_features_in_ == 1
+        assert loaded.classes_.tolist() == clf.classes_.tolist()
+        np.testing.assert_allclose(loaded.predict_proba(X[:7]), clf.predict_proba(X[:7]), rtol=1e-5, atol=1e-6)
+
+
+def test_model_chosen_by_training_loss_and_options():
+    X, y = _series(40)
+    clf = RNNClassifier(**FAST, validation_fraction=0.0, conv_branch=True, class_weight="balanced",
+                        label_smoothing=0.1).fit(X, y)
+    assert clf.model_.conv is not None
+    valid = [r for r in clf.history_ if r["kind"] == "valid"]
+    assert len(valid) == FAST["epochs"] and clf.best_valid_loss_ == min(r["loss"] for r in valid)
+    with pytest.raises(ValueError, match="class_weight"):
+        RNNClassifier(**FAST, class_weight="heavy").fit(X, y)
+
+
+def test_text_with_char_features_and_labels_unseen_in_training():
+    texts = [f"{'great' if i % 2 else 'awful'} film {i}" for i in range(40)]
+    labels = ["pos" if i % 2 else "neg" for i in range(40)]
+    clf = RNNClassifier(**FAST, embedding_size=8, char_features=True).fit(texts, labels)
+    assert clf.model_.chars is not None and clf.encoder_.chars is not None
+    assert clf.predict(["great film", "awful film"]).tolist() == ["pos", "neg"]
+    with pytest.raises(DataError, match="labels not seen in training: meh"):
+        to_targets(clf.classes_, ["pos", "meh"])

@@ -7,7 +7,7 @@ same for a given epoch in every run, which is what makes a resumed run exact.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -28,19 +28,53 @@ def pad_batch(items: Sequence[np.ndarray], dtype: torch.dtype) -> tuple[Tensor, 
     return out, lengths
 
 
+class Batch(NamedTuple):
+    """One padded mini-batch.
+
+    ``x`` (B, T, F) floats or (B, T) token ids; ``lengths`` (B,); ``y`` (B,) class ids or
+    (B, T) per-step tags (0 past each length); ``chars`` (B, T, L) character ids of each
+    word, 0-padded, or ``None`` when the model uses no character features.
+    """
+
+    x: Tensor
+    lengths: Tensor
+    y: Tensor
+    chars: Tensor | None = None
+
+    @property
+    def char_lengths(self) -> Tensor | None:
+        """(B, T) characters per word (id 0 is padding, never a character)."""
+        return None if self.chars is None else (self.chars != 0).sum(-1)
+
+
+def pad_chars(items: Sequence[np.ndarray]) -> Tensor:
+    """Per-sequence ``(T_i, L_i)`` char-id arrays -> ``(B, T_max, L_max)``, zero-padded."""
+    t = max(len(a) for a in items)
+    width = max(a.shape[1] for a in items)
+    out = torch.zeros((len(items), t, width), dtype=torch.long)
+    for i, a in enumerate(items):
+        out[i, : a.shape[0], : a.shape[1]] = torch.as_tensor(a)
+    return out
+
+
 class SequenceBatches:
-    """Batches ``(x (B, T, ...), lengths (B,), y)`` over ``inputs`` with targets ``targets``.
+    """Padded :class:`Batch` objects over ``inputs`` with ``targets`` (and optional ``chars``).
 
     ``targets`` are class ids (one per sequence) or per-step tag arrays (padded like x).
+    ``chars``, if given, holds for each sequence a ``(T_i, L_i)`` array of its words'
+    character ids.
     """
 
     def __init__(self, inputs: Sequence[np.ndarray], targets: Sequence, batch_size: int, shuffle: bool = True,
-                 seed: int = 0, input_dtype: torch.dtype = torch.float32) -> None:
+                 seed: int = 0, input_dtype: torch.dtype = torch.float32,
+                 chars: Sequence[np.ndarray] | None = None) -> None:
         if len(inputs) != len(targets):
             raise DataError(f"{len(inputs)} sequences but {len(targets)} targets")
         if not inputs:
             raise DataError("no sequences to batch")
-        self.inputs, self.targets = inputs, targets
+        if chars is not None and len(chars) != len(inputs):
+            raise DataError(f"{len(inputs)} sequences but {len(chars)} character arrays")
+        self.inputs, self.targets, self.chars = inputs, targets, chars
         self.batch_size = max(1, batch_size)
         self.shuffle, self.seed, self.input_dtype = shuffle, seed, input_dtype
         self.per_step = np.ndim(targets[0]) > 0
@@ -56,13 +90,14 @@ class SequenceBatches:
     def for_epoch(self, epoch: int) -> "EpochBatches":
         return EpochBatches(self, self.order(epoch))
 
-    def batch(self, idx: np.ndarray) -> tuple[Tensor, Tensor, Tensor]:
+    def batch(self, idx: np.ndarray) -> Batch:
         x, lengths = pad_batch([self.inputs[i] for i in idx], self.input_dtype)
         if self.per_step:
             y, _ = pad_batch([np.asarray(self.targets[i]) for i in idx], torch.long)
         else:
             y = torch.tensor([self.targets[i] for i in idx], dtype=torch.long)
-        return x, lengths, y
+        chars = None if self.chars is None else pad_chars([self.chars[i] for i in idx])
+        return Batch(x, lengths, y, chars)
 
 
 class EpochBatches:
@@ -74,7 +109,7 @@ class EpochBatches:
     def __len__(self) -> int:
         return len(self.source)
 
-    def iter_from(self, k: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    def iter_from(self, k: int) -> Iterator[Batch]:
         bs = self.source.batch_size
         for start in range(k * bs, len(self.order), bs):
             yield self.source.batch(self.order[start:start + bs])

@@ -27,3 +27,16 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
         "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
     }
+
+
+def per_class_report(cm: np.ndarray, class_names: list[str]) -> list[dict]:
+    """One row per class: precision, recall, F1 and support (true examples), from ``cm``."""
+    tp = np.diag(cm).astype(np.float64)
+    support, predicted = cm.sum(1), cm.sum(0)
+    rows = []
+    for i, name in enumerate(class_names):
+        p = tp[i] / predicted[i] if predicted[i] else 0.0
+        r = tp[i] / support[i] if support[i] else 0.0
+        rows.append({"class": str(name), "precision": float(p), "recall": float(r),
+                     "f1": float(2 * p * r / (p + r)) if p + r else 0.0, "support": int(support[i])})
+    return rows

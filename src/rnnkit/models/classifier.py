@@ -9,6 +9,8 @@ from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent
+from rnnkit.layers.char_encoder import CharWordEncoder
+from rnnkit.layers.conv_branch import ConvBranch
 from rnnkit.layers.pooling import POOLINGS, AttentionPooling, masked_max, masked_mean, valid_mask
 
 
@@ -21,6 +23,10 @@ class SequenceClassifierConfig:
     bidirectional encoder), ``mean``, ``max`` or ``attention``, all masked by length.
     ``znorm``: z-normalise each series over its own valid steps, per channel, before the
     encoder (the usual UCR preprocessing, done inside the model so it always applies).
+    ``num_chars`` > 0 (token input): add each word's character-BiLSTM features
+    (``char_hidden`` per direction) to its embedding.
+    ``conv_branch``: LSTM-FCN (Karim et al. 2018): a fully convolutional branch reads the
+    same input beside the recurrent encoder; both pooled outputs feed the head.
     """
 
     num_classes: int
@@ -34,6 +40,10 @@ class SequenceClassifierConfig:
     dropout: float = 0.0
     pooling: str = "last"
     znorm: bool = False
+    num_chars: int = 0
+    char_embedding: int = 32
+    char_hidden: int = 32
+    conv_branch: bool = False
 
     def __post_init__(self) -> None:
         if (self.input_size is None) == (self.vocab_size is None):
@@ -42,6 +52,8 @@ class SequenceClassifierConfig:
             raise ConfigError(f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLINGS)}")
         if self.num_classes < 2:
             raise ConfigError(f"a classifier needs at least 2 classes, got {self.num_classes}")
+        if self.num_chars and self.vocab_size is None:
+            raise ConfigError("character features need word input (vocab_size)")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,10 +69,12 @@ def znormalise(x: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
 
 
 class SequenceClassifier(nn.Module):
-    """(Embedding ->) bidirectional/stacked ``Recurrent`` -> masked pooling -> linear.
+    """(Embedding [+ char features] ->) bidirectional/stacked ``Recurrent`` -> masked
+    pooling [|| conv branch] -> dropout -> linear.
 
     Shapes: ``x`` (B, T, input_size) floats or (B, T) ids; ``lengths`` (B,) (default: all
-    T) -> logits (B, num_classes).
+    T); ``chars`` (B, T, L) char ids with ``char_lengths`` (B, T) when ``num_chars`` > 0
+    -> logits (B, num_classes).
     """
 
     def __init__(self, config: SequenceClassifierConfig) -> None:
@@ -73,15 +87,20 @@ class SequenceClassifier(nn.Module):
         else:
             self.embedding = None
             features = c.input_size
+        self.chars = CharWordEncoder(c.num_chars, c.char_embedding, c.char_hidden) if c.num_chars else None
+        if self.chars is not None:
+            features += self.chars.output_size
         self.encoder = Recurrent(c.cell, features, c.hidden_size, c.num_layers, batch_first=True,
                                  dropout=c.dropout, bidirectional=c.bidirectional)
         out = c.hidden_size * (2 if c.bidirectional else 1)
         self.attention = AttentionPooling(out) if c.pooling == "attention" else None
+        self.conv = ConvBranch(features) if c.conv_branch else None
         self.dropout = nn.Dropout(c.dropout)
-        self.head = nn.Linear(out, c.num_classes)
+        self.head = nn.Linear(out + (self.conv.output_size if self.conv is not None else 0), c.num_classes)
 
-    def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """The pooled sequence representation (B, D * hidden)."""
+    def encode(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
+               char_lengths: Tensor | None = None) -> Tensor:
+        """The pooled sequence representation (B, D * hidden [+ conv channels])."""
         b, t = x.shape[0], x.shape[1]
         if lengths is None:
             lengths = torch.full((b,), t, dtype=torch.long)
@@ -89,8 +108,19 @@ class SequenceClassifier(nn.Module):
         mask = valid_mask(lengths.to(x.device), t)  # (B, T)
         if self.embedding is not None:
             h = self.embedding(x)  # (B, T, E)
+            if self.chars is not None:
+                if chars is None or char_lengths is None:
+                    raise ValueError("this classifier uses character features: pass chars and char_lengths")
+                h = torch.cat([h, self.chars(chars, char_lengths)], dim=-1)
+            h = self.dropout(h)  # word dropout on embeddings; raw series values are not dropped
         else:
             h = znormalise(x, mask) if self.config.znorm else x * mask.unsqueeze(-1).to(x.dtype)
+        pooled = self._pool(h, lengths, mask)
+        if self.conv is not None:
+            pooled = torch.cat([pooled, self.conv(h, mask)], dim=-1)
+        return pooled
+
+    def _pool(self, h: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
         out, state = self.encoder(h, lengths=lengths.cpu())  # (B, T, D*H)
         pooling = self.config.pooling
         if pooling == "last":
@@ -103,5 +133,6 @@ class SequenceClassifier(nn.Module):
             return masked_max(out, mask)
         return self.attention(out, mask)[0]
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.head(self.dropout(self.encode(x, lengths)))
+    def forward(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
+                char_lengths: Tensor | None = None) -> Tensor:
+        return self.head(self.dropout(self.encode(x, lengths, chars, char_lengths)))

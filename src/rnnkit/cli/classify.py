@@ -1,0 +1,160 @@
+"""``rnnkit classify``: many-to-one sequence classification from files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rnnkit.cli.common import console, user_errors
+
+app = typer.Typer(help="Sequence classification (many-to-one): UCR/UEA series, CSV sequences, labelled text.",
+                  no_args_is_help=True)
+
+_FORMAT_HELP = ("File format: auto (by extension and first line), ucr (.tsv, label first), ts (sktime/aeon), "
+                "csv (header row; see --label-column/--id-column), text (label<TAB>sentence or 'label sentence').")
+
+
+def _read(path: Path, fmt: str, label_column: str, id_column: Optional[str], time_column: Optional[str],
+          missing: str):
+    from rnnkit.data.labelled_files import read_labelled_file
+
+    return read_labelled_file(path, fmt, label_column, id_column, time_column, missing)
+
+
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    from rnnkit.errors import ConfigError
+
+    if not resume and not overwrite and ((out / "last.safetensors").exists() or (out / "model.safetensors").exists()):
+        raise ConfigError(f"{out} already holds a training run; continue it with --resume, "
+                          f"replace it with --overwrite, or choose another --out")
+
+
+@app.command()
+@user_errors
+def train(
+    train_file: Path = typer.Option(..., "--train", help="Training file."),
+    valid_file: Optional[Path] = typer.Option(None, "--valid", help="Validation file for early stopping "
+                                              "(default: a stratified --validation-fraction of --train)."),
+    test_file: Optional[Path] = typer.Option(None, "--test", help="Test file: scored after training, "
+                                             "with predictions, report and confusion matrix."),
+    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP),
+    label_column: str = typer.Option("label", help="CSV: the column holding the class."),
+    id_column: Optional[str] = typer.Option(None, help="CSV long layout: rows with the same id form one sequence."),
+    time_column: Optional[str] = typer.Option(None, help="CSV long layout: order rows within a sequence by this."),
+    missing: str = typer.Option("error", help="NaN inside a series: 'error' or 'interpolate' (linear)."),
+    out: Path = typer.Option(Path("runs/classify"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
+    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
+    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
+    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
+    hidden_size: int = typer.Option(128, "--hidden", help="Units per recurrent layer and direction."),
+    num_layers: int = typer.Option(1, "--layers", help="Stacked recurrent layers."),
+    bidirectional: bool = typer.Option(True, "--bidirectional/--unidirectional", help="Read both directions."),
+    pooling: str = typer.Option("last", help="Sequence summary: last, mean, max or attention (all masked)."),
+    dropout: float = typer.Option(0.0, help="Dropout between layers and before the output layer."),
+    znorm: bool = typer.Option(True, "--znorm/--no-znorm", help="Series: z-normalise each series per channel."),
+    conv_branch: bool = typer.Option(False, "--conv-branch/--no-conv-branch",
+                                     help="Series: add LSTM-FCN's convolutional branch (Karim et al. 2018)."),
+    embedding_size: int = typer.Option(100, "--embedding", help="Text: word embedding size."),
+    char_features: bool = typer.Option(False, "--char-features/--no-char-features",
+                                       help="Text: add a character BiLSTM per word."),
+    min_freq: int = typer.Option(1, help="Text: words seen fewer times become <unk>."),
+    epochs: int = typer.Option(50, help="Maximum passes over the training set."),
+    batch_size: int = typer.Option(32, help="Sequences per batch."),
+    lr: float = typer.Option(1e-3, help="Learning rate."),
+    optimizer: str = typer.Option("adam", help="sgd, adam or adamw."),
+    weight_decay: float = typer.Option(0.0, help="L2 penalty (decoupled for adamw)."),
+    schedule: str = typer.Option("constant", help="Learning-rate schedule: constant, cosine or plateau."),
+    clip: float = typer.Option(5.0, help="Clip the global gradient norm to this value."),
+    class_weight: Optional[str] = typer.Option(None, help="'balanced': weight classes by inverse frequency."),
+    label_smoothing: float = typer.Option(0.0, help="Label smoothing for the cross-entropy."),
+    early_stopping: int = typer.Option(10, help="Stop after N epochs without a better validation loss (0: never)."),
+    validation_fraction: float = typer.Option(0.1, help="Held-out share of --train when no --valid is given "
+                                              "(0: choose the model by training loss)."),
+    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a recurrent classifier; with --test, score it and write predictions and a report."""
+    from rnnkit.tasks.classify import RNNClassifier
+
+    check_run_folder(out, resume, overwrite)
+    train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)
+    valid_data = _read(valid_file, fmt, label_column, id_column, time_column, missing) if valid_file else None
+    test_data = _read(test_file, fmt, label_column, id_column, time_column, missing) if test_file else None
+    console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes",
+                  highlight=False)
+    clf = RNNClassifier(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                        pooling=pooling, dropout=dropout, znorm=znorm, conv_branch=conv_branch,
+                        embedding_size=embedding_size, char_features=char_features, min_freq=min_freq,
+                        epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
+                        schedule=schedule, clip=clip, class_weight=class_weight, label_smoothing=label_smoothing,
+                        early_stopping=early_stopping or None, validation_fraction=validation_fraction,
+                        max_time=max_time, seed=seed, device=device, verbose=not quiet, run_dir=str(out))
+    clf.fit(train_data.X, train_data.y, valid_data.X if valid_data else None, valid_data.y if valid_data else None,
+            resume=resume)
+    console.print(f"training stopped: {clf.stopped_because_}; best validation loss {clf.best_valid_loss_:.4f}",
+                  highlight=False)
+    if test_data is not None:
+        _score_and_write(clf, test_data, out, "test")
+    console.print(f"model: {out / 'model.safetensors'}\npredict with: rnnkit classify predict "
+                  f"{out / 'model.safetensors'} FILE", highlight=False)
+    if clf.stopped_because_ == "interrupted":
+        console.print(f"interrupted; continue with the same command plus --resume (run folder {out})")
+        raise typer.Exit(code=130)
+
+
+def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = None) -> None:
+    import numpy as np
+
+    from rnnkit.cli.reports import report_predictions, write_csv
+
+    proba = clf.predict_proba(data.X)
+    pred = clf.classes_[proba.argmax(1)]
+    labelled = data.y is not None
+    header = ["index"] + (["label"] if labelled else []) + ["predicted"] + [f"p_{c}" for c in clf.classes_]
+    rows = ([i] + ([data.y[i]] if labelled else []) + [pred[i]] + [f"{p:.6f}" for p in proba[i]]
+            for i in range(len(pred)))
+    path = write_csv(output or out_dir / f"{name}_predictions.csv", header, rows)
+    console.print(f"predictions: {path}", highlight=False)
+    if labelled:
+        known = np.isin(np.asarray(data.y), clf.classes_)
+        if not known.all():
+            console.print(f"[yellow]{int((~known).sum())} examples have labels the model never saw; "
+                          f"they count as errors[/]")
+        y_true = np.array([int(np.flatnonzero(clf.classes_ == t)[0]) if k else -1
+                           for t, k in zip(np.asarray(data.y), known)])
+        y_pred = proba.argmax(1)
+        keep = y_true >= 0
+        report_predictions(y_true[keep], y_pred[keep], clf.classes_.tolist(), out_dir, name)
+
+
+@app.command()
+@user_errors
+def predict(
+    checkpoint: Path = typer.Argument(..., help="model.safetensors (or best.safetensors) from classify train."),
+    file: Path = typer.Argument(..., help="Sequences to classify, in the training file's format."),
+    fmt: str = typer.Option("auto", "--format", help=_FORMAT_HELP),
+    no_labels: bool = typer.Option(False, "--no-labels", help="Text: one sentence per line, no label."),
+    label_column: str = typer.Option("label", help="CSV: the column holding the class (if any)."),
+    id_column: Optional[str] = typer.Option(None, help="CSV long layout: the sequence id column."),
+    time_column: Optional[str] = typer.Option(None, help="CSV long layout: the time column."),
+    missing: str = typer.Option("error", help="NaN inside a series: 'error' or 'interpolate'."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Predictions CSV "
+                                          "(default: FILE's name + .predictions.csv in the current folder)."),
+) -> None:
+    """Predict classes (with probabilities) for FILE; scores them too when FILE has labels."""
+    from rnnkit.data.labelled_files import LabelledSequences
+    from rnnkit.data.text import read_text
+    from rnnkit.tasks.classify import RNNClassifier
+
+    clf = RNNClassifier.load(checkpoint)
+    if no_labels:
+        lines = [line.strip() for line in read_text(file).splitlines() if line.strip()]
+        data = LabelledSequences(lines, None, "text", file.stem)
+    else:
+        data = _read(file, fmt, label_column, id_column, time_column, missing)
+    out = output or Path(f"{file.name}.predictions.csv")
+    _score_and_write(clf, data, out.parent, out.name.removesuffix(".predictions.csv").removesuffix(".csv"), out)

@@ -1,0 +1,55 @@
+"""Evaluation output shared by ``rnnkit classify`` and ``rnnkit tag``: a metrics line, a
+per-class table, ``<name>_report.json`` and ``<name>_confusion.png`` in the run folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from rich.table import Table
+
+from rnnkit.cli.common import console
+from rnnkit.evaluation.classification import classification_metrics, confusion_matrix, per_class_report
+
+
+def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence, out_dir: Path | None,
+                       name: str, unit: str = "examples") -> dict:
+    """Print and save metrics for class ids ``y_true``/``y_pred`` (``classes`` names them)."""
+    names = [str(c) for c in classes]
+    k = len(names)
+    metrics = classification_metrics(y_true, y_pred, k)
+    cm = confusion_matrix(y_true, y_pred, k)
+    rows = per_class_report(cm, names)
+    console.print(f"[bold]{name}[/]: {len(y_true)} {unit}  accuracy {metrics['accuracy']:.2%}  "
+                  f"balanced accuracy {metrics['balanced_accuracy']:.2%}  macro-F1 {metrics['macro_f1']:.3f}",
+                  highlight=False)
+    table = Table("class", "precision", "recall", "F1", "support", title=f"{name}: per class", title_justify="left")
+    for r in rows:
+        if r["support"] or cm[:, names.index(r["class"])].any():
+            table.add_row(r["class"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}",
+                          str(r["support"]))
+    console.print(table)
+    report = {**metrics, "n": int(len(y_true)), "per_class": rows, "confusion_matrix": cm.tolist(),
+              "classes": names}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / f"{name}_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+        from rnnkit.evaluation.confusion_plot import plot_confusion_matrix
+
+        png = plot_confusion_matrix(cm, names, out_dir / f"{name}_confusion.png", title=f"{name} confusion matrix")
+        console.print(f"report: {out_dir / f'{name}_report.json'}" + (f", confusion matrix: {png}" if png else ""),
+                      highlight=False)
+    return report
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
+    """Write rows to ``path`` (UTF-8, a header line first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

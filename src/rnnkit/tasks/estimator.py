@@ -1,0 +1,273 @@
+"""What the scikit-learn style estimators share: parameters, training, saving.
+
+:class:`RecurrentEstimator` follows scikit-learn's conventions: every hyperparameter is an
+``__init__`` argument stored unchanged (so ``get_params``/``set_params``/``clone`` work),
+``fit`` learns attributes whose names end in ``_`` and returns ``self``. Training runs
+through the shared :class:`~rnnkit.training.Trainer` (early stopping, clipping,
+checkpoints, resume), and :meth:`save`/:meth:`load` keep a fitted estimator in one
+safetensors file.
+
+:class:`SupervisedTask` is the trainer task for both many-to-one (logits ``(B, C)``) and
+synced many-to-many (logits ``(B, T, C)``, only valid steps counted) problems.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from rnnkit.data.sequences import Batch, SequenceBatches
+from rnnkit.data.token_encoder import TokenEncoder
+from rnnkit.errors import CheckpointError, DataError
+from rnnkit.evaluation.classification import classification_metrics
+from rnnkit.layers.pooling import valid_mask
+from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
+from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
+from rnnkit.training.model_io import PREFIX, build_model, put_model
+from rnnkit.training.optim import OptimConfig
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, valid)`` with about ``fraction`` of each class in valid (at least one
+    per class that has two or more examples)."""
+    rng = np.random.default_rng(seed)
+    train, valid = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = int(round(len(idx) * fraction))
+        k = min(max(k, 1 if len(idx) > 1 else 0), len(idx) - 1)
+        valid.extend(idx[:k])
+        train.extend(idx[k:])
+    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(valid, dtype=np.int64))
+
+
+def random_split(n: int, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, valid)`` with ``round(n * fraction)`` (at least 1) examples in valid."""
+    order = np.random.default_rng(seed).permutation(n)
+    k = min(max(1, int(round(n * fraction))), n - 1)
+    return np.sort(order[k:]), np.sort(order[:k])
+
+
+def model_inputs(batch: Batch, device: torch.device) -> tuple:
+    """The positional arguments a classifier or tagger takes for ``batch``."""
+    if batch.chars is None:
+        return batch.x.to(device), batch.lengths
+    return batch.x.to(device), batch.lengths, batch.chars.to(device), batch.char_lengths.to(device)
+
+
+def flat_logits(logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    """``(N, C)`` logits and ``(N,)`` targets: the batch's examples, or its valid steps."""
+    y = batch.y.to(logits.device)
+    if logits.dim() == 3:  # one label per step: keep the steps inside each length
+        mask = valid_mask(batch.lengths.to(logits.device), logits.shape[1])
+        return logits[mask], y[mask]
+    return logits, y
+
+
+class SupervisedTask:
+    """Cross-entropy on padded batches; no state carries between independent sequences."""
+
+    carries_state = False
+
+    def __init__(self, model, train: SequenceBatches, valid: SequenceBatches, meta: dict,
+                 class_weights: Tensor | None = None, label_smoothing: float = 0.0) -> None:
+        self.model, self.train, self.valid, self._meta = model, train, valid, meta
+        self.class_weights, self.label_smoothing = class_weights, label_smoothing
+
+    def train_batches(self, epoch: int):
+        return self.train.for_epoch(epoch)
+
+    def _loss(self, model, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        device = next(model.parameters()).device
+        logits, y = flat_logits(model(*model_inputs(batch, device)), batch)
+        w = None if self.class_weights is None else self.class_weights.to(device)
+        return F.cross_entropy(logits.float(), y, weight=w, label_smoothing=self.label_smoothing), logits, y
+
+    def train_step(self, model, batch, state):
+        loss, _, y = self._loss(model, batch)
+        return loss, None, len(y)
+
+    @torch.no_grad()
+    def evaluate(self, model, split: str) -> dict:
+        model.eval()
+        total, n, preds, trues = 0.0, 0, [], []
+        for batch in self.valid.for_epoch(0):
+            loss, logits, y = self._loss(model, batch)
+            total += float(loss) * len(y)
+            n += len(y)
+            preds.append(logits.argmax(1).cpu().numpy())
+            trues.append(y.cpu().numpy())
+        metrics = classification_metrics(np.concatenate(trues), np.concatenate(preds), len(self._meta["classes"]))
+        return {"loss": total / max(1, n), **metrics}
+
+    def describe(self, loss: float) -> dict:
+        return {}
+
+    def meta(self) -> dict:
+        return self._meta
+
+
+class RecurrentEstimator:
+    """Base of :class:`~rnnkit.tasks.classify.RNNClassifier` and :class:`~rnnkit.tasks.tag.RNNTagger`.
+
+    Subclasses define ``TASK`` (the checkpoint's task name), ``__init__`` with their
+    hyperparameters, and :meth:`_model_config`; fitted state common to both is
+    ``classes_``, ``input_kind_`` (``"series"`` or ``"text"``), ``encoder_`` (text) or
+    ``n_features_in_`` (series), ``model_``, ``history_`` and ``best_valid_loss_``.
+    """
+
+    TASK = ""
+
+    # ------------------------------------------------------------- scikit-learn protocol
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "RecurrentEstimator":
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}; "
+                                 f"valid parameters: {', '.join(sorted(valid))}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
+        changed = {k: v for k, v in self.get_params().items() if defaults.get(k) != v}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+
+    # ------------------------------------------------------------- inputs
+    def _fit_encoder(self, token_lists: list[list[str]]) -> None:
+        self.encoder_ = TokenEncoder.fit(token_lists, min_freq=self.min_freq, lowercase=self.lowercase,
+                                         char_features=self.char_features)
+
+    def _encoded(self, items: list, kind: str) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """Model inputs (and char arrays) for token lists (text) or ``(T, F)`` arrays (series)."""
+        if kind != self.input_kind_:
+            raise DataError(f"this {type(self).__name__} was fitted on {self.input_kind_} input, got {kind}")
+        if kind == "text":
+            encoded = [self.encoder_.encode(tokens) for tokens in items]
+            chars = [e.chars for e in encoded] if self.encoder_.chars is not None else None
+            return [e.words for e in encoded], chars
+        if items[0].shape[1] != self.n_features_in_:
+            raise DataError(f"X has {items[0].shape[1]} features per step; the model was fitted with "
+                            f"{self.n_features_in_}")
+        return items, None
+
+    def _batches(self, inputs, targets, chars, shuffle: bool, batch_size: int | None = None) -> SequenceBatches:
+        dtype = torch.long if self.input_kind_ == "text" else torch.float32
+        return SequenceBatches(inputs, targets, batch_size or self.batch_size, shuffle=shuffle, seed=self.seed,
+                               input_dtype=dtype, chars=chars)
+
+    # ------------------------------------------------------------- training
+    def _class_weights(self, train_targets: np.ndarray) -> Tensor | None:
+        if self.class_weight is None:
+            return None
+        if self.class_weight != "balanced":
+            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        freq = np.bincount(train_targets, minlength=len(self.classes_)).astype(np.float64)
+        return torch.tensor(len(train_targets) / (len(self.classes_) * np.maximum(freq, 1)), dtype=torch.float32)
+
+    def _meta(self) -> dict:
+        return {"task": self.TASK, "estimator": type(self).__name__, "classes": self.classes_.tolist(),
+                "input_kind": self.input_kind_,
+                "encoder": self.encoder_.to_dict() if self.input_kind_ == "text" else None,
+                "n_features_in": getattr(self, "n_features_in_", None), "params": self.get_params()}
+
+    def _train(self, model, train: SequenceBatches, valid: SequenceBatches, class_weights: Tensor | None,
+               resume: bool = False) -> None:
+        """Fit ``model`` with the trainer; keep the best epoch's weights (by validation loss)."""
+        meta = self._meta()
+        task = SupervisedTask(model, train, valid, meta, class_weights, self.label_smoothing)
+        cfg = TrainerConfig(epochs=self.epochs,
+                            optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
+                                              schedule=self.schedule),
+                            clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
+                            device=self.device, progress=self.verbose, sample_every=0.0, log_every=1,
+                            max_time=self.max_time)
+        if resume and not self.run_dir:
+            raise DataError("resume needs run_dir: the folder of the run to continue")
+        with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
+            run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
+            result = Trainer(task, cfg, run_dir).fit(resume=resume, overwrite=not resume)
+            best = load_checkpoint(result.best_checkpoint)
+            model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
+            lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        self.history_ = [json.loads(x) for x in lines if x.strip()]
+        self.model_ = model.eval()
+        self.best_valid_loss_ = result.best_valid_loss
+        self.stopped_because_ = result.stopped_because
+        if self.run_dir:
+            self.save(Path(self.run_dir) / "model.safetensors")
+
+    # ------------------------------------------------------------- prediction
+    @torch.no_grad()
+    def _logits(self, inputs, chars) -> list[np.ndarray]:
+        """Per-sequence class probabilities: ``(C,)`` each, or ``(T_i, C)`` for taggers."""
+        self._check_fitted()
+        model = self.model_.eval()
+        device = next(model.parameters()).device
+        dummy = [np.zeros(len(x), dtype=np.int64) for x in inputs] if self._per_step else np.zeros(len(inputs))
+        out = []
+        for batch in self._batches(inputs, dummy, chars, shuffle=False, batch_size=256).for_epoch(0):
+            probs = model(*model_inputs(batch, device)).float().softmax(-1).cpu().numpy()
+            if self._per_step:
+                out.extend(p[:n] for p, n in zip(probs, batch.lengths.tolist()))
+            else:
+                out.extend(probs)
+        return out
+
+    _per_step = False
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted estimator (weights, classes, vocabulary, parameters) to one file."""
+        self._check_fitted()
+        ck = Checkpoint(meta=self._meta())
+        put_model(ck, self.model_)
+        return save_checkpoint(path, ck)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> "RecurrentEstimator":
+        """A fitted estimator from :meth:`save`'s file, or from a training run's checkpoint."""
+        ck = load_checkpoint(path)
+        if ck.meta.get("task") != cls.TASK:
+            raise CheckpointError(f"{path} is not a {cls.TASK!r} checkpoint (task: {ck.meta.get('task')!r})")
+        meta = ck.meta
+        params = {k: v for k, v in meta.get("params", {}).items() if k in cls._param_names()}
+        est = cls(**params)
+        est.classes_ = np.array(meta["classes"])
+        est.input_kind_ = meta["input_kind"]
+        if meta.get("encoder"):
+            est.encoder_ = TokenEncoder.from_dict(meta["encoder"])
+        if meta.get("n_features_in") is not None:
+            est.n_features_in_ = int(meta["n_features_in"])
+        est.model_ = build_model(ck, str(path)).to(device)
+        return est
+
+
+def to_targets(classes: np.ndarray, labels: Any) -> np.ndarray:
+    """Labels -> class ids; a label not among ``classes`` is a user error."""
+    labels = np.asarray(labels)
+    ids = np.searchsorted(classes, labels)
+    ok = (ids < len(classes)) & (classes[np.minimum(ids, len(classes) - 1)] == labels)
+    if not ok.all():
+        unknown = sorted({str(v) for v in labels[~ok]})[:5]
+        raise DataError(f"labels not seen in training: {', '.join(unknown)}")
+    return ids
