@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from rnnkit.cli.main import app
 
-COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"], ["lm", "evaluate"]]
+COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"], ["lm", "evaluate"],
+            ["classify"], ["classify", "train"], ["classify", "predict"], ["tag"], ["tag", "train"], ["tag", "predict"]]
 
 
 def main() -> None:

@@ -11,4 +11,16 @@ from rnnkit._version import __version__
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from rnnkit.layers import Recurrent
 
-__all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent"]
+__all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent", "RNNClassifier",
+           "RNNTagger"]
+
+_ESTIMATORS = {"RNNClassifier": "rnnkit.tasks.classify", "RNNTagger": "rnnkit.tasks.tag"}
+
+
+def __getattr__(name: str):
+    # The estimators pull in the trainer and data readers; load them only when asked for.
+    if name in _ESTIMATORS:
+        import importlib
+
+        return getattr(importlib.import_module(_ESTIMATORS[name]), name)
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")

@@ -156,3 +156,16 @@ def test_bad_input_is_one_line_error(tmp_path, make, args, message):
     r = run(*[a.format(d=tmp_path) for a in args])
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
+
+
+def test_classify_resume_continues_the_run_and_info_reads_the_model(tmp_path, ucr):
+    out = tmp_path / "run"
+    base = [a for a in TINY if a not in ("--epochs", "4")]
+    r = run("classify", "train", "--train", ucr[0], "--out", out, "--epochs", "2", *base)
+    assert r.exit_code == 0, r.output
+    r = run("classify", "train", "--train", ucr[0], "--out", out, "--epochs", "4", "--resume", *base)
+    assert r.exit_code == 0, r.output
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records if r["kind"] == "valid"] == [1, 2, 3, 4]
+    r = run("info", out / "model.safetensors")
+    assert r.exit_code == 0 and "classify" in r.output and "SequenceClassifier" in r.output

@@ -38,7 +38,9 @@ def test_estimator_contract():
 def test_variable_length_series_learn_and_predict():
     X, y = _series()
     clf = RNNClassifier(**FAST)
+    before = clf.get_params()
     assert clf.fit(X[:90], y[:90]) is clf
+    assert clf.get_params() == before, "fit must not change hyperparameters"
     assert set(clf.classes_) == {"down", "up"} and clf.n_features_in_ == 1
     proba = clf.predict_proba(X[90:])
     assert proba.shape == (30, 2) and np.allclose(proba.sum(1), 1, atol=1e-5)

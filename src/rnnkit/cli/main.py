@@ -39,7 +39,12 @@ def info(checkpoint: Path = typer.Argument(..., help="A checkpoint file written 
     from rnnkit.training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(checkpoint)
-    meta = {k: v for k, v in ck.meta.items() if k not in ("states", "vocab")}
+    # Vocabularies and encoders can hold thousands of tokens: show their sizes, not their contents.
+    meta = {k: v for k, v in ck.meta.items() if k not in ("states", "vocab", "encoder")}
+    for key in ("vocab", "encoder"):
+        if ck.meta.get(key):
+            words = ck.meta[key].get("words", ck.meta[key])
+            meta[key] = f"{len(words.get('tokens', []))} tokens"
     n_params = sum(t.numel() for k, t in ck.tensors.items() if k.startswith("model/"))
     console.print(f"[bold]{checkpoint}[/]  ({n_params:,} model parameters)")
     for key, value in meta.items():
