@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import console, user_errors
+from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.cli.reports import report_fit
 
 app = typer.Typer(help="Sequence classification (many-to-one): UCR/UEA series, CSV sequences, labelled text.",
                   no_args_is_help=True)
@@ -21,14 +22,6 @@ def _read(path: Path, fmt: str, label_column: str, id_column: Optional[str], tim
     from rnnkit.data.labelled_files import read_labelled_file
 
     return read_labelled_file(path, fmt, label_column, id_column, time_column, missing)
-
-
-def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    from rnnkit.errors import ConfigError
-
-    if not resume and not overwrite and ((out / "last.safetensors").exists() or (out / "model.safetensors").exists()):
-        raise ConfigError(f"{out} already holds a training run; continue it with --resume, "
-                          f"replace it with --overwrite, or choose another --out")
 
 
 @app.command()
@@ -95,15 +88,9 @@ def train(
                         max_time=max_time, seed=seed, device=device, verbose=not quiet, run_dir=str(out))
     clf.fit(train_data.X, train_data.y, valid_data.X if valid_data else None, valid_data.y if valid_data else None,
             resume=resume)
-    console.print(f"training stopped: {clf.stopped_because_}; best validation loss {clf.best_valid_loss_:.4f}",
-                  highlight=False)
-    if test_data is not None:
+    if test_data is not None and clf.stopped_because_ != "interrupted":
         _score_and_write(clf, test_data, out, "test")
-    console.print(f"model: {out / 'model.safetensors'}\npredict with: rnnkit classify predict "
-                  f"{out / 'model.safetensors'} FILE", highlight=False)
-    if clf.stopped_because_ == "interrupted":
-        console.print(f"interrupted; continue with the same command plus --resume (run folder {out})")
-        raise typer.Exit(code=130)
+    report_fit(clf, out, "classify")
 
 
 def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = None) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Callable, TypeVar
 
 import typer
 from rich.console import Console
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import ConfigError, RnnkitError
 
 F = TypeVar("F", bound=Callable)
 
@@ -34,3 +35,10 @@ def user_errors(fn: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to train a fresh run into a folder that holds one, unless asked to resume or replace it."""
+    if not resume and not overwrite and ((out / "last.safetensors").exists() or (out / "model.safetensors").exists()):
+        raise ConfigError(f"{out} already holds a training run; continue it with --resume, "
+                          f"replace it with --overwrite, or choose another --out")

@@ -45,6 +45,20 @@ def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence
     return report
 
 
+def report_fit(estimator, out: Path, command: str) -> None:
+    """After ``classify``/``tag train``: why training stopped, where the model is, and, for
+    an interrupted run, how to continue it (exit code 130, as after Ctrl-C)."""
+    import typer
+
+    console.print(f"training stopped: {estimator.stopped_because_}; best validation loss "
+                  f"{estimator.best_valid_loss_:.4f}", highlight=False)
+    console.print(f"model: {out / 'model.safetensors'}\npredict with: rnnkit {command} predict "
+                  f"{out / 'model.safetensors'} FILE", highlight=False)
+    if estimator.stopped_because_ == "interrupted":
+        console.print(f"interrupted; continue with the same command plus --resume (run folder {out})")
+        raise typer.Exit(code=130)
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
     """Write rows to ``path`` (UTF-8, a header line first)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.classify import check_run_folder
-from rnnkit.cli.common import console, user_errors
+from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.cli.reports import report_fit
 
 app = typer.Typer(help="Sequence tagging (synced many-to-many) from CoNLL / CoNLL-U files.", no_args_is_help=True)
 
@@ -73,15 +73,9 @@ def train(
                        early_stopping=early_stopping or None, validation_fraction=validation_fraction,
                        max_time=max_time, seed=seed, device=device, verbose=not quiet, run_dir=str(out))
     tagger.fit(sentences, tags, *valid, resume=resume)
-    console.print(f"training stopped: {tagger.stopped_because_}; best validation loss "
-                  f"{tagger.best_valid_loss_:.4f}", highlight=False)
-    if test is not None:
+    if test is not None and tagger.stopped_because_ != "interrupted":
         _tag_and_write(tagger, test[0], test[1], out / "test_predictions.tsv", out, "test")
-    console.print(f"model: {out / 'model.safetensors'}\npredict with: rnnkit tag predict "
-                  f"{out / 'model.safetensors'} FILE", highlight=False)
-    if tagger.stopped_because_ == "interrupted":
-        console.print(f"interrupted; continue with the same command plus --resume (run folder {out})")
-        raise typer.Exit(code=130)
+    report_fit(tagger, out, "tag")
 
 
 def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: str) -> None:

@@ -15,7 +15,8 @@ import torch
 
 from rnnkit.errors import DataError
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
-from rnnkit.tasks.estimator import RecurrentEstimator, random_split, stratified_split, to_targets
+from rnnkit.tasks.estimator import (RecurrentEstimator, numeric_sequences, random_split, stratified_split,
+                                    to_targets)
 
 TASK = "classify"
 
@@ -37,21 +38,7 @@ def as_sequences(X: Any) -> tuple[list[np.ndarray] | list[str], str]:
         raise DataError("X is empty")
     if all(isinstance(x, str) for x in X):
         return X, "text"
-    out = []
-    for i, x in enumerate(X):
-        try:
-            a = np.asarray(x, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise DataError(f"sequence {i} is not numeric; X must hold arrays of numbers, or strings") from None
-        a = a[:, None] if a.ndim == 1 else a
-        if a.ndim != 2 or len(a) == 0:
-            raise DataError(f"sequence {i} must be a non-empty (time, features) array, got shape {a.shape}")
-        if np.isnan(a).any():
-            raise DataError(f"sequence {i} contains NaN; fill or drop missing values first")
-        out.append(a)
-    if len({a.shape[1] for a in out}) != 1:
-        raise DataError("all sequences must have the same number of features")
-    return out, "series"
+    return numeric_sequences(X), "series"
 
 
 class RNNClassifier(RecurrentEstimator):

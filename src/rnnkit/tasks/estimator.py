@@ -56,6 +56,26 @@ def random_split(n: int, fraction: float, seed: int = 0) -> tuple[np.ndarray, np
     return np.sort(order[k:]), np.sort(order[:k])
 
 
+def numeric_sequences(X: list) -> list[np.ndarray]:
+    """Each item as a non-empty ``(T, F)`` float32 array (1-D items get F = 1), all with the
+    same F and no NaN; anything else is a :class:`DataError` naming the sequence."""
+    out = []
+    for i, x in enumerate(X):
+        try:
+            a = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise DataError(f"sequence {i} is not numeric; pass arrays of numbers (or text)") from None
+        a = a[:, None] if a.ndim == 1 else a
+        if a.ndim != 2 or len(a) == 0:
+            raise DataError(f"sequence {i} must be a non-empty (time, features) array, got shape {a.shape}")
+        if np.isnan(a).any():
+            raise DataError(f"sequence {i} contains NaN; fill or drop missing values first")
+        out.append(a)
+    if len({a.shape[1] for a in out}) != 1:
+        raise DataError("all sequences must have the same number of features")
+    return out
+
+
 def model_inputs(batch: Batch, device: torch.device) -> tuple:
     """The positional arguments a classifier or tagger takes for ``batch``."""
     if batch.chars is None:

@@ -17,7 +17,7 @@ import torch
 
 from rnnkit.errors import DataError
 from rnnkit.models import SequenceTagger, SequenceTaggerConfig
-from rnnkit.tasks.estimator import RecurrentEstimator, random_split, to_targets
+from rnnkit.tasks.estimator import RecurrentEstimator, numeric_sequences, random_split, to_targets
 
 TASK = "tag"
 
@@ -34,21 +34,7 @@ def as_step_sequences(X: Any) -> tuple[list, str]:
         return [list(x) for x in X], "text"
     if any(isinstance(x, str) for x in X):
         raise DataError("a tagger takes token lists (e.g. 'a b'.split()), not strings")
-    out = []
-    for i, x in enumerate(X):
-        try:
-            a = np.asarray(x, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise DataError(f"sequence {i} is neither a token list nor numeric") from None
-        a = a[:, None] if a.ndim == 1 else a
-        if a.ndim != 2 or len(a) == 0:
-            raise DataError(f"sequence {i} must be a non-empty (time, features) array, got shape {a.shape}")
-        if np.isnan(a).any():
-            raise DataError(f"sequence {i} contains NaN; fill or drop missing values first")
-        out.append(a)
-    if len({a.shape[1] for a in out}) != 1:
-        raise DataError("all sequences must have the same number of features")
-    return out, "series"
+    return numeric_sequences(X), "series"
 
 
 class RNNTagger(RecurrentEstimator):
