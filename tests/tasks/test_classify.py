@@ -141,3 +141,16 @@ def test_text_with_char_features_and_labels_unseen_in_training():
     assert clf.predict(["great film", "awful film"]).tolist() == ["pos", "neg"]
     with pytest.raises(DataError, match="labels not seen in training: meh"):
         to_targets(clf.classes_, ["pos", "meh"])
+
+
+@pytest.mark.slow
+def test_lstm_fcn_on_real_ucr_cbf(shared_data):
+    from rnnkit.data.ucr import read_ucr_tsv
+
+    root = shared_data / "ucr" / "CBF"
+    if not root.is_dir():
+        pytest.skip("UCR CBF not present")
+    train, test = read_ucr_tsv(root / "CBF_TRAIN.tsv"), read_ucr_tsv(root / "CBF_TEST.tsv")
+    clf = RNNClassifier(conv_branch=True, hidden_size=64, epochs=60, batch_size=16, lr=3e-3, schedule="cosine",
+                        validation_fraction=0.0, early_stopping=None, device="cpu")
+    assert clf.fit(train.series, train.labels).score(test.series, test.labels) >= 0.95  # FCN: 0.994
