@@ -149,10 +149,23 @@ def main(argv=None) -> dict:
         r = run(name, CONFIGS[args.config], args.epochs, args.seed)
         results.append(r)
         print(json.dumps(r), flush=True)
-    out = {"config": args.config, "params": CONFIGS[args.config], "epochs_override": args.epochs,
-           "seed": args.seed, "threads": args.threads, "torch": torch.__version__, "results": results,
-           "command": "python benchmarks/bench_ucr.py " + " ".join(sys.argv[1:] if argv is None else argv)}
     path = HERE / "results" / f"ucr_{args.config}.json"
+    command = "python benchmarks/bench_ucr.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    for r in results:
+        r["command"] = command
+    # A run over some datasets updates those rows of an earlier run with the same settings.
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("params") == CONFIGS[args.config] and old.get("epochs_override") == args.epochs \
+                and old.get("seed") == args.seed:
+            rerun = {r["dataset"] for r in results}
+            order = [r["dataset"] for r in old["results"]] + [d for d in args.datasets if d not in
+                                                                {r["dataset"] for r in old["results"]}]
+            merged = {r["dataset"]: r for r in old["results"] if r["dataset"] not in rerun}
+            merged.update({r["dataset"]: r for r in results})
+            results = [merged[d] for d in order if d in merged]
+    out = {"config": args.config, "params": CONFIGS[args.config], "epochs_override": args.epochs,
+           "seed": args.seed, "threads": args.threads, "torch": torch.__version__, "results": results}
     path.write_text(json.dumps(out, indent=1))
     print(table(results, refs))
     print(f"wrote {path}")

@@ -52,7 +52,7 @@ def test_three_d_array_and_text_inputs():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 10, 2)).astype(np.float32)
     y = (X[:, :, 0].mean(1) > 0).astype(int)
-    clf = RNNClassifier(**FAST, znorm=False).fit(X, y)  # the label *is* the mean, which z-normalising removes
+    clf = RNNClassifier(**FAST, znorm=False).fit(X, y)  # the label *is* the level, which per-series z-norm removes
     assert clf.predict(X).dtype.kind in "iu" and clf.score(X, y) > 0.8
     texts = [f"{'great fine lovely' if i % 2 else 'awful dull bad'} film number {i}" for i in range(80)]
     labels = ["pos" if i % 2 else "neg" for i in range(80)]
@@ -154,3 +154,18 @@ def test_lstm_fcn_on_real_ucr_cbf(shared_data):
     clf = RNNClassifier(conv_branch=True, hidden_size=64, epochs=60, batch_size=16, lr=3e-3, schedule="cosine",
                         validation_fraction=0.0, early_stopping=None, device="cpu")
     assert clf.fit(train.series, train.labels).score(test.series, test.labels) >= 0.95  # FCN: 0.994
+
+
+def test_znorm_modes_and_training_set_scaling():
+    rng = np.random.default_rng(0)
+    X = [rng.normal(0, 1, (n, 3)) + (50.0 if i % 2 else 40.0) for i, n in enumerate(rng.integers(5, 9, 60))]
+    y = np.array(["high" if i % 2 else "low" for i in range(60)])
+    clf = RNNClassifier(**FAST).fit(X, y)  # auto: multivariate -> training-set scaling, which keeps levels
+    assert not clf.model_.config.znorm
+    steps = np.concatenate(X)
+    np.testing.assert_allclose(clf.model_.input_mean.numpy(), steps.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(clf.model_.input_std.numpy(), steps.std(0), rtol=1e-4)
+    assert clf.score(X, y) == 1.0
+    assert RNNClassifier(**dict(FAST, epochs=1)).fit([x[:, :1] for x in X], y).model_.config.znorm  # univariate
+    with pytest.raises(ValueError, match="znorm must be"):
+        RNNClassifier(**FAST, znorm="yes").fit(X, y)

@@ -46,7 +46,9 @@ def train(
     bidirectional: bool = typer.Option(True, "--bidirectional/--unidirectional", help="Read both directions."),
     pooling: str = typer.Option("last", help="Sequence summary: last, mean, max or attention (all masked)."),
     dropout: float = typer.Option(0.0, help="Dropout between layers and before the output layer."),
-    znorm: bool = typer.Option(True, "--znorm/--no-znorm", help="Series: z-normalise each series per channel."),
+    znorm: str = typer.Option("auto", help="Series scaling: 'series' (z-normalise each series on its own), "
+                              "'dataset' (per channel, training-set statistics), or 'auto' (series for "
+                              "univariate, dataset for multivariate)."),
     conv_branch: bool = typer.Option(False, "--conv-branch/--no-conv-branch",
                                      help="Series: add LSTM-FCN's convolutional branch (Karim et al. 2018)."),
     embedding_size: int = typer.Option(100, "--embedding", help="Text: word embedding size."),
@@ -80,7 +82,7 @@ def train(
     console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes",
                   highlight=False)
     clf = RNNClassifier(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                        pooling=pooling, dropout=dropout, znorm=znorm, conv_branch=conv_branch,
+                        pooling=pooling, dropout=dropout, znorm=_znorm(znorm), conv_branch=conv_branch,
                         embedding_size=embedding_size, char_features=char_features, min_freq=min_freq,
                         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
                         schedule=schedule, clip=clip, class_weight=class_weight, label_smoothing=label_smoothing,
@@ -91,6 +93,15 @@ def train(
     if test_data is not None and clf.stopped_because_ != "interrupted":
         _score_and_write(clf, test_data, out, "test")
     report_fit(clf, out, "classify")
+
+
+def _znorm(value: str):
+    from rnnkit.errors import ConfigError
+
+    choices = {"auto": "auto", "series": True, "dataset": False}
+    if value not in choices:
+        raise ConfigError(f"unknown --znorm {value!r}; choose auto, series or dataset")
+    return choices[value]
 
 
 def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = None) -> None:

@@ -23,6 +23,9 @@ class SequenceClassifierConfig:
     bidirectional encoder), ``mean``, ``max`` or ``attention``, all masked by length.
     ``znorm``: z-normalise each series over its own valid steps, per channel, before the
     encoder (the usual UCR preprocessing, done inside the model so it always applies).
+    Otherwise series are standardised with per-channel statistics of the training set
+    (buffers ``input_mean``/``input_std``, set by :meth:`SequenceClassifier.set_input_scaling`;
+    identity until set), which keeps each channel's level, as multivariate data need.
     ``num_chars`` > 0 (token input): add each word's character-BiLSTM features
     (``char_hidden`` per direction) to its embedding.
     ``conv_branch``: LSTM-FCN (Karim et al. 2018): a fully convolutional branch reads the
@@ -95,8 +98,17 @@ class SequenceClassifier(nn.Module):
         out = c.hidden_size * (2 if c.bidirectional else 1)
         self.attention = AttentionPooling(out) if c.pooling == "attention" else None
         self.conv = ConvBranch(features) if c.conv_branch else None
+        n_in = c.input_size or 0
+        self.register_buffer("input_mean", torch.zeros(n_in))
+        self.register_buffer("input_std", torch.ones(n_in))
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(out + (self.conv.output_size if self.conv is not None else 0), c.num_classes)
+
+    @torch.no_grad()
+    def set_input_scaling(self, mean: Tensor, std: Tensor) -> None:
+        """Per-channel training-set statistics for series input (used when ``znorm`` is off)."""
+        self.input_mean.copy_(torch.as_tensor(mean, dtype=self.input_mean.dtype))
+        self.input_std.copy_(torch.as_tensor(std, dtype=self.input_std.dtype).clamp_min(1e-8))
 
     def encode(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
                char_lengths: Tensor | None = None) -> Tensor:
@@ -114,7 +126,10 @@ class SequenceClassifier(nn.Module):
                 h = torch.cat([h, self.chars(chars, char_lengths)], dim=-1)
             h = self.dropout(h)  # word dropout on embeddings; raw series values are not dropped
         else:
-            h = znormalise(x, mask) if self.config.znorm else x * mask.unsqueeze(-1).to(x.dtype)
+            if self.config.znorm:
+                h = znormalise(x, mask)
+            else:
+                h = (x - self.input_mean) / self.input_std * mask.unsqueeze(-1).to(x.dtype)
         pooled = self._pool(h, lengths, mask)
         if self.conv is not None:
             pooled = torch.cat([pooled, self.conv(h, mask)], dim=-1)

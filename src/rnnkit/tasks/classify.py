@@ -53,13 +53,16 @@ class RNNClassifier(RecurrentEstimator):
     out for early stopping and the best epoch's weights are kept; with
     ``validation_fraction=0`` the model is chosen by its loss on the training data (the
     protocol of the published FCN and LSTM-FCN results, for very small training sets).
-    ``conv_branch=True`` adds LSTM-FCN's convolutional branch (series input).
+    ``conv_branch=True`` adds LSTM-FCN's convolutional branch (series input). ``znorm``:
+    ``True`` z-normalises every series on its own (the UCR convention: shape, not level),
+    ``False`` standardises each channel with training-set statistics, ``"auto"`` picks the
+    first for univariate and the second for multivariate series.
     """
 
     TASK = TASK
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 128, num_layers: int = 1, bidirectional: bool = True,
-                 pooling: str = "last", dropout: float = 0.0, znorm: bool = True, conv_branch: bool = False,
+                 pooling: str = "last", dropout: float = 0.0, znorm: bool | str = "auto", conv_branch: bool = False,
                  embedding_size: int = 100, char_features: bool = False, min_freq: int = 1, lowercase: bool = True,
                  epochs: int = 50, batch_size: int = 32, lr: float = 1e-3, optimizer: str = "adam",
                  weight_decay: float = 0.0, schedule: str = "constant", clip: float | None = 5.0,
@@ -88,7 +91,15 @@ class RNNClassifier(RecurrentEstimator):
             vocab_size=len(self.encoder_.words) if text else None, embedding_size=self.embedding_size,
             num_chars=len(chars) if chars is not None else 0, cell=self.cell, hidden_size=self.hidden_size,
             num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
-            pooling=self.pooling, znorm=self.znorm and not text, conv_branch=self.conv_branch and not text)
+            pooling=self.pooling, znorm=self._per_series_znorm() and not text,
+            conv_branch=self.conv_branch and not text)
+
+    def _per_series_znorm(self) -> bool:
+        if self.znorm == "auto":  # shape matters for one channel; levels carry information across several
+            return getattr(self, "n_features_in_", 1) == 1
+        if not isinstance(self.znorm, bool):
+            raise ValueError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
+        return self.znorm
 
     def fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> "RNNClassifier":
         """Train on ``(X, y)``; ``resume=True`` continues the interrupted run in ``run_dir``."""
@@ -125,6 +136,9 @@ class RNNClassifier(RecurrentEstimator):
         valid = self._batches(v_inputs, v_targets, v_chars, shuffle=False, batch_size=max(self.batch_size, 64))
         torch.manual_seed(self.seed)
         model = SequenceClassifier(self._model_config())
+        if kind == "series":
+            steps = np.concatenate(inputs)  # (sum of lengths, F): per-channel statistics of the training set
+            model.set_input_scaling(torch.from_numpy(steps.mean(0)), torch.from_numpy(steps.std(0)))
         self._train(model, train, valid, self._class_weights(train.targets), resume=resume)
         return self
 
