@@ -58,6 +58,8 @@ def train(
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast."),
     sample_every: Optional[float] = typer.Option(None, help="Seconds between samples shown while training (0: off)."),
     prompt: Optional[str] = typer.Option(None, help="Prompt for the samples shown while training."),
+    monitor_gradients: Optional[int] = typer.Option(None, help="Every N steps, log |dL/dh_t| for each step of the "
+                                                    "window (metrics.jsonl) and warn on exploding/vanishing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
 ) -> None:
     """Train a language model with truncated BPTT (state carried between windows)."""
@@ -72,7 +74,8 @@ def train(
         bptt=bptt, epochs=epochs, optimizer=optimizer, lr=lr, schedule=schedule, decay=decay,
         decay_start=decay_start, clip=clip, early_stopping=early_stopping, max_time=max_time, max_steps=max_steps,
         checkpoint_every=checkpoint_every, seed=seed, device=device, bf16=bf16,
-        sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet)
+        sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet,
+        monitor_gradients=monitor_gradients)
     result = lm.train(settings, out, resume=resume, overwrite=overwrite)
     report_training(result)
 

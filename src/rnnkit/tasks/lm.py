@@ -116,6 +116,7 @@ class LMSettings:
     progress: bool = True
     sample_every: float = 30.0
     sample_prompt: str | None = None
+    monitor_gradients: int = 0  # steps between per-time-step gradient records (0: off)
     preset: str | None = None
 
     @classmethod
@@ -271,6 +272,11 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
     torch.manual_seed(settings.seed)  # the same initial weights for the same seed
     model = LanguageModel(settings.model_config(len(corpus.vocab)))
     task = LanguageModelTask(corpus, model, settings)
+    callbacks = list(callbacks or [])
+    if settings.monitor_gradients:
+        from rnnkit.diagnostics.gradient_monitor import GradientMonitor
+
+        callbacks.append(GradientMonitor(model, every=settings.monitor_gradients))
     trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=callbacks)
     return trainer.fit(resume=resume, overwrite=overwrite)
 
@@ -284,7 +290,7 @@ def _settings_for_resume(run_dir: Path, given: LMSettings) -> LMSettings:
         raise ConfigError(f"{last} has no language-model settings")
     saved = LMSettings(**saved)
     saved.epochs, saved.max_time, saved.max_steps = given.epochs, given.max_time, given.max_steps
-    saved.progress = given.progress
+    saved.progress, saved.monitor_gradients = given.progress, given.monitor_gradients
     return saved
 
 
