@@ -149,7 +149,8 @@ def main(argv=None) -> dict:
         r = run(name, CONFIGS[args.config], args.epochs, args.seed)
         results.append(r)
         print(json.dumps(r), flush=True)
-    path = HERE / "results" / f"ucr_{args.config}.json"
+    suffix = f"_e{args.epochs}" if args.epochs else ""
+    path = HERE / "results" / f"ucr_{args.config}{suffix}.json"
     command = "python benchmarks/bench_ucr.py " + " ".join(sys.argv[1:] if argv is None else argv)
     for r in results:
         r["command"] = command

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent
 from rnnkit.layers.char_encoder import CharWordEncoder
+from rnnkit.layers.embedding import word_embedding
 from rnnkit.layers.conv_branch import ConvBranch
 from rnnkit.layers.pooling import POOLINGS, AttentionPooling, masked_max, masked_mean, valid_mask
 
@@ -85,7 +86,7 @@ class SequenceClassifier(nn.Module):
         self.config = config
         c = config
         if c.vocab_size is not None:
-            self.embedding = nn.Embedding(c.vocab_size, c.embedding_size, padding_idx=0)
+            self.embedding = word_embedding(c.vocab_size, c.embedding_size)
             features = c.embedding_size
         else:
             self.embedding = None

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent
 from rnnkit.layers.char_encoder import CharWordEncoder
+from rnnkit.layers.embedding import word_embedding
 from rnnkit.layers.pooling import valid_mask
 
 
@@ -56,7 +57,7 @@ class SequenceTagger(nn.Module):
         features = c.input_size or 0
         self.embedding = None
         if c.vocab_size is not None:
-            self.embedding = nn.Embedding(c.vocab_size, c.embedding_size, padding_idx=0)
+            self.embedding = word_embedding(c.vocab_size, c.embedding_size)
             features = c.embedding_size
         self.chars = CharWordEncoder(c.num_chars, c.char_embedding, c.char_hidden) if c.num_chars else None
         if self.chars is not None:
