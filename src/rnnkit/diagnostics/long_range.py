@@ -83,7 +83,7 @@ class LongRangeNet(nn.Module):
 def _loss_and_score(task: str, out: Tensor, y: Tensor) -> tuple[Tensor, float]:
     if task == "adding":
         loss = F.mse_loss(out, y)
-        return loss, float(loss)
+        return loss, float(loss.detach())
     loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     accuracy = (out[:, -COPY_K:].argmax(-1) == y[:, -COPY_K:]).float().mean()
     return loss, float(accuracy)
@@ -140,3 +140,58 @@ def train_long_range(task: str, cell: str, length: int, steps: int = 1000, hidde
         score = float("inf") if task == "adding" else 0.0
     return LongRangeResult(task, cell, length, clip, steps, score, solved(task, score) and not diverged,
                            max_norm, diverged, time.perf_counter() - t0)
+
+
+def run_long_range(task: str, cells: list[str], lengths: list[int], clips: list[float | None], steps: int = 1000,
+                   hidden_size: int = 64, seed: int = 0, on_result=None) -> list[LongRangeResult]:
+    """Every (clip, cell, length) combination; ``on_result`` is called after each run."""
+    results = []
+    for clip in clips:
+        for cell in cells:
+            for length in lengths:
+                r = train_long_range(task, cell, length, steps, hidden_size, clip=clip, seed=seed)
+                results.append(r)
+                if on_result is not None:
+                    on_result(r)
+    return results
+
+
+def plot_long_range(results: list[LongRangeResult], out_path):
+    """Score against length, one line per cell, one panel per clipping setting; solved runs
+    are filled markers. ``None`` without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    clips = sorted({r.clip for r in results}, key=lambda c: (c is not None, c or 0))
+    task = results[0].task
+    fig, axes = plt.subplots(1, len(clips), figsize=(6 * len(clips), 4), squeeze=False)
+    for ax, clip in zip(axes[0], clips):
+        for cell in dict.fromkeys(r.cell for r in results):
+            rs = sorted((r for r in results if r.cell == cell and r.clip == clip), key=lambda r: r.length)
+            if not rs:
+                continue
+            scores = [min(r.score, 1.0) if task == "adding" else r.score for r in rs]
+            line, = ax.plot([r.length for r in rs], scores, "-", label=cell)
+            for r, y in zip(rs, scores):
+                ax.plot(r.length, y, "o", color=line.get_color(), fillstyle="full" if r.solved else "none")
+        if task == "adding":
+            ax.axhline(1 / 6, color="grey", ls=":", label="predict 1 (MSE 1/6)")
+            ax.axhline(0.01, color="grey", ls="--", label="solved below")
+            ax.set_yscale("log")
+            ax.set_ylabel("test MSE")
+        else:
+            ax.axhline(1 / COPY_SYMBOLS, color="grey", ls=":", label="chance")
+            ax.set_ylabel("recall accuracy")
+        ax.set_xscale("log")
+        ax.set_xlabel("sequence length (lag)")
+        ax.set_title(f"{task}: {'no clipping' if clip is None else f'clip {clip:g}'} (filled = solved)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path
