@@ -83,7 +83,7 @@ class LongRangeNet(nn.Module):
 def _loss_and_score(task: str, out: Tensor, y: Tensor) -> tuple[Tensor, float]:
     if task == "adding":
         loss = F.mse_loss(out, y)
-        return loss, float(loss.detach())
+        return loss, loss.item()
     loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
     accuracy = (out[:, -COPY_K:].argmax(-1) == y[:, -COPY_K:]).float().mean()
     return loss, float(accuracy)
@@ -129,7 +129,7 @@ def train_long_range(task: str, cell: str, length: int, steps: int = 1000, hidde
         loss.backward()
         norm = float(nn.utils.clip_grad_norm_(model.parameters(), clip if clip else math.inf))
         max_norm = max(max_norm, norm)
-        if not math.isfinite(norm) or not math.isfinite(float(loss)):
+        if not math.isfinite(norm) or not math.isfinite(loss.item()):
             diverged = True
             break
         opt.step()
