@@ -115,6 +115,13 @@ class FusableCell(RecurrentCell):
     def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, State]:
         """The cell's equations given ``gi`` (B, G*H), the projected input of this step."""
 
+    def recur_with_gates(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+                         ) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """:meth:`recur` and the cell's gate activations by name, each (B, H), for inspection.
+        Gated cells override this (and compute :meth:`recur` through it); the default has none."""
+        h, state = self.recur(gi, state, weight_hh, bias_hh)
+        return h, state, {}
+
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
             raise ValueError(

@@ -30,6 +30,12 @@ class GRUCell(FusableCell):
     fused_mode: ClassVar[str] = "GRU"
 
     def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, State]:
+        h, state, _ = self.recur_with_gates(gi, state, weight_hh, bias_hh)
+        return h, state
+
+    def recur_with_gates(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+                         ) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """:meth:`recur`, also returning the gates ``reset``, ``update`` and the ``candidate``."""
         (h,) = state
         gh = F.linear(h, weight_hh, bias_hh)  # (B, 3H)
         i_r, i_z, i_n = gi.chunk(3, dim=-1)
@@ -38,4 +44,4 @@ class GRUCell(FusableCell):
         z = torch.sigmoid(i_z + h_z)
         n = torch.tanh(i_n + r * h_n)
         h = (1 - z) * n + z * h  # equal to n + z * (h - n)
-        return h, (h,)
+        return h, (h,), {"reset": r, "update": z, "candidate": n}

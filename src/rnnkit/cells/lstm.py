@@ -48,13 +48,19 @@ class LSTMCell(FusableCell):
             init_forget_bias(self.bias_ih, self.bias_hh, self.hidden_size, self.forget_bias)
 
     def recur(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple[Tensor, State]:
+        h, state, _ = self.recur_with_gates(gi, state, weight_hh, bias_hh)
+        return h, state
+
+    def recur_with_gates(self, gi: Tensor, state: State, weight_hh: Tensor, bias_hh: Tensor | None
+                         ) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """:meth:`recur`, also returning the gates ``input``, ``forget``, ``candidate``, ``output``."""
         h, c = state
         gates = gi + F.linear(h, weight_hh, bias_hh)  # (B, 4H)
         i, f, g, o = gates.chunk(4, dim=-1)  # each (B, H)
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g
         h = o * torch.tanh(c)
-        return h, (h, c)
+        return h, (h, c), {"input": i, "forget": f, "candidate": g, "output": o}
 
     def extra_repr(self) -> str:
         s = super().extra_repr()

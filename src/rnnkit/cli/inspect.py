@@ -141,3 +141,37 @@ def long_range(
     if json_out:
         json_out.write_text(json.dumps([r.to_dict() for r in results], indent=1), encoding="utf-8")
         console.print(f"results: {json_out}", highlight=False)
+
+
+@app.command()
+@user_errors
+def activations(
+    checkpoint: Path = typer.Argument(..., help="A language-model checkpoint (e.g. runs/demo/best.safetensors)."),
+    text: Optional[str] = typer.Option(None, help="Text for the model to read (default: a sample it generates)."),
+    text_file: Optional[Path] = typer.Option(None, help="Read the text from this UTF-8 file instead."),
+    max_tokens: int = typer.Option(1500, help="Read at most this many tokens (the page embeds every unit)."),
+    out: Path = typer.Option(Path("activations.html"), "--out", "-o", help="The HTML page to write."),
+    seed: int = typer.Option(0, help="Seed for the generated default text."),
+) -> None:
+    """Record gates and cell states while a language model reads text; write an HTML page."""
+    from rnnkit.data.text import read_text
+    from rnnkit.diagnostics.activation_page import write_activation_page
+    from rnnkit.diagnostics.activations import gate_saturation, record_activations
+    from rnnkit.errors import DataError
+    from rnnkit.tasks import lm
+
+    trained = lm.load(checkpoint)
+    if text_file is not None:
+        text = read_text(text_file)
+    if text is None:
+        text = trained.generate(length=600, temperature=0.8, seed=seed)
+    if not text:
+        raise DataError("no text to read: --text is empty")
+    tokens = list(text) if trained.vocab.level == "char" else text.split()
+    text = "".join(tokens[:max_tokens]) if trained.vocab.level == "char" else " ".join(tokens[:max_tokens])
+    rec = record_activations(trained.model, trained.vocab, text)
+    write_activation_page(rec, out, title=f"{checkpoint.name}: units while reading {len(rec.tokens)} tokens")
+    for row in gate_saturation(rec):
+        console.print(f"layer {row['layer'] + 1} {row['gate']:>8} gate: {100 * row['near_0']:5.1f} % near 0, "
+                      f"{100 * row['near_1']:5.1f} % near 1", highlight=False)
+    console.print(f"page: {out}", highlight=False)
