@@ -51,6 +51,18 @@ def info(checkpoint: Path = typer.Argument(..., help="A checkpoint file written 
         console.print(f"  {key}: {value}", highlight=False)
 
 
+@app.command()
+@user_errors
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder (rnnkit lm/classify/tag train --out)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write the page (default RUN_DIR/report.html)."),
+) -> None:
+    """Write one offline HTML page for a training run: configuration, curves, gradients, plots."""
+    from rnnkit.diagnostics.run_report import write_run_report
+
+    console.print(f"report: {write_run_report(run_dir, out)}", highlight=False)
+
+
 def _register_subcommands() -> None:
     # Each task's commands live in their own module; importing them here keeps this file thin.
     from rnnkit.cli import classify as classify_cli
