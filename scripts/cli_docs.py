@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from rnnkit.cli.main import app
 
 COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"], ["lm", "evaluate"],
-            ["classify"], ["classify", "train"], ["classify", "predict"], ["tag"], ["tag", "train"], ["tag", "predict"]]
+            ["classify"], ["classify", "train"], ["classify", "predict"], ["tag"], ["tag", "train"], ["tag", "predict"],
+            ["inspect"], ["inspect", "gradients"], ["inspect", "long-range"], ["inspect", "activations"], ["report"]]
 
 
 def main() -> None:
