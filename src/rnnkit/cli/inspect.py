@@ -103,6 +103,7 @@ def long_range(
     lengths: str = typer.Option("10,50,100,200", help="Sequence lengths (lags), comma-separated."),
     steps: int = typer.Option(1000, help="Training steps per run (fresh random batches of 64)."),
     hidden_size: int = typer.Option(64, "--hidden", help="Hidden units."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
     clip: str = typer.Option("1,none", help="Gradient clipping: comma-separated max norms, 'none' for no "
                              "clipping; one panel each."),
     seed: int = typer.Option(0, help="Random seed."),
@@ -134,7 +135,7 @@ def long_range(
                       f"{'solved' if r.solved else 'not solved'}{' (diverged)' if r.diverged else ''}  "
                       f"max |grad| {r.max_grad_norm:.3g}  {r.seconds:.0f} s", highlight=False)
 
-    results = run_long_range(task, names, lens, clips, steps, hidden_size, seed, on_result=show)
+    results = run_long_range(task, names, lens, clips, steps, hidden_size, seed, on_result=show, lr=lr)
     png = plot_long_range(results, out)
     if png:
         console.print(f"plot: {png}", highlight=False)

@@ -143,13 +143,13 @@ def train_long_range(task: str, cell: str, length: int, steps: int = 1000, hidde
 
 
 def run_long_range(task: str, cells: list[str], lengths: list[int], clips: list[float | None], steps: int = 1000,
-                   hidden_size: int = 64, seed: int = 0, on_result=None) -> list[LongRangeResult]:
+                   hidden_size: int = 64, seed: int = 0, on_result=None, lr: float = 1e-3) -> list[LongRangeResult]:
     """Every (clip, cell, length) combination; ``on_result`` is called after each run."""
     results = []
     for clip in clips:
         for cell in cells:
             for length in lengths:
-                r = train_long_range(task, cell, length, steps, hidden_size, clip=clip, seed=seed)
+                r = train_long_range(task, cell, length, steps, hidden_size, lr=lr, clip=clip, seed=seed)
                 results.append(r)
                 if on_result is not None:
                     on_result(r)
