@@ -117,23 +117,13 @@ class RNNClassifier(RecurrentEstimator):
             self.n_features_in_ = items[0].shape[1]
         inputs, chars = self._encoded(items, kind)
         targets = to_targets(self.classes_, y)
+        valid = None
         if X_valid is not None:
             v_items, v_kind = self._items(X_valid)
             v_inputs, v_chars = self._encoded(v_items, v_kind)
-            v_targets = to_targets(self.classes_, y_valid)
-            train = self._batches(inputs, targets, chars, shuffle=True)
-        elif self.validation_fraction > 0:
-            tr, va = stratified_split(targets, self.validation_fraction, self.seed)
-            if len(va) == 0:
-                raise DataError("too few examples to hold out a validation set; pass X_valid and y_valid, "
-                                "or validation_fraction=0 to choose the model by its training loss")
-            pick = (lambda seq, idx: None if seq is None else [seq[i] for i in idx])
-            train = self._batches(pick(inputs, tr), targets[tr], pick(chars, tr), shuffle=True)
-            v_inputs, v_chars, v_targets = pick(inputs, va), pick(chars, va), targets[va]
-        else:
-            train = self._batches(inputs, targets, chars, shuffle=True)
-            v_inputs, v_chars, v_targets = inputs, chars, targets
-        valid = self._batches(v_inputs, v_targets, v_chars, shuffle=False, batch_size=max(self.batch_size, 64))
+            valid = (v_inputs, to_targets(self.classes_, y_valid), v_chars)
+        split = (lambda t: stratified_split(np.asarray(t), self.validation_fraction, self.seed))
+        train, valid = self._train_valid_batches(inputs, targets, chars, valid, split)
         torch.manual_seed(self.seed)
         model = SequenceClassifier(self._model_config())
         if kind == "series":

@@ -195,6 +195,25 @@ class RecurrentEstimator:
         return SequenceBatches(inputs, targets, batch_size or self.batch_size, shuffle=shuffle, seed=self.seed,
                                input_dtype=dtype, chars=chars)
 
+    def _train_valid_batches(self, inputs: list, targets, chars: list | None, valid: tuple | None,
+                             split) -> tuple[SequenceBatches, SequenceBatches]:
+        """Training and validation batches: ``valid`` = ``(inputs, targets, chars)`` given by the
+        user; else ``split(targets)`` -> index arrays holds out ``validation_fraction``; with a
+        fraction of 0 the training data themselves are evaluated (model chosen by training loss)."""
+        if valid is None and self.validation_fraction > 0:
+            tr, va = split(targets)
+            if len(va) == 0:
+                raise DataError("too few examples to hold out a validation set; pass X_valid and y_valid, "
+                                "or validation_fraction=0 to choose the model by its training loss")
+            pick = (lambda seq, idx: None if seq is None else [seq[i] for i in idx])
+            inputs, targets, chars, valid = (pick(inputs, tr), pick(targets, tr), pick(chars, tr),
+                                             (pick(inputs, va), pick(targets, va), pick(chars, va)))
+        elif valid is None:
+            valid = (inputs, targets, chars)
+        v_inputs, v_targets, v_chars = valid
+        return (self._batches(inputs, targets, chars, shuffle=True),
+                self._batches(v_inputs, v_targets, v_chars, shuffle=False, batch_size=max(self.batch_size, 64)))
+
     # ------------------------------------------------------------- training
     def _class_weights(self, train_targets: np.ndarray) -> Tensor | None:
         if self.class_weight is None:

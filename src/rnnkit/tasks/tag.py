@@ -99,22 +99,14 @@ class RNNTagger(RecurrentEstimator):
             self.n_features_in_ = items[0].shape[1]
         targets = self._targets(items, y)
         inputs, chars = self._encoded(items, kind)
+        valid = None
         if X_valid is not None:
             v_items, v_kind = as_step_sequences(X_valid)
             v_targets = self._targets(v_items, y_valid)
             v_inputs, v_chars = self._encoded(v_items, v_kind)
-            train = self._batches(inputs, targets, chars, shuffle=True)
-        elif self.validation_fraction > 0:
-            if len(items) < 2:
-                raise DataError("too few sequences to hold out a validation set; pass X_valid and y_valid")
-            tr, va = random_split(len(items), self.validation_fraction, self.seed)
-            pick = (lambda seq, idx: None if seq is None else [seq[i] for i in idx])
-            train = self._batches(pick(inputs, tr), pick(targets, tr), pick(chars, tr), shuffle=True)
-            v_inputs, v_chars, v_targets = pick(inputs, va), pick(chars, va), pick(targets, va)
-        else:
-            train = self._batches(inputs, targets, chars, shuffle=True)
-            v_inputs, v_chars, v_targets = inputs, chars, targets
-        valid = self._batches(v_inputs, v_targets, v_chars, shuffle=False, batch_size=max(self.batch_size, 64))
+            valid = (v_inputs, v_targets, v_chars)
+        train, valid = self._train_valid_batches(
+            inputs, targets, chars, valid, lambda t: random_split(len(t), self.validation_fraction, self.seed))
         torch.manual_seed(self.seed)
         model = SequenceTagger(self._model_config())
         weights = self._class_weights(np.concatenate(list(train.targets))) if self.class_weight else None
