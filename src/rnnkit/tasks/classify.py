@@ -136,7 +136,7 @@ class RNNClassifier(RecurrentEstimator):
         """``(n, n_classes)`` class probabilities, columns in the order of ``classes_``."""
         self._check_fitted()
         items, kind = self._items(X)
-        return np.stack(self._logits(*self._encoded(items, kind)))
+        return np.stack(self._probabilities(*self._encoded(items, kind)))
 
     def predict(self, X) -> np.ndarray:
         self._check_fitted()

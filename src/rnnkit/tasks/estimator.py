@@ -145,6 +145,7 @@ class RecurrentEstimator:
     """
 
     TASK = ""
+    _per_step = False  # taggers: one label per step
 
     # ------------------------------------------------------------- scikit-learn protocol
     @classmethod
@@ -257,7 +258,7 @@ class RecurrentEstimator:
 
     # ------------------------------------------------------------- prediction
     @torch.no_grad()
-    def _logits(self, inputs, chars) -> list[np.ndarray]:
+    def _probabilities(self, inputs, chars) -> list[np.ndarray]:
         """Per-sequence class probabilities: ``(C,)`` each, or ``(T_i, C)`` for taggers."""
         self._check_fitted()
         model = self.model_.eval()
@@ -271,8 +272,6 @@ class RecurrentEstimator:
             else:
                 out.extend(probs)
         return out
-
-    _per_step = False
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:

@@ -117,7 +117,7 @@ class RNNTagger(RecurrentEstimator):
         """One ``(T_i, n_tags)`` array of tag probabilities per sequence."""
         self._check_fitted()
         items, kind = as_step_sequences(X)
-        return self._logits(*self._encoded(items, kind))
+        return self._probabilities(*self._encoded(items, kind))
 
     def predict(self, X) -> list[list]:
         self._check_fitted()
