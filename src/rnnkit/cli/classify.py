@@ -105,9 +105,7 @@ def _znorm(value: str):
 
 
 def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = None) -> None:
-    import numpy as np
-
-    from rnnkit.cli.reports import report_predictions, write_csv
+    from rnnkit.cli.reports import label_ids, report_predictions, write_csv
 
     proba = clf.predict_proba(data.X)
     pred = clf.classes_[proba.argmax(1)]
@@ -118,12 +116,7 @@ def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = 
     path = write_csv(output or out_dir / f"{name}_predictions.csv", header, rows)
     console.print(f"predictions: {path}", highlight=False)
     if labelled:
-        known = np.isin(np.asarray(data.y), clf.classes_)
-        if not known.all():
-            console.print(f"[yellow]{int((~known).sum())} examples have labels the model never saw; "
-                          f"they count as errors[/]")
-        y_true = np.array([int(np.flatnonzero(clf.classes_ == t)[0]) if k else -1
-                           for t, k in zip(np.asarray(data.y), known)])
+        y_true = label_ids(clf.classes_, data.y)
         y_pred = proba.argmax(1)
         keep = y_true >= 0
         report_predictions(y_true[keep], y_pred[keep], clf.classes_.tolist(), out_dir, name)

@@ -15,6 +15,17 @@ from rnnkit.cli.common import console
 from rnnkit.evaluation.classification import classification_metrics, confusion_matrix, per_class_report
 
 
+def label_ids(classes: Sequence, labels: Sequence) -> np.ndarray:
+    """Class ids of ``labels`` (compared as text, so a file's "1" matches a class 1), -1 for
+    labels the model never saw; a warning says how many there are."""
+    index = {str(c): k for k, c in enumerate(classes)}
+    ids = np.array([index.get(str(t), -1) for t in labels], dtype=np.int64)
+    unseen = int((ids < 0).sum())
+    if unseen:
+        console.print(f"[yellow]{unseen} labels were never seen in training; they are left out of the scores[/]")
+    return ids
+
+
 def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence, out_dir: Path | None,
                        name: str, unit: str = "examples") -> dict:
     """Print and save metrics for class ids ``y_true``/``y_pred`` (``classes`` names them)."""

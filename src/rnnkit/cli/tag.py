@@ -83,7 +83,7 @@ def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: 
     sentences; with gold tags, report per-token accuracy and a per-tag table."""
     import numpy as np
 
-    from rnnkit.cli.reports import report_predictions
+    from rnnkit.cli.reports import label_ids, report_predictions
 
     probs = tagger.predict_proba(sentences)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,13 +97,8 @@ def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: 
     console.print(f"predictions: {path}", highlight=False)
     if gold:
         classes = tagger.classes_.tolist()
-        index = {c: k for k, c in enumerate(classes)}
-        flat_gold = [t for s in gold for t in s]
-        unseen = sum(t not in index for t in flat_gold)
-        if unseen:
-            console.print(f"[yellow]{unseen} tokens have tags the model never saw; they are left out[/]")
+        y_true = label_ids(classes, [t for s in gold for t in s])
         y_pred = np.concatenate([p.argmax(1) for p in probs])
-        y_true = np.array([index.get(t, -1) for t in flat_gold])
         keep = y_true >= 0
         report_predictions(y_true[keep], y_pred[keep], classes, report_dir, name, unit="tokens")
 

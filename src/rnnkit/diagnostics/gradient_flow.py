@@ -18,6 +18,7 @@ pass of a batch of ``probes`` copies of the same sequence, each with its own ``v
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from torch import Tensor
 
 from rnnkit.cells import make_cell
 from rnnkit.cells.base import RecurrentCell
+from rnnkit.errors import ConfigError
 
 
 @dataclass
@@ -57,37 +59,25 @@ def jacobian_norms(cell: RecurrentCell, inputs: Tensor, probes: int = 32, seed: 
     """``||dh_T/dh_t||_F`` along ``inputs`` (T, input_size), from a zero initial state.
 
     Estimated with ``probes`` Gaussian probe vectors (relative error about
-    ``1/sqrt(probes)``). The cell's own parameters are left untouched; it runs in float64.
+    ``1/sqrt(probes)``), on a float64 copy of the cell.
     """
     if inputs.dim() != 2 or inputs.shape[1] != cell.input_size:
         raise ValueError(f"inputs must be (T, {cell.input_size}), got {tuple(inputs.shape)}")
     if probes < 1:
-        raise ValueError("probes must be at least 1")
+        raise ConfigError("probes must be at least 1")
     gen = torch.Generator().manual_seed(seed)
-    was_training = cell.training
-    cell = cell.eval()
-    params = {name: p.detach() for name, p in cell.named_parameters()}
+    probe_cell = copy.deepcopy(cell).cpu().double().eval()  # float64, and the caller's cell is never touched
     steps = inputs.shape[0]
     x = inputs.detach().to(torch.float64).unsqueeze(1).expand(steps, probes, cell.input_size)
     hs: list[Tensor] = []
     with torch.enable_grad():
-        original = {n: p.data for n, p in cell.named_parameters()}
-        try:
-            for n, p in cell.named_parameters():
-                p.data = params[n].to(torch.float64)
-            state = cell.initial_state(probes, dtype=torch.float64, device="cpu")
-            for t in range(steps):
-                h, state = cell(x[t], state)
-                # h is state[0]: keep its gradient, which flows to every later step
-                h.retain_grad()
-                hs.append(h)
-            v = torch.randn(probes, cell.hidden_size, generator=gen, dtype=torch.float64)
-            (hs[-1] * v).sum().backward()
-        finally:
-            for n, p in cell.named_parameters():
-                p.data = original[n]
-                p.grad = None
-            cell.train(was_training)
+        state = probe_cell.initial_state(probes, dtype=torch.float64, device="cpu")
+        for t in range(steps):
+            h, state = probe_cell(x[t], state)
+            h.retain_grad()  # h is state[0]: its gradient collects everything later steps send back
+            hs.append(h)
+        v = torch.randn(probes, cell.hidden_size, generator=gen, dtype=torch.float64)
+        (hs[-1] * v).sum().backward()
     sq = torch.stack([h.grad.pow(2).sum(1).mean() for h in hs])  # (T,): estimates of ||J_t||_F^2
     norms = sq.sqrt().flip(0).numpy()  # distance order: d = T - 1 - t
     return GradientFlow(label or type(cell).__name__, norms)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.errors import DataError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks.estimator import (RecurrentEstimator, numeric_sequences, random_split, stratified_split,
                                     to_targets)
@@ -98,7 +98,7 @@ class RNNClassifier(RecurrentEstimator):
         if self.znorm == "auto":  # shape matters for one channel; levels carry information across several
             return getattr(self, "n_features_in_", 1) == 1
         if not isinstance(self.znorm, bool):
-            raise ValueError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
+            raise ConfigError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
         return self.znorm
 
     def fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> "RNNClassifier":

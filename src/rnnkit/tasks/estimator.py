@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from rnnkit.data.sequences import Batch, SequenceBatches
 from rnnkit.data.token_encoder import TokenEncoder
-from rnnkit.errors import CheckpointError, DataError
+from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.evaluation.classification import classification_metrics
 from rnnkit.layers.pooling import valid_mask
 from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
@@ -220,7 +220,7 @@ class RecurrentEstimator:
         if self.class_weight is None:
             return None
         if self.class_weight != "balanced":
-            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+            raise ConfigError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
         freq = np.bincount(train_targets, minlength=len(self.classes_)).astype(np.float64)
         return torch.tensor(len(train_targets) / (len(self.classes_) * np.maximum(freq, 1)), dtype=torch.float32)
 
