@@ -43,6 +43,15 @@ def test_text_features_by_hand():
     assert f["inside brackets"].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1]
 
 
+def test_triple_quotes_and_apostrophes():
+    # One string per tripled quote (the " inside it does not close it); "don't" opens none.
+    f = text_features(list('"""a"b""" x'))
+    assert f["inside quotes"].tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
+    f = text_features(list("don't (x) 'y'"))
+    assert f["inside quotes"].tolist() == [0] * 10 + [0, 1, 1]
+    assert f["inside brackets"].tolist() == [0] * 6 + [1, 1, 1] + [0] * 4
+
+
 def test_page_embeds_everything(tmp_path):
     text = 'x = "</script>"\n' * 3
     vocab = Vocab.build_chars([text])

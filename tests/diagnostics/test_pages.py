@@ -28,8 +28,9 @@ def test_report_page(lm_run):
     assert r.exit_code == 0, r.output
     page = (lm_run / "report.html").read_text()
     for needle in ('id="summary"', 'id="configuration"', 'id="validation"', "Training curves",
-                   "Gradient flow through time", "data:image/png;base64,", "LanguageModel"):
+                   "Gradient flow through time", "data:image/png;base64,", "LanguageModel", 'id="samples"'):
         assert needle in page, needle
+    assert page.count('<pre class="sample">') == 3
     r = runner.invoke(app, ["report", str(lm_run / "missing")])
     assert r.exit_code == 2 and "not a run folder" in r.output
 

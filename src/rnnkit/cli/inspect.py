@@ -99,33 +99,37 @@ def gradients(
 @user_errors
 def long_range(
     task: str = typer.Option("adding", help="adding (sum two marked values) or copy (recall 10 symbols)."),
-    cells: str = typer.Option("rnn_tanh,gru,lstm", help="Cells to compare (comma-separated)."),
+    cells: str = typer.Option("rnn_tanh,irnn,gru,lstm", help="Cells to compare (comma-separated); irnn is the "
+                              "ReLU Elman cell started at the identity, the one whose gradients explode."),
     lengths: str = typer.Option("10,50,100,200", help="Sequence lengths (lags), comma-separated."),
     steps: int = typer.Option(1000, help="Training steps per run (fresh random batches of 64)."),
     hidden_size: int = typer.Option(64, "--hidden", help="Hidden units."),
     lr: float = typer.Option(1e-3, help="Adam learning rate."),
     clip: str = typer.Option("1,none", help="Gradient clipping: comma-separated max norms, 'none' for no "
                              "clipping; one panel each."),
+    forget_bias: str = typer.Option("1", help="LSTM forget-gate bias at the start ('none': torch's init)."),
     seed: int = typer.Option(0, help="Random seed."),
     out: Path = typer.Option(Path("long_range.png"), "--out", "-o", help="PNG: score against length."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every run's result as JSON."),
 ) -> None:
     """Train each cell on a long-range memory task at growing lengths: which still solves it?"""
     from rnnkit.cells import CELL_TYPES
-    from rnnkit.diagnostics.long_range import TASKS, plot_long_range, run_long_range
+    from rnnkit.diagnostics.long_range import EXTRA_CELLS, TASKS, plot_long_range, run_long_range
     from rnnkit.errors import ConfigError
 
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     names = [c.strip() for c in cells.split(",") if c.strip()]
-    unknown = [c for c in names if c not in CELL_TYPES]
+    known = (*CELL_TYPES, *EXTRA_CELLS)
+    unknown = [c for c in names if c not in known]
     if unknown or not names:
-        raise ConfigError(f"unknown cell {', '.join(unknown) or '(none)'}; choose from {', '.join(CELL_TYPES)}")
+        raise ConfigError(f"unknown cell {', '.join(unknown) or '(none)'}; choose from {', '.join(known)}")
     try:
         lens = [int(v) for v in lengths.split(",")]
         clips = [None if v.strip().lower() == "none" else float(v) for v in clip.split(",")]
+        fbias = None if forget_bias.strip().lower() == "none" else float(forget_bias)
     except ValueError:
-        raise ConfigError("--lengths takes integers and --clip numbers or 'none', comma-separated") from None
+        raise ConfigError("--lengths takes integers, --clip and --forget-bias numbers or 'none'") from None
     if min(lens) < 2 or steps < 1:
         raise ConfigError("--lengths must be at least 2 and --steps at least 1")
 
@@ -135,7 +139,8 @@ def long_range(
                       f"{'solved' if r.solved else 'not solved'}{' (diverged)' if r.diverged else ''}  "
                       f"max |grad| {r.max_grad_norm:.3g}  {r.seconds:.0f} s", highlight=False)
 
-    results = run_long_range(task, names, lens, clips, steps, hidden_size, seed, on_result=show, lr=lr)
+    results = run_long_range(task, names, lens, clips, steps, hidden_size, seed, on_result=show, lr=lr,
+                             forget_bias=fbias)
     png = plot_long_range(results, out)
     if png:
         console.print(f"plot: {png}", highlight=False)

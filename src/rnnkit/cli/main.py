@@ -56,11 +56,28 @@ def info(checkpoint: Path = typer.Argument(..., help="A checkpoint file written 
 def report(
     run_dir: Path = typer.Argument(..., help="A run folder (rnnkit lm/classify/tag train --out)."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write the page (default RUN_DIR/report.html)."),
+    samples: int = typer.Option(3, help="Language models: how many samples to generate for the page."),
+    length: int = typer.Option(300, help="Tokens per sample."),
 ) -> None:
-    """Write one offline HTML page for a training run: configuration, curves, gradients, plots."""
+    """Write one offline HTML page for a training run: configuration, curves, gradients, samples, plots."""
     from rnnkit.diagnostics.run_report import write_run_report
 
-    console.print(f"report: {write_run_report(run_dir, out)}", highlight=False)
+    console.print(f"report: {write_run_report(run_dir, out, _lm_samples(run_dir, samples, length))}",
+                  highlight=False)
+
+
+def _lm_samples(run_dir: Path, count: int, length: int) -> list[str]:
+    """Samples from a language-model run's best checkpoint (temperature 0.8, seeds 0..count-1)."""
+    ckpt = next((run_dir / n for n in ("best.safetensors", "last.safetensors") if (run_dir / n).exists()), None)
+    if ckpt is None or count <= 0:
+        return []
+    from rnnkit.tasks import lm
+    from rnnkit.training.checkpoint import load_checkpoint
+
+    if load_checkpoint(ckpt).meta.get("task") != lm.TASK:
+        return []
+    trained = lm.load(ckpt)
+    return [trained.generate(length=length, temperature=0.8, seed=seed) for seed in range(count)]
 
 
 def _register_subcommands() -> None:

@@ -61,23 +61,37 @@ def record_activations(model, vocab: Vocab, text: str) -> Recording:
 
 def text_features(tokens: list[str]) -> dict[str, np.ndarray]:
     """Per-token features of a character stream: inside "..." or '...', column in the line,
-    indentation depth (leading spaces of the line), bracket depth ((), [], {})."""
-    quote = None
+    indentation depth (leading spaces of the line), bracket depth ((), [], {}).
+
+    A tripled quote (Python's \"\"\" or \'\'\') opens or closes one string, and a ``'``
+    between two letters or digits is an apostrophe (``don't``), not a quote.
+    """
+    quote = None  # the closing delimiter we are waiting for: '"', "'", '"""' or "'''"
+    skip = 0  # the rest of a tripled delimiter already handled
     column = indent = depth = 0
     at_line_start = True
     feats: dict[str, list[float]] = {"inside quotes": [], "position in line": [], "indentation": [],
                                      "inside brackets": []}
-    for tok in tokens:
-        if tok in ("(", "[", "{"):
+    for i, tok in enumerate(tokens):
+        if tok in ("(", "[", "{") and not quote:
             depth += 1
-        feats["inside quotes"].append(1.0 if quote else 0.0)
+        feats["inside quotes"].append(1.0 if quote or skip else 0.0)
         feats["position in line"].append(float(column))
         feats["indentation"].append(float(indent))
         feats["inside brackets"].append(float(depth > 0))
-        if tok in (")", "]", "}"):
+        if tok in (")", "]", "}") and not quote:
             depth = max(0, depth - 1)
-        if tok in ('"', "'"):
-            quote = None if quote == tok else (quote or tok)
+        if skip:
+            skip -= 1
+        elif tok in ('"', "'"):
+            triple = "".join(tokens[i:i + 3]) == tok * 3
+            apostrophe = (tok == "'" and 0 < i < len(tokens) - 1 and tokens[i - 1].isalnum()
+                          and tokens[i + 1].isalnum())
+            delim = tok * 3 if triple else tok
+            if quote == delim:
+                quote, skip = None, 2 if triple else 0
+            elif quote is None and not apostrophe:
+                quote, skip = delim, 2 if triple else 0
         if tok == "\n":
             column, indent, at_line_start = 0, 0, True
         else:

@@ -13,6 +13,11 @@
 steps with fresh random batches (no data set to overfit), with or without gradient
 clipping, and reports whether it solved the task: with lags of a few hundred steps the
 Elman RNN fails first, because its gradient vanishes geometrically with the lag.
+
+Besides the cells of :data:`rnnkit.cells.CELL_TYPES`, ``"irnn"`` is the Elman ReLU cell
+started at the identity (Le, Jaitly & Hinton 2015: ``W_hh = I``, zero biases). Its
+Jacobian ``dh_t/dh_{t-1}`` starts with spectral radius 1 and grows past it in training,
+so it is the cell that shows *exploding* gradients, and what clipping does about them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from torch.nn import functional as F
 from rnnkit.layers import Recurrent
 
 TASKS = ("adding", "copy")
+EXTRA_CELLS = ("irnn",)
 COPY_SYMBOLS = 8
 COPY_K = 10
 
@@ -62,7 +68,7 @@ def copy_batch(batch: int, lag: int, gen: torch.Generator, k: int = COPY_K) -> t
 class LongRangeNet(nn.Module):
     """One recurrent layer and a linear read-out: the last step (adding) or every step (copy)."""
 
-    def __init__(self, task: str, cell: str, hidden_size: int) -> None:
+    def __init__(self, task: str, cell: str, hidden_size: int, forget_bias: float | None = None) -> None:
         super().__init__()
         self.task = task
         if task == "copy":
@@ -72,12 +78,26 @@ class LongRangeNet(nn.Module):
             features, outputs = COPY_SYMBOLS + 2, COPY_SYMBOLS + 1
         else:
             self.embed, features, outputs = None, 2, 1
-        self.rnn = Recurrent(cell, features, hidden_size, batch_first=True)
+        kwargs = {"forget_bias": forget_bias} if cell == "lstm" and forget_bias is not None else {}
+        self.rnn = Recurrent("rnn_relu" if cell == "irnn" else cell, features, hidden_size, batch_first=True,
+                             **kwargs)
+        if cell == "irnn":
+            identity_init(self.rnn)
         self.head = nn.Linear(hidden_size, outputs)
 
     def forward(self, x: Tensor) -> Tensor:
         h, _ = self.rnn(self.embed(x) if self.embed is not None else x)
         return self.head(h).squeeze(-1)[:, -1] if self.task == "adding" else self.head(h)
+
+
+def identity_init(rnn: Recurrent) -> None:
+    """IRNN initialisation: every recurrent matrix the identity, every bias zero."""
+    with torch.no_grad():
+        for name, p in rnn.named_parameters():
+            if "weight_hh" in name:
+                p.copy_(torch.eye(p.shape[0], p.shape[1]))
+            elif "bias" in name:
+                p.zero_()
 
 
 def _loss_and_score(task: str, out: Tensor, y: Tensor) -> tuple[Tensor, float]:
@@ -112,13 +132,17 @@ def solved(task: str, score: float) -> bool:
 
 def train_long_range(task: str, cell: str, length: int, steps: int = 1000, hidden_size: int = 64,
                      batch_size: int = 64, lr: float = 1e-3, clip: float | None = 1.0, seed: int = 0,
-                     test_size: int = 512) -> LongRangeResult:
-    """Train on fresh batches for ``steps`` steps; score on ``test_size`` held-out sequences."""
+                     test_size: int = 512, forget_bias: float | None = 1.0) -> LongRangeResult:
+    """Train on fresh batches for ``steps`` steps; score on ``test_size`` held-out sequences.
+
+    ``forget_bias`` (LSTM only) starts the forget gate open, as is standard practice, so
+    that the LSTM is compared at its best; ``None`` keeps torch's initialisation.
+    """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     make = adding_batch if task == "adding" else copy_batch
     torch.manual_seed(seed)
-    model = LongRangeNet(task, cell, hidden_size)
+    model = LongRangeNet(task, cell, hidden_size, forget_bias)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     gen = torch.Generator().manual_seed(seed + 1)
     t0, max_norm, diverged = time.perf_counter(), 0.0, False
@@ -143,13 +167,15 @@ def train_long_range(task: str, cell: str, length: int, steps: int = 1000, hidde
 
 
 def run_long_range(task: str, cells: list[str], lengths: list[int], clips: list[float | None], steps: int = 1000,
-                   hidden_size: int = 64, seed: int = 0, on_result=None, lr: float = 1e-3) -> list[LongRangeResult]:
+                   hidden_size: int = 64, seed: int = 0, on_result=None, lr: float = 1e-3,
+                   forget_bias: float | None = 1.0) -> list[LongRangeResult]:
     """Every (clip, cell, length) combination; ``on_result`` is called after each run."""
     results = []
     for clip in clips:
         for cell in cells:
             for length in lengths:
-                r = train_long_range(task, cell, length, steps, hidden_size, lr=lr, clip=clip, seed=seed)
+                r = train_long_range(task, cell, length, steps, hidden_size, lr=lr, clip=clip, seed=seed,
+                                     forget_bias=forget_bias)
                 results.append(r)
                 if on_result is not None:
                     on_result(r)
