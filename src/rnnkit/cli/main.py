@@ -84,6 +84,7 @@ def _register_subcommands() -> None:
     # Each task's commands live in their own module; importing them here keeps this file thin.
     from rnnkit.cli import classify as classify_cli
     from rnnkit.cli import demo as demo_cli
+    from rnnkit.cli import forecast as forecast_cli
     from rnnkit.cli import inspect as inspect_cli
     from rnnkit.cli import lm as lm_cli
     from rnnkit.cli import tag as tag_cli
@@ -91,6 +92,7 @@ def _register_subcommands() -> None:
     app.add_typer(lm_cli.app, name="lm")
     app.add_typer(classify_cli.app, name="classify")
     app.add_typer(tag_cli.app, name="tag")
+    app.add_typer(forecast_cli.app, name="forecast")
     app.add_typer(inspect_cli.app, name="inspect")
     app.command(name="demo")(demo_cli.demo)
 

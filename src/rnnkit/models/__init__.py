@@ -1,6 +1,7 @@
 """Task models, each with a ``...Config`` dataclass saved in checkpoints."""
 
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
@@ -9,7 +10,8 @@ MODELS = {
     "LanguageModel": (LanguageModel, LanguageModelConfig),
     "SequenceClassifier": (SequenceClassifier, SequenceClassifierConfig),
     "SequenceTagger": (SequenceTagger, SequenceTaggerConfig),
+    "ForecastNet": (ForecastNet, ForecastNetConfig),
 }
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceClassifierConfig",
-           "SequenceTagger", "SequenceTaggerConfig", "MODELS"]
+           "SequenceTagger", "SequenceTaggerConfig", "ForecastNet", "ForecastNetConfig", "MODELS"]

@@ -13,7 +13,6 @@ synced many-to-many (logits ``(B, T, C)``, only valid steps counted) problems.
 
 from __future__ import annotations
 
-import inspect
 import json
 import tempfile
 from pathlib import Path
@@ -29,6 +28,7 @@ from rnnkit.data.token_encoder import TokenEncoder
 from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.evaluation.classification import classification_metrics
 from rnnkit.layers.pooling import valid_mask
+from rnnkit.tasks.params import ParamsMixin
 from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
 from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.training.model_io import PREFIX, build_model, put_model
@@ -135,7 +135,7 @@ class SupervisedTask:
         return self._meta
 
 
-class RecurrentEstimator:
+class RecurrentEstimator(ParamsMixin):
     """Base of :class:`~rnnkit.tasks.classify.RNNClassifier` and :class:`~rnnkit.tasks.tag.RNNTagger`.
 
     Subclasses define ``TASK`` (the checkpoint's task name), ``__init__`` with their
@@ -146,28 +146,6 @@ class RecurrentEstimator:
 
     TASK = ""
     _per_step = False  # taggers: one label per step
-
-    # ------------------------------------------------------------- scikit-learn protocol
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params) -> "RecurrentEstimator":
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}; "
-                                 f"valid parameters: {', '.join(sorted(valid))}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
-        changed = {k: v for k, v in self.get_params().items() if defaults.get(k) != v}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -1,0 +1,171 @@
+"""``rnnkit forecast``: train, predict and backtest forecasters on CSV/Parquet tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.errors import ConfigError
+
+app = typer.Typer(help="Time-series forecasting from CSV or Parquet: train, predict the next horizon, backtest.",
+                  no_args_is_help=True)
+
+
+def _columns(value: Optional[str]) -> tuple:
+    return tuple(c.strip() for c in value.split(",") if c.strip()) if value else ()
+
+
+def _split(value: str) -> tuple:
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(f"--split takes three numbers, e.g. 0.7,0.1,0.2 or 8640,2880,2880; got {value!r}") from None
+    if len(parts) != 3:
+        raise ConfigError(f"--split takes three numbers (train, valid, test), got {value!r}")
+    return parts
+
+
+def _print_backtest(bt) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{bt.split} backtest: {bt.windows} windows, horizon {bt.horizon}")
+    for col in ("forecaster", "MAE", "RMSE", "sMAPE %", "MASE", "MSE (scaled)", "MAE (scaled)"):
+        table.add_column(col, justify="right" if col != "forecaster" else "left")
+    for name, m in bt.metrics.items():
+        s = bt.scaled[name]
+        table.add_row(name, f"{m['mae']:.4g}", f"{m['rmse']:.4g}", f"{m['smape']:.2f}", f"{m.get('mase', float('nan')):.3f}",
+                      f"{s['mse']:.4f}", f"{s['mae']:.4f}")
+    console.print(table)
+    best = min((k for k in bt.metrics if k != "model"), key=lambda k: bt.metrics[k]["mse"])
+    ratio = bt.metrics["model"]["mse"] / bt.metrics[best]["mse"]
+    console.print(f"model MSE / best baseline ({best}) MSE = {ratio:.3f}", highlight=False)
+
+
+def _write_backtest(bt, forecaster, out_dir: Path, prefix: str) -> None:
+    from rnnkit.evaluation.forecast_plot import plot_backtest
+
+    (out_dir / f"{prefix}_report.json").write_text(json.dumps(bt.to_dict(), indent=1), encoding="utf-8")
+    png = plot_backtest(bt, out_dir / f"{prefix}_forecasts.png", context=forecaster.context)
+    console.print(f"report: {out_dir / f'{prefix}_report.json'}" + (f", plot: {png}" if png else ""), highlight=False)
+
+
+@app.command()
+@user_errors
+def train(
+    data: Path = typer.Argument(..., help="CSV or Parquet table with a time column and one or more series."),
+    time_col: Optional[str] = typer.Option(None, help="Time column (default: one named date/time/datetime/timestamp)."),
+    target: Optional[str] = typer.Option(None, help="Column(s) to forecast, comma-separated (default: all numeric)."),
+    past_covariates: Optional[str] = typer.Option(None, help="Observed covariates, unknown ahead (comma-separated)."),
+    known_covariates: Optional[str] = typer.Option(None, help="Covariates known ahead (predict needs --future)."),
+    calendar: bool = typer.Option(True, "--calendar/--no-calendar", help="Add hour/weekday/day-of-year features."),
+    id_col: Optional[str] = typer.Option(None, help="Series id column: many series in one file."),
+    time_format: Optional[str] = typer.Option(None, help="strftime format of the time column, e.g. '%d-%m-%Y %H:%M'."),
+    dayfirst: bool = typer.Option(False, help="Read ambiguous dates as day first (31-12-2002)."),
+    duplicates: str = typer.Option("error", help="Duplicated timestamps: error, mean, first or last."),
+    fill: Optional[str] = typer.Option(None, help="Gaps and missing values: interpolate or ffill (default: error)."),
+    freq: Optional[str] = typer.Option(None, help="Time step, e.g. 1h or 15min (default: the most common one)."),
+    horizon: int = typer.Option(24, help="Steps to forecast."),
+    context: int = typer.Option(96, help="Steps the model reads before each forecast."),
+    split: str = typer.Option("0.7,0.1,0.2", help="Train, valid, test in time order: fractions or row counts."),
+    valid_start: Optional[str] = typer.Option(None, help="Date the validation rows start (with --test-start)."),
+    test_start: Optional[str] = typer.Option(None, help="Date the test rows start."),
+    scaler: str = typer.Option("standard", help="standard, minmax or none (per series, fitted on training rows)."),
+    season: Optional[int] = typer.Option(None, help="Seasonal period for the baseline and MASE (default: 24 for "
+                                         "hourly, 7 for daily, ...)."),
+    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
+    hidden_size: int = typer.Option(64, "--hidden", help="Units per recurrent layer."),
+    num_layers: int = typer.Option(1, "--layers", help="Stacked recurrent layers."),
+    dropout: float = typer.Option(0.0, help="Dropout between layers and before the output layer."),
+    decoder: str = typer.Option("direct", help="direct (all steps at once) or autoregressive."),
+    likelihood: str = typer.Option("point", help="point (MSE), gaussian or quantile (prediction intervals)."),
+    quantiles: str = typer.Option("0.1,0.5,0.9", help="Quantiles for --likelihood quantile."),
+    instance_norm: bool = typer.Option(True, "--instance-norm/--no-instance-norm",
+                                       help="Forecast the change from each window's last value, in its own scale."),
+    epochs: int = typer.Option(20, help="Maximum passes over the training windows."),
+    batch_size: int = typer.Option(64, help="Windows per batch."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    clip: float = typer.Option(1.0, help="Clip the global gradient norm to this value."),
+    early_stopping: int = typer.Option(5, help="Stop after N epochs without a better validation loss (0: never)."),
+    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    out: Path = typer.Option(Path("runs/forecast"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
+    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
+    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a forecaster, then backtest it on the test rows beside the naive baselines."""
+    from rnnkit.data.time_table import read_table
+    from rnnkit.tasks.forecast import Forecaster
+
+    check_run_folder(out, resume, overwrite)
+    try:
+        qs = tuple(float(q) for q in quantiles.split(","))
+    except ValueError:
+        raise ConfigError(f"--quantiles takes numbers, got {quantiles!r}") from None
+    targets = _columns(target)
+    f = Forecaster(horizon=horizon, context=context, target=list(targets) if targets else None, time_col=time_col,
+                   past_covariates=_columns(past_covariates), known_covariates=_columns(known_covariates),
+                   calendar=calendar, id_col=id_col, time_format=time_format, dayfirst=dayfirst,
+                   duplicates=duplicates, fill=fill, freq=freq, split=_split(split), valid_start=valid_start,
+                   test_start=test_start, scaler=scaler, season=season, cell=cell, hidden_size=hidden_size,
+                   num_layers=num_layers, dropout=dropout, decoder=decoder, likelihood=likelihood, quantiles=qs,
+                   instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip,
+                   early_stopping=early_stopping or None, seed=seed, device=device, verbose=not quiet,
+                   run_dir=str(out), max_time=max_time)
+    table = read_table(data)
+    f.fit(table, resume=resume)
+    for line in f.data_report_:
+        console.print(f"data: {line}", highlight=False)
+    console.print(f"trained: {f.stopped_because_}; best validation loss {f.best_valid_loss_:.4f}; "
+                  f"model: {out / 'model.safetensors'}", highlight=False)
+    bt = f.backtest(table, "test")
+    _print_backtest(bt)
+    _write_backtest(bt, f, out, "test")
+
+
+@app.command()
+@user_errors
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A forecaster (RUN/model.safetensors)."),
+    data: Path = typer.Argument(..., help="The history: the same columns as the training table."),
+    future: Optional[Path] = typer.Option(None, help="Known-future covariates for the horizon, if the model uses any."),
+    output: Path = typer.Option(Path("forecast.csv"), "--output", "-o", help="Where to write the forecast (CSV)."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or mps."),
+) -> None:
+    """Forecast the next horizon after the end of each series; write it to CSV."""
+    from rnnkit.tasks.forecast import Forecaster
+
+    f = Forecaster.load(checkpoint, device=device)
+    frame = f.predict(data, future)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False)
+    console.print(frame.head(min(len(frame), 10)).to_string(index=False), highlight=False)
+    console.print(f"{len(frame)} rows: {output}", highlight=False)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="A forecaster (RUN/model.safetensors)."),
+    data: Path = typer.Argument(..., help="A table with the training table's columns."),
+    split: str = typer.Option("test", help="Which rows to backtest on: test, valid, train or all "
+                              "(the training run's split applied to this table)."),
+    stride: int = typer.Option(1, help="Steps between forecast origins."),
+    out: Path = typer.Option(Path("."), "--out", "-o", help="Folder for the report JSON and the plot."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or mps."),
+) -> None:
+    """Rolling-origin backtest of a saved forecaster beside the naive baselines."""
+    from rnnkit.tasks.forecast import Forecaster
+
+    if stride < 1:
+        raise ConfigError("--stride must be at least 1")
+    f = Forecaster.load(checkpoint, device=device)
+    bt = f.backtest(data, split, stride)
+    _print_backtest(bt)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_backtest(bt, f, out, split)

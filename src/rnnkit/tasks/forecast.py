@@ -1,0 +1,437 @@
+"""Forecasting end to end: a table of series -> a trained :class:`Forecaster` -> forecasts,
+a rolling-origin backtest beside the naive baselines, and plots.
+
+``Forecaster(horizon=24).fit(df)`` follows scikit-learn's conventions (hyperparameters in
+``__init__``, learned attributes ending in ``_``). The data's description (time column,
+targets, covariates, id column, cleaning options) is part of the parameters, so a saved
+forecaster reads a new file exactly as it read the training file.
+
+Per series, rows are split in time order (``split``: fractions or row counts; or
+``valid_start``/``test_start`` dates); scalers are fitted on the training rows only;
+training windows are those whose whole target lies in the training rows (see
+:mod:`rnnkit.data.windows`). Metrics are reported in original units and on the scaled
+axis (what the ETT literature reports), for the model and for the naive, seasonal-naive
+and mean baselines on exactly the same windows.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rnnkit.data.time_table import SeriesSet, calendar_features, prepare_series
+from rnnkit.data.windows import (Scaler, SplitBounds, WindowBatches, split_bounds, split_bounds_at,
+                                 window_arrays, window_origins)
+from rnnkit.errors import CheckpointError, ConfigError, DataError
+from rnnkit.evaluation.forecasting import baseline_forecasts, default_season, forecast_metrics, seasonal_scale
+from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
+from rnnkit.tasks.params import ParamsMixin
+from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
+from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
+from rnnkit.training.model_io import PREFIX, build_model, put_model
+from rnnkit.training.optim import OptimConfig
+from rnnkit.training.trainer import resolve_device
+
+TASK = "forecast"
+
+
+class ForecastTask:
+    """Trainer task: windows in, the likelihood's loss out; validation reports the MSE of
+    the point forecast on the scaled axis."""
+
+    carries_state = False
+
+    def __init__(self, model: ForecastNet, train: WindowBatches, valid: WindowBatches, meta: dict) -> None:
+        self.model, self.train, self.valid, self._meta = model, train, valid, meta
+
+    def train_batches(self, epoch: int):
+        return self.train.for_epoch(epoch)
+
+    def train_step(self, model, batch, state):
+        device = next(model.parameters()).device
+        past, future, y = (t.to(device) for t in batch)
+        out = model(past, future, y)
+        return model.loss(out, y), None, len(y)
+
+    @torch.no_grad()
+    def evaluate(self, model, split: str) -> dict:
+        model.eval()
+        device = next(model.parameters()).device
+        loss = mse = mae = 0.0
+        n = 0
+        for batch in self.valid.for_epoch(0):
+            past, future, y = (t.to(device) for t in batch)
+            out = model(past, future)
+            err = model.point(out) - y
+            loss += float(model.loss(out, y)) * len(y)
+            mse += float(err.pow(2).mean()) * len(y)
+            mae += float(err.abs().mean()) * len(y)
+            n += len(y)
+        return {"loss": loss / n, "mse": mse / n, "mae": mae / n}
+
+    def describe(self, loss: float) -> dict:
+        return {}
+
+    def meta(self) -> dict:
+        return self._meta
+
+
+@dataclass
+class Backtest:
+    """A rolling-origin evaluation: ``metrics[name]`` for ``"model"`` and each baseline, in
+    original units, and ``scaled[name]`` on the scaled axis; per series the window origins'
+    times, the actual values and forecasts (W, H, n) in original units."""
+
+    split: str
+    horizon: int
+    windows: int
+    metrics: dict[str, dict]
+    scaled: dict[str, dict]
+    series: list[dict] = field(default_factory=list)
+    target_cols: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"split": self.split, "horizon": self.horizon, "windows": self.windows, "targets": self.target_cols,
+                "metrics": self.metrics, "scaled": self.scaled}
+
+
+class Forecaster(ParamsMixin):
+    """A recurrent multi-horizon forecaster for one or many series in a table.
+
+    Data: ``time_col`` (None: guess), ``target`` (a column or list; None: every other
+    numeric column), ``past_covariates`` (observed, unknown ahead), ``known_covariates``
+    (known ahead: needed for the horizon when predicting), ``calendar`` (add hour/weekday/
+    day-of-year features derived from the time), ``id_col``, ``time_format``/``dayfirst``,
+    ``duplicates`` (error|mean|first|last), ``fill`` (None|interpolate|ffill), ``freq``.
+
+    Windows and scaling: ``context``, ``horizon``, ``split`` (train, valid, test) fractions
+    or row counts, or ``valid_start``/``test_start`` dates; ``scaler`` (standard|minmax|none,
+    per series, fitted on training rows); ``season`` for the seasonal baseline and MASE
+    (None: from the time step); ``stride`` between training windows.
+
+    Model (see :class:`~rnnkit.models.forecaster.ForecastNet`): ``cell``, ``hidden_size``,
+    ``num_layers``, ``dropout``, ``decoder`` (direct|autoregressive), ``likelihood``
+    (point|gaussian|quantile), ``quantiles``, ``instance_norm``, ``teacher_forcing``.
+    Training: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``clip``,
+    ``early_stopping`` (epochs without a better validation loss), ``seed``, ``device``,
+    ``verbose``, ``run_dir`` (keep checkpoints and metrics there; resume from it), ``max_time``.
+    """
+
+    TASK = TASK
+
+    def __init__(self, horizon: int = 24, context: int = 96, target: Any = None, time_col: str | None = None,
+                 past_covariates: tuple = (), known_covariates: tuple = (), calendar: bool = True,
+                 id_col: str | None = None, time_format: str | None = None, dayfirst: bool = False,
+                 duplicates: str = "error", fill: str | None = None, freq: str | None = None,
+                 split: tuple = (0.7, 0.1, 0.2), valid_start: str | None = None, test_start: str | None = None,
+                 scaler: str = "standard", season: int | None = None, stride: int = 1,
+                 cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
+                 decoder: str = "direct", likelihood: str = "point", quantiles: tuple = (0.1, 0.5, 0.9),
+                 instance_norm: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
+                 batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
+                 early_stopping: int | None = 5, seed: int = 0, device: str = "cpu", verbose: bool = False,
+                 run_dir: str | None = None, max_time: float | None = None) -> None:
+        self.horizon, self.context, self.target, self.time_col = horizon, context, target, time_col
+        self.past_covariates, self.known_covariates, self.calendar = past_covariates, known_covariates, calendar
+        self.id_col, self.time_format, self.dayfirst = id_col, time_format, dayfirst
+        self.duplicates, self.fill, self.freq = duplicates, fill, freq
+        self.split, self.valid_start, self.test_start = split, valid_start, test_start
+        self.scaler, self.season, self.stride = scaler, season, stride
+        self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
+        self.decoder, self.likelihood, self.quantiles = decoder, likelihood, quantiles
+        self.instance_norm, self.teacher_forcing = instance_norm, teacher_forcing
+        self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
+        self.clip, self.early_stopping, self.seed, self.device = clip, early_stopping, seed, device
+        self.verbose, self.run_dir, self.max_time = verbose, run_dir, max_time
+
+    # ------------------------------------------------------------- data
+    def _check_params(self) -> None:
+        if self.horizon < 1 or self.context < 1:
+            raise ConfigError(f"horizon and context must be at least 1, got {self.horizon} and {self.context}")
+        if self.stride < 1:
+            raise ConfigError(f"stride must be at least 1, got {self.stride}")
+
+    def _targets(self) -> list[str] | None:
+        if self.target is None:
+            return None
+        return [self.target] if isinstance(self.target, str) else list(self.target)
+
+    def read(self, data) -> SeriesSet:
+        """A DataFrame or a path (CSV/Parquet) -> checked series, as this forecaster reads them."""
+        from rnnkit.data.time_table import read_table
+
+        df = read_table(data) if isinstance(data, (str, Path)) else data
+        fitted = hasattr(self, "target_cols_")
+        sset = prepare_series(df, self.time_col, self.target_cols_ if fitted else self._targets(),
+                              self.past_covariates, self.known_covariates, self.id_col, self.time_format,
+                              self.dayfirst, self.duplicates, self.fill,
+                              self.freq_ if fitted else self.freq, self.calendar)
+        if fitted and sset.calendar != self.calendar_:
+            raise DataError(f"the data's time step ({sset.freq}) differs from the training data's ({self.freq_})")
+        return sset
+
+    def _bounds(self, s) -> SplitBounds:
+        if self.valid_start or self.test_start:
+            if not (self.valid_start and self.test_start):
+                raise ConfigError("give both valid_start and test_start (or neither)")
+            return split_bounds_at(s.times, self.valid_start, self.test_start)
+        return split_bounds(len(s), self.split)
+
+    def _inputs(self, s) -> np.ndarray:
+        """(N, n + p + k_user): the columns a scaler sees (calendar features are already in [-1, 1])."""
+        k_user = len(self.known_covariates)
+        return np.concatenate([s.targets, s.past, s.known[:, :k_user]], 1)
+
+    def _scaled(self, s, scaler: Scaler) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(inputs (N, n+p+k), known (N, k), targets (N, n)), scaled."""
+        k_user = len(self.known_covariates)
+        z = scaler.transform(self._inputs(s))
+        n = s.targets.shape[1]
+        known = np.concatenate([z[:, z.shape[1] - k_user:], s.known[:, k_user:]], 1).astype(np.float32)
+        return np.concatenate([z, s.known[:, k_user:]], 1).astype(np.float32), known, z[:, :n]
+
+    # ------------------------------------------------------------- fit
+    def fit(self, data, resume: bool = False) -> "Forecaster":
+        """Train on the training rows of every series, choosing the epoch by validation loss."""
+        self._check_params()
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)  # refitting starts from nothing
+        sset = self.read(data)
+        self.target_cols_, self.freq_, self.calendar_ = sset.target_cols, str(sset.freq), sset.calendar
+        self.season_ = self.season or default_season(sset.freq)
+        self.data_report_ = sset.report
+        self.scalers_: dict[str, Scaler] = {}
+        arrays, train_index, valid_index = [], [], []
+        for i, s in enumerate(sset.series):
+            bounds = self._bounds(s)
+            if bounds.train_end < self.context + self.horizon:
+                where = f" ({s.key})" if s.key else ""
+                raise DataError(f"series{where} has {bounds.train_end} training rows; context + horizon needs "
+                                f"{self.context + self.horizon}")
+            names = [*sset.target_cols, *sset.past_cols, *sset.known_cols]
+            self.scalers_[s.key] = Scaler(self.scaler).fit(self._inputs(s)[:bounds.train_end], names,
+                                                           f" in series {s.key!r}" if s.key else "")
+            arrays.append(self._scaled(s, self.scalers_[s.key]))
+            tr = window_origins(bounds, "train", self.context, self.horizon, self.stride)
+            va = window_origins(bounds, "valid", self.context, self.horizon, 1)
+            train_index.append(np.stack([np.full(len(tr), i), tr], 1))
+            valid_index.append(np.stack([np.full(len(va), i), va], 1))
+        train_index, valid_index = np.concatenate(train_index), np.concatenate(valid_index)
+        if len(valid_index) == 0:  # no validation rows: choose the epoch by training loss
+            valid_index = train_index
+        self.n_series_ = len(sset.series)
+        config = ForecastNetConfig(n_targets=len(sset.target_cols), horizon=self.horizon, n_past=len(sset.past_cols),
+                                   n_known=sset.n_known, cell=self.cell, hidden_size=self.hidden_size,
+                                   num_layers=self.num_layers, dropout=self.dropout, decoder=self.decoder,
+                                   likelihood=self.likelihood, quantiles=list(self.quantiles),
+                                   instance_norm=self.instance_norm, teacher_forcing=self.teacher_forcing)
+        torch.manual_seed(self.seed)
+        model = ForecastNet(config)
+        train = WindowBatches(arrays, train_index, self.context, self.horizon, self.batch_size, True, self.seed)
+        valid = WindowBatches(arrays, valid_index, self.context, self.horizon, 256, False)
+        self._train(model, train, valid, resume)
+        return self
+
+    def _meta(self) -> dict:
+        return {"task": TASK, "estimator": type(self).__name__, "params": _jsonable(self.get_params()),
+                "target_cols": self.target_cols_, "freq": self.freq_, "calendar": self.calendar_,
+                "season": self.season_, "scalers": {k: v.to_dict() for k, v in self.scalers_.items()},
+                "n_series": self.n_series_}
+
+    def _train(self, model: ForecastNet, train: WindowBatches, valid: WindowBatches, resume: bool) -> None:
+        task = ForecastTask(model, train, valid, self._meta())
+        cfg = TrainerConfig(epochs=self.epochs, optim=OptimConfig(optimizer="adam", lr=self.lr,
+                                                                  weight_decay=self.weight_decay),
+                            clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
+                            device=self.device, progress=self.verbose, sample_every=0.0, log_every=10,
+                            max_time=self.max_time)
+        if resume and not self.run_dir:
+            raise ConfigError("resume needs run_dir: the folder of the run to continue")
+        with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
+            run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
+            result = Trainer(task, cfg, run_dir).fit(resume=resume, overwrite=not resume)
+            best = load_checkpoint(result.best_checkpoint)
+            model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
+            lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        self.history_ = [json.loads(x) for x in lines if x.strip()]
+        self.model_ = model.eval()
+        self.best_valid_loss_ = result.best_valid_loss
+        self.stopped_because_ = result.stopped_because
+        if self.run_dir:
+            self.save(Path(self.run_dir) / "model.safetensors")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("this Forecaster is not fitted yet; call fit(data) first")
+
+    def _scaler_for(self, key: str) -> Scaler:
+        if key in self.scalers_:
+            return self.scalers_[key]
+        if len(self.scalers_) == 1 and not self.id_col:
+            return next(iter(self.scalers_.values()))
+        raise DataError(f"series {key!r} was not in the training data: no scaler fitted for it")
+
+    @torch.no_grad()
+    def _forecast(self, past: np.ndarray, future: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scaled point forecasts (W, H, n) and intervals (2, W, H, n) or None, in batches."""
+        model = self.model_.eval()
+        device = next(model.parameters()).device
+        points, bounds = [], []
+        for i in range(0, len(past), 512):
+            out = model(torch.from_numpy(past[i:i + 512]).to(device), torch.from_numpy(future[i:i + 512]).to(device))
+            points.append(model.point(out).cpu().numpy())
+            iv = model.intervals(out)
+            if iv is not None:
+                bounds.append(torch.stack(iv).cpu().numpy())
+        return np.concatenate(points), (np.concatenate(bounds, 1) if bounds else None)
+
+    def _unscale(self, scaler: Scaler, z: np.ndarray) -> np.ndarray:
+        n = len(self.target_cols_)
+        return z * scaler.scale[:n] + scaler.loc[:n]
+
+    # ------------------------------------------------------------- predict
+    def predict(self, data, future=None):
+        """Forecast the ``horizon`` steps after the end of each series in ``data``.
+
+        ``future``: a table with the known-future covariates for those steps (needed only
+        when ``known_covariates`` were given). Returns a DataFrame: the id column (if any),
+        the time, one column per target, and ``TARGET_lower``/``TARGET_upper`` (an 80 %
+        interval) for probabilistic forecasters.
+        """
+        import pandas as pd
+
+        self._check_fitted()
+        sset = self.read(data)
+        fut = self._future_covariates(future) if self.known_covariates else None
+        rows = []
+        for s in sset.series:
+            if len(s) < self.context:
+                raise DataError(f"series{f' {s.key!r}' if s.key else ''} has {len(s)} rows; the forecaster reads "
+                                f"the last {self.context} (its context)")
+            scaler = self._scaler_for(s.key)
+            inputs, _, _ = self._scaled(s, scaler)
+            times = pd.date_range(s.times[-1], periods=self.horizon + 1, freq=pd.Timedelta(self.freq_))[1:]
+            known = calendar_features(times, self.calendar_)
+            if fut is not None:
+                user = fut.get(s.key) if s.key in fut else fut.get("")
+                if user is None or len(user) < self.horizon:
+                    raise DataError(f"future covariates for series {s.key!r} cover fewer than {self.horizon} steps")
+                k_user = len(self.known_covariates)
+                z = (user[:self.horizon] - scaler.loc[-k_user:]) / scaler.scale[-k_user:]
+                known = np.concatenate([z.astype(np.float32), known], 1)
+            point, iv = self._forecast(inputs[None, -self.context:], known[None].astype(np.float32))
+            frame = {"time": times}
+            if self.id_col:
+                frame = {self.id_col: [s.key] * self.horizon, **frame}
+            values = self._unscale(scaler, point[0])
+            for j, col in enumerate(self.target_cols_):
+                frame[col] = values[:, j]
+                if iv is not None:
+                    frame[f"{col}_lower"] = self._unscale(scaler, iv[0, 0])[:, j]
+                    frame[f"{col}_upper"] = self._unscale(scaler, iv[1, 0])[:, j]
+            rows.append(pd.DataFrame(frame))
+        return pd.concat(rows, ignore_index=True)
+
+    def _future_covariates(self, future) -> dict[str, np.ndarray]:
+        from rnnkit.data.time_table import read_table
+
+        if future is None:
+            raise DataError(f"this forecaster uses known-future covariates ({', '.join(self.known_covariates)}): "
+                            "give their values for the horizon (--future FILE)")
+        df = read_table(future) if isinstance(future, (str, Path)) else future
+        missing = [c for c in self.known_covariates if c not in df.columns]
+        if missing:
+            raise DataError(f"the future table lacks {', '.join(map(repr, missing))}")
+        keys = df[self.id_col].astype(str) if self.id_col and self.id_col in df.columns else pd_series_of("", len(df))
+        return {k: df.loc[keys == k, list(self.known_covariates)].to_numpy(dtype=np.float64) for k in set(keys)}
+
+    # ------------------------------------------------------------- backtest
+    def backtest(self, data, split: str = "test", stride: int = 1) -> Backtest:
+        """Rolling-origin evaluation: one forecast from every origin whose horizon lies in
+        ``split`` (``test``, ``valid``, ``train`` or ``all``), ``stride`` apart, beside the
+        baselines on the same windows."""
+        self._check_fitted()
+        if split not in ("train", "valid", "test", "all"):
+            raise ConfigError(f"split must be train, valid, test or all, got {split!r}")
+        sset = self.read(data)
+        preds = {"model": [], "naive": [], "seasonal_naive": [], "mean": []}
+        scaled = {k: [] for k in preds}
+        ys, ys_scaled, scales, per_series = [], [], [], []
+        n = len(self.target_cols_)
+        for s in sset.series:
+            bounds = self._bounds(s)
+            origins = window_origins(bounds, split, max(self.context, self.season_), self.horizon, stride)
+            if len(origins) == 0:
+                continue
+            scaler = self._scaler_for(s.key)
+            inputs, known, targets = self._scaled(s, scaler)
+            past, future, y_z = window_arrays(inputs, known, targets, origins, self.context, self.horizon)
+            point_z, iv_z = self._forecast(past, future)
+            base_z = baseline_forecasts(targets, origins, self.horizon, self.context, self.season_)
+            y = self._unscale(scaler, y_z)
+            ys.append(y)
+            ys_scaled.append(y_z)
+            scales.append(np.broadcast_to(seasonal_scale(s.targets[:bounds.train_end], self.season_), y.shape))
+            for name, z in [("model", point_z), *base_z.items()]:
+                scaled[name].append(z)
+                preds[name].append(self._unscale(scaler, z))
+            per_series.append({"key": s.key, "times": s.times[origins], "step": s.times[1] - s.times[0],
+                               "actual": y, "forecast": self._unscale(scaler, point_z),
+                               "interval": None if iv_z is None else self._unscale(scaler, iv_z),
+                               "history": s.targets, "history_times": s.times})
+        if not ys:
+            raise DataError(f"no complete window (context {self.context} + horizon {self.horizon}) lies in the "
+                            f"{split} rows")
+        y_all, y_scaled, scale_all = np.concatenate(ys), np.concatenate(ys_scaled), np.concatenate(scales)
+        names = [k for k in preds if len(preds[k]) == len(ys)]
+        metrics = {k: forecast_metrics(y_all, np.concatenate(preds[k]), scale_all) for k in names}
+        metrics_scaled = {k: forecast_metrics(y_scaled, np.concatenate(scaled[k])) for k in names}
+        for m in metrics_scaled.values():
+            m.pop("smape")  # percentages of a z-score mean nothing
+        return Backtest(split, self.horizon, len(y_all), metrics, metrics_scaled, per_series, list(self.target_cols_))
+
+    def score(self, data) -> float:
+        """Negative test MSE (greater is better, as scikit-learn expects)."""
+        return -self.backtest(data).metrics["model"]["mse"]
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        self._check_fitted()
+        ck = Checkpoint(meta=self._meta())
+        put_model(ck, self.model_)
+        return save_checkpoint(path, ck)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> "Forecaster":
+        """A fitted forecaster from :meth:`save`'s file or a training run's checkpoint."""
+        ck = load_checkpoint(path)
+        if ck.meta.get("task") != TASK:
+            raise CheckpointError(f"{path} is not a forecasting checkpoint (task: {ck.meta.get('task')!r})")
+        meta = ck.meta
+        params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta.get("params", {}).items()
+                  if k in cls._param_names()}
+        est = cls(**params)
+        est.target_cols_, est.freq_, est.calendar_ = meta["target_cols"], meta["freq"], meta["calendar"]
+        est.season_, est.n_series_ = meta["season"], meta.get("n_series", 1)
+        est.scalers_ = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
+        est.model_ = build_model(ck, str(path)).to(resolve_device(device)).eval()
+        return est
+
+
+def pd_series_of(value, n: int):
+    import pandas as pd
+
+    return pd.Series([value] * n)
+
+
+def _jsonable(params: dict) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+__all__ = ["Forecaster", "Backtest", "ForecastTask", "TASK"]

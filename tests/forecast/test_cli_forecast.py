@@ -1,0 +1,92 @@
+"""rnnkit forecast train / predict / evaluate on real temporary files, and one-line errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+
+runner = CliRunner()
+FAST = ["--epochs", "2", "--hidden", "8", "--horizon", "6", "--context", "24", "--quiet", "--device", "cpu"]
+
+
+@pytest.fixture
+def pjm_like(tmp_path):
+    """Day-first timestamps, rows out of order, one duplicated hour and one missing hour."""
+    n = 400
+    t = pd.date_range("2002-12-31 01:00", periods=n, freq="h")
+    y = 30000 + 5000 * np.sin(2 * np.pi * np.arange(n) / 24) + np.random.default_rng(0).normal(0, 300, n)
+    df = pd.DataFrame({"Datetime": t.strftime("%d-%m-%Y %H:%M"), "PJME_MW": y.round()})
+    df = pd.concat([df.drop(index=100), df.iloc[[50]]]).sample(frac=1.0, random_state=1)
+    path = tmp_path / "pjm.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_train_predict_evaluate(pjm_like, tmp_path):
+    out = tmp_path / "run"
+    base = ["forecast", "train", str(pjm_like), "--time-col", "Datetime", "--target", "PJME_MW", "--out", str(out)]
+    r = runner.invoke(app, base + FAST)
+    assert r.exit_code == 2 and "duplicated timestamp" in r.output and "--duplicates" in r.output
+    r = runner.invoke(app, base + FAST + ["--duplicates", "mean"])
+    assert r.exit_code == 2 and "1 missing timestamp(s) (gaps in the 1h grid)" in r.output
+    r = runner.invoke(app, base + FAST + ["--duplicates", "mean", "--fill", "interpolate"])
+    assert r.exit_code == 0, r.output
+    assert "seasonal_naive" in r.output and "model MSE / best baseline" in r.output
+    for name in ("model.safetensors", "best.safetensors", "test_report.json", "test_forecasts.png", "metrics.jsonl"):
+        assert (out / name).exists(), name
+    report = json.loads((out / "test_report.json").read_text())
+    assert report["windows"] == 80 - 6 + 1 and set(report["metrics"]) == {"model", "naive", "seasonal_naive", "mean"}
+    # a second run into the same folder is refused
+    r = runner.invoke(app, base + FAST + ["--duplicates", "mean", "--fill", "interpolate"])
+    assert r.exit_code == 2 and "already holds a training run" in r.output
+
+    r = runner.invoke(app, ["forecast", "predict", str(out / "model.safetensors"), str(pjm_like),
+                            "--output", str(tmp_path / "next.csv")])
+    assert r.exit_code == 0, r.output
+    pred = pd.read_csv(tmp_path / "next.csv")
+    assert len(pred) == 6 and pred["time"].iloc[0] == "2003-01-16 17:00:00"  # the hour after the last row
+    r = runner.invoke(app, ["forecast", "evaluate", str(out / "model.safetensors"), str(pjm_like), "--split", "valid",
+                            "--out", str(tmp_path / "ev")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "ev" / "valid_report.json").read_text())["split"] == "valid"
+
+
+def test_resume_continues_the_run(pjm_like, tmp_path):
+    out = tmp_path / "run"
+    args = ["forecast", "train", str(pjm_like), "--dayfirst", "--duplicates", "last", "--fill", "ffill",
+            "--out", str(out), *FAST, "--early-stopping", "0"]
+    assert runner.invoke(app, args).exit_code == 0
+    r = runner.invoke(app, [*args[:-len(FAST) - 2], *FAST, "--early-stopping", "0", "--epochs", "3", "--resume"])
+    assert r.exit_code == 0, r.output
+    epochs = [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()
+              if json.loads(x).get("kind") == "valid"]
+    assert epochs == [1, 2, 3]
+
+
+def test_bad_input_is_one_line(tmp_path):
+    (tmp_path / "text.csv").write_text("date,y\n2021-01-01,1\n2021-01-02,a\n2021-01-03,3\n")
+    (tmp_path / "nan.csv").write_text("date,y\n2021-01-01,\n2021-01-02,\n2021-01-03,\n")
+    (tmp_path / "short.csv").write_text("date,y\n" + "".join(f"2021-01-{d:02d},{d % 3}\n" for d in range(1, 20)))
+    (tmp_path / "bad.safetensors").write_bytes(b"not a checkpoint")
+    cases = [
+        (["forecast", "train", str(tmp_path / "missing.csv")], "no such file"),
+        (["forecast", "train", str(tmp_path / "text.csv")], "no numeric column to forecast (columns: y)"),
+        (["forecast", "train", str(tmp_path / "text.csv"), "--target", "y"], "column 'y' is not numeric: 1 value"),
+        (["forecast", "train", str(tmp_path / "nan.csv"), "--fill", "interpolate"], "no values at all"),
+        (["forecast", "train", str(tmp_path / "short.csv"), "--out", str(tmp_path / "r")], "context + horizon needs"),
+        (["forecast", "train", str(tmp_path / "short.csv"), "--split", "0.7,0.3"], "three numbers"),
+        (["forecast", "train", str(tmp_path / "short.csv"), "--decoder", "seq2seq", "--horizon", "2", "--context",
+          "3", "--out", str(tmp_path / "r2")], "decoder must be one of"),
+        (["forecast", "predict", str(tmp_path / "bad.safetensors"), str(tmp_path / "short.csv")], "error:"),
+    ]
+    for args, needle in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in r.output, (args, r.output)
+        assert "Traceback" not in r.output
+    r = runner.invoke(app, ["forecast", "train", str(tmp_path / "short.csv"), "--no-such-option"])
+    assert r.exit_code == 2 and "No such option" in r.output
