@@ -87,3 +87,14 @@ def test_teacher_forcing_reads_the_true_values_in_training():
     net.eval()  # at prediction time the true values are never read
     assert torch.equal(net(past, future, y), net(past, future, y + 1.0))
     assert torch.isfinite(forced).all()
+
+
+def test_warm_up_steps_feed_the_state_but_not_the_normalisation():
+    net = make(norm_window=4)
+    torch.nn.init.normal_(net.head.weight, std=0.5)
+    past = torch.randn(2, 10, 6)
+    loc, scale = net._norm(past)
+    loc4, scale4 = make(norm_window=0)._norm(past[:, -4:])
+    torch.testing.assert_close((loc, scale), (loc4, scale4))
+    future = torch.randn(2, 5, 3)
+    assert not torch.allclose(net(past, future), net(past[:, -4:], future))  # the warm-up changed the state

@@ -136,3 +136,15 @@ def test_load_refuses_other_checkpoints(tmp_path):
     clf = RNNClassifier(epochs=1, hidden_size=4, validation_fraction=0).fit(np.random.randn(6, 5, 1), [0, 1] * 3)
     with pytest.raises(CheckpointError, match="not a forecasting checkpoint"):
         Forecaster.load(clf.save(tmp_path / "c.safetensors"))
+
+
+def test_warmup_and_whole_history():
+    df = table(n=300)
+    f = Forecaster(horizon=4, context=12, warmup=24, **FAST).fit(df)
+    assert f.model_.config.norm_window == 12
+    bt = f.backtest(df)
+    assert bt.windows == 60 - 4 + 1  # test origins still start at row 240: 36 rows of reach fit before it
+    short, whole = f.predict(df), f.predict(df, history=True)
+    assert len(short) == len(whole) == 4 and (short["y"] != whole["y"]).any()
+    with pytest.raises(DataError, match="reads the last 36"):
+        f.predict(table(n=30))

@@ -7,7 +7,8 @@ point forecast, 2 for a Gaussian (mean, standard deviation), ``len(quantiles)`` 
 quantiles; all in the (globally scaled) units of the targets in ``past``.
 
 *Instance normalisation* (on by default): each window's targets are shifted by their last
-observed value and divided by their standard deviation over the context before the
+observed value and divided by their standard deviation over the context (the last
+``norm_window`` steps; earlier steps of ``past`` only warm the state up) before the
 encoder sees them, and the forecast is mapped back, so the network predicts the change
 from the last value in units of the window's own variability. A forecaster that outputs
 zeros is then the naive last-value forecast: the network starts from the strong baseline
@@ -53,6 +54,7 @@ class ForecastNetConfig:
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
     instance_norm: bool = True
     teacher_forcing: float = 0.0
+    norm_window: int = 0  # instance-norm statistics over the last this many steps (0: all of ``past``)
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -99,7 +101,8 @@ class ForecastNet(nn.Module):
         if not self.config.instance_norm:
             return torch.zeros_like(y[:, -1]), torch.ones_like(y[:, -1])
         loc = y[:, -1]  # (B, n): the last observed value
-        scale = y.std(1, unbiased=False).add(1e-5)  # (B, n)
+        window = y[:, -self.config.norm_window:] if self.config.norm_window else y
+        scale = window.std(1, unbiased=False).add(1e-5)  # (B, n)
         return loc, scale
 
     def forward(self, past: Tensor, future: Tensor, y: Tensor | None = None) -> Tensor:

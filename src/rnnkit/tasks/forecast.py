@@ -117,7 +117,9 @@ class Forecaster(ParamsMixin):
 
     Model (see :class:`~rnnkit.models.forecaster.ForecastNet`): ``cell``, ``hidden_size``,
     ``num_layers``, ``dropout``, ``decoder`` (direct|autoregressive), ``likelihood``
-    (point|gaussian|quantile), ``quantiles``, ``instance_norm``, ``teacher_forcing``.
+    (point|gaussian|quantile), ``quantiles``, ``instance_norm``, ``teacher_forcing``;
+    ``warmup``: rows the encoder reads before the context to settle its state (in training
+    and prediction alike; ``predict(..., history=True)`` reads the whole history).
     Training: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``clip``,
     ``early_stopping`` (epochs without a better validation loss), ``seed``, ``device``,
     ``verbose``, ``run_dir`` (keep checkpoints and metrics there; resume from it), ``max_time``.
@@ -130,7 +132,7 @@ class Forecaster(ParamsMixin):
                  id_col: str | None = None, time_format: str | None = None, dayfirst: bool = False,
                  duplicates: str = "error", fill: str | None = None, freq: str | None = None,
                  split: tuple = (0.7, 0.1, 0.2), valid_start: str | None = None, test_start: str | None = None,
-                 scaler: str = "standard", season: int | None = None, stride: int = 1,
+                 scaler: str = "standard", season: int | None = None, stride: int = 1, warmup: int = 0,
                  cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
                  decoder: str = "direct", likelihood: str = "point", quantiles: tuple = (0.1, 0.5, 0.9),
                  instance_norm: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
@@ -142,7 +144,7 @@ class Forecaster(ParamsMixin):
         self.id_col, self.time_format, self.dayfirst = id_col, time_format, dayfirst
         self.duplicates, self.fill, self.freq = duplicates, fill, freq
         self.split, self.valid_start, self.test_start = split, valid_start, test_start
-        self.scaler, self.season, self.stride = scaler, season, stride
+        self.scaler, self.season, self.stride, self.warmup = scaler, season, stride, warmup
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.decoder, self.likelihood, self.quantiles = decoder, likelihood, quantiles
         self.instance_norm, self.teacher_forcing = instance_norm, teacher_forcing
@@ -154,8 +156,13 @@ class Forecaster(ParamsMixin):
     def _check_params(self) -> None:
         if self.horizon < 1 or self.context < 1:
             raise ConfigError(f"horizon and context must be at least 1, got {self.horizon} and {self.context}")
-        if self.stride < 1:
-            raise ConfigError(f"stride must be at least 1, got {self.stride}")
+        if self.stride < 1 or self.warmup < 0:
+            raise ConfigError(f"stride must be at least 1 and warmup at least 0, got {self.stride}, {self.warmup}")
+
+    @property
+    def _reach(self) -> int:
+        """Rows the encoder reads before an origin: the warm-up, then the context."""
+        return self.context + self.warmup
 
     def _targets(self) -> list[str] | None:
         if self.target is None:
@@ -210,16 +217,16 @@ class Forecaster(ParamsMixin):
         arrays, train_index, valid_index = [], [], []
         for i, s in enumerate(sset.series):
             bounds = self._bounds(s)
-            if bounds.train_end < self.context + self.horizon:
+            if bounds.train_end < self._reach + self.horizon:
                 where = f" ({s.key})" if s.key else ""
                 raise DataError(f"series{where} has {bounds.train_end} training rows; context + horizon needs "
-                                f"{self.context + self.horizon}")
+                                f"{self._reach + self.horizon}")
             names = [*sset.target_cols, *sset.past_cols, *sset.known_cols]
             self.scalers_[s.key] = Scaler(self.scaler).fit(self._inputs(s)[:bounds.train_end], names,
                                                            f" in series {s.key!r}" if s.key else "")
             arrays.append(self._scaled(s, self.scalers_[s.key]))
-            tr = window_origins(bounds, "train", self.context, self.horizon, self.stride)
-            va = window_origins(bounds, "valid", self.context, self.horizon, 1)
+            tr = window_origins(bounds, "train", self._reach, self.horizon, self.stride)
+            va = window_origins(bounds, "valid", self._reach, self.horizon, 1)
             train_index.append(np.stack([np.full(len(tr), i), tr], 1))
             valid_index.append(np.stack([np.full(len(va), i), va], 1))
         train_index, valid_index = np.concatenate(train_index), np.concatenate(valid_index)
@@ -230,11 +237,12 @@ class Forecaster(ParamsMixin):
                                    n_known=sset.n_known, cell=self.cell, hidden_size=self.hidden_size,
                                    num_layers=self.num_layers, dropout=self.dropout, decoder=self.decoder,
                                    likelihood=self.likelihood, quantiles=list(self.quantiles),
-                                   instance_norm=self.instance_norm, teacher_forcing=self.teacher_forcing)
+                                   instance_norm=self.instance_norm, teacher_forcing=self.teacher_forcing,
+                                   norm_window=self.context)
         torch.manual_seed(self.seed)
         model = ForecastNet(config)
-        train = WindowBatches(arrays, train_index, self.context, self.horizon, self.batch_size, True, self.seed)
-        valid = WindowBatches(arrays, valid_index, self.context, self.horizon, 256, False)
+        train = WindowBatches(arrays, train_index, self._reach, self.horizon, self.batch_size, True, self.seed)
+        valid = WindowBatches(arrays, valid_index, self._reach, self.horizon, 256, False)
         self._train(model, train, valid, resume)
         return self
 
@@ -296,11 +304,14 @@ class Forecaster(ParamsMixin):
         return z * scaler.scale[:n] + scaler.loc[:n]
 
     # ------------------------------------------------------------- predict
-    def predict(self, data, future=None):
+    def predict(self, data, future=None, history: bool = False):
         """Forecast the ``horizon`` steps after the end of each series in ``data``.
 
         ``future``: a table with the known-future covariates for those steps (needed only
-        when ``known_covariates`` were given). Returns a DataFrame: the id column (if any),
+        when ``known_covariates`` were given). ``history=True``: the encoder reads every row
+        of the series, carrying its state up to the context (the statistics of instance
+        normalisation still come from the last ``context`` rows), instead of the last
+        ``warmup + context`` rows. Returns a DataFrame: the id column (if any),
         the time, one column per target, and ``TARGET_lower``/``TARGET_upper`` (an 80 %
         interval) for probabilistic forecasters.
         """
@@ -311,9 +322,9 @@ class Forecaster(ParamsMixin):
         fut = self._future_covariates(future) if self.known_covariates else None
         rows = []
         for s in sset.series:
-            if len(s) < self.context:
+            if len(s) < self._reach:
                 raise DataError(f"series{f' {s.key!r}' if s.key else ''} has {len(s)} rows; the forecaster reads "
-                                f"the last {self.context} (its context)")
+                                f"the last {self._reach} (warm-up and context)")
             scaler = self._scaler_for(s.key)
             inputs, _, _ = self._scaled(s, scaler)
             times = pd.date_range(s.times[-1], periods=self.horizon + 1, freq=pd.Timedelta(self.freq_))[1:]
@@ -325,7 +336,8 @@ class Forecaster(ParamsMixin):
                 k_user = len(self.known_covariates)
                 z = (user[:self.horizon] - scaler.loc[-k_user:]) / scaler.scale[-k_user:]
                 known = np.concatenate([z.astype(np.float32), known], 1)
-            point, iv = self._forecast(inputs[None, -self.context:], known[None].astype(np.float32))
+            past = inputs[None] if history else inputs[None, -self._reach:]
+            point, iv = self._forecast(past, known[None].astype(np.float32))
             frame = {"time": times}
             if self.id_col:
                 frame = {self.id_col: [s.key] * self.horizon, **frame}
@@ -363,15 +375,14 @@ class Forecaster(ParamsMixin):
         preds = {"model": [], "naive": [], "seasonal_naive": [], "mean": []}
         scaled = {k: [] for k in preds}
         ys, ys_scaled, scales, per_series = [], [], [], []
-        n = len(self.target_cols_)
         for s in sset.series:
             bounds = self._bounds(s)
-            origins = window_origins(bounds, split, max(self.context, self.season_), self.horizon, stride)
+            origins = window_origins(bounds, split, max(self._reach, self.season_), self.horizon, stride)
             if len(origins) == 0:
                 continue
             scaler = self._scaler_for(s.key)
             inputs, known, targets = self._scaled(s, scaler)
-            past, future, y_z = window_arrays(inputs, known, targets, origins, self.context, self.horizon)
+            past, future, y_z = window_arrays(inputs, known, targets, origins, self._reach, self.horizon)
             point_z, iv_z = self._forecast(past, future)
             base_z = baseline_forecasts(targets, origins, self.horizon, self.context, self.season_)
             y = self._unscale(scaler, y_z)
