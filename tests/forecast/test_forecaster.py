@@ -144,6 +144,7 @@ def test_warmup_and_whole_history():
     assert f.model_.config.norm_window == 12
     bt = f.backtest(df)
     assert bt.windows == 60 - 4 + 1  # test origins still start at row 240: 36 rows of reach fit before it
+    torch.nn.init.normal_(f.model_.head.weight, std=0.5)  # make the state's effect visible after 2 epochs
     short, whole = f.predict(df), f.predict(df, history=True)
     assert len(short) == len(whole) == 4 and (short["y"] != whole["y"]).any()
     with pytest.raises(DataError, match="reads the last 36"):
