@@ -98,3 +98,17 @@ def test_warm_up_steps_feed_the_state_but_not_the_normalisation():
     torch.testing.assert_close((loc, scale), (loc4, scale4))
     future = torch.randn(2, 5, 3)
     assert not torch.allclose(net(past, future), net(past[:, -4:], future))  # the warm-up changed the state
+
+
+def test_highway_can_express_the_seasonal_naive_forecast():
+    C, H, m = 8, 5, 4
+    net = ForecastNet(ForecastNetConfig(n_targets=2, horizon=H, hidden_size=4, highway=C, instance_norm=False)).eval()
+    assert net(torch.randn(3, C, 2), torch.zeros(3, H, 0)).abs().max() == 0  # zero start
+    with torch.no_grad():
+        for k in range(H):
+            net.highway.weight[k, C - m + (k % m)] = 1.0
+    past = torch.randn(3, C, 2)
+    expected = torch.stack([past[:, C - m + (k % m)] for k in range(H)], 1)
+    torch.testing.assert_close(net.point(net(past, torch.zeros(3, H, 0))), expected)
+    with pytest.raises(ValueError, match="highway reads the last 8"):
+        net(torch.randn(3, 6, 2), torch.zeros(3, H, 0))

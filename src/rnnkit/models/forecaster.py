@@ -15,6 +15,11 @@ zeros is then the naive last-value forecast: the network starts from the strong 
 and learns corrections, and a level shift between training and test years costs nothing
 (Kim et al. 2022, RevIN; Zeng et al. 2023, NLinear).
 
+With ``highway`` > 0 a linear map from each target's last ``highway`` (normalised) values
+to its H future values is added to the output, as in LSTNet (Lai et al. 2018): it carries
+the linear, seasonal part of the signal (it can express the seasonal-naive forecast
+exactly) and leaves the recurrent part the non-linear rest.
+
 Decoders:
 
 * ``direct``: the encoder's last hidden state and the flattened known-future covariates
@@ -55,6 +60,7 @@ class ForecastNetConfig:
     instance_norm: bool = True
     teacher_forcing: float = 0.0
     norm_window: int = 0  # instance-norm statistics over the last this many steps (0: all of ``past``)
+    highway: int = 0  # LSTNet's linear autoregressive highway over the last this many steps (0: none)
 
     def __post_init__(self) -> None:
         if self.decoder not in DECODERS:
@@ -91,9 +97,12 @@ class ForecastNet(nn.Module):
             self.decoder = Recurrent(c.cell, c.n_targets + c.n_known, c.hidden_size, c.num_layers, batch_first=True,
                                      dropout=c.dropout if c.num_layers > 1 else 0.0)
             self.head = nn.Linear(c.hidden_size, out)
+        self.highway = nn.Linear(c.highway, c.horizon) if c.highway else None
         # Start from "no change": with instance norm an all-zero output is the naive forecast.
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        for layer in (self.head, self.highway):
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def _norm(self, past: Tensor) -> tuple[Tensor, Tensor]:
         n = self.config.n_targets
@@ -133,6 +142,15 @@ class ForecastNet(nn.Module):
                     use = (torch.rand(B, 1, device=past.device) < c.teacher_forcing).to(true.dtype)
                     prev = use * true + (1 - use) * prev
             raw = torch.stack(steps, 1)
+        if self.highway is not None:
+            if targets.shape[1] < c.highway:
+                raise ValueError(f"the highway reads the last {c.highway} steps; past has {targets.shape[1]}")
+            # (B, n, highway) -> (B, H, n, 1): one linear map per target, shared by all targets
+            linear = self.highway(targets[:, -c.highway:].transpose(1, 2)).transpose(1, 2).unsqueeze(-1)
+            if c.likelihood == "gaussian":
+                raw = torch.cat([raw[..., :1] + linear, raw[..., 1:]], -1)
+            else:
+                raw = raw + linear
         return self._denorm(raw, loc, scale)
 
     def _point_raw(self, raw: Tensor) -> Tensor:

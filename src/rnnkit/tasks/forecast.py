@@ -117,7 +117,8 @@ class Forecaster(ParamsMixin):
 
     Model (see :class:`~rnnkit.models.forecaster.ForecastNet`): ``cell``, ``hidden_size``,
     ``num_layers``, ``dropout``, ``decoder`` (direct|autoregressive), ``likelihood``
-    (point|gaussian|quantile), ``quantiles``, ``instance_norm``, ``teacher_forcing``;
+    (point|gaussian|quantile), ``quantiles``, ``instance_norm``, ``highway`` (LSTNet's linear
+    shortcut over the context), ``teacher_forcing``;
     ``warmup``: rows the encoder reads before the context to settle its state (in training
     and prediction alike; ``predict(..., history=True)`` reads the whole history).
     Training: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``clip``,
@@ -135,7 +136,7 @@ class Forecaster(ParamsMixin):
                  scaler: str = "standard", season: int | None = None, stride: int = 1, warmup: int = 0,
                  cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
                  decoder: str = "direct", likelihood: str = "point", quantiles: tuple = (0.1, 0.5, 0.9),
-                 instance_norm: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
+                 instance_norm: bool = True, highway: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
                  early_stopping: int | None = 5, seed: int = 0, device: str = "cpu", verbose: bool = False,
                  run_dir: str | None = None, max_time: float | None = None) -> None:
@@ -147,7 +148,7 @@ class Forecaster(ParamsMixin):
         self.scaler, self.season, self.stride, self.warmup = scaler, season, stride, warmup
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.decoder, self.likelihood, self.quantiles = decoder, likelihood, quantiles
-        self.instance_norm, self.teacher_forcing = instance_norm, teacher_forcing
+        self.instance_norm, self.highway, self.teacher_forcing = instance_norm, highway, teacher_forcing
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.clip, self.early_stopping, self.seed, self.device = clip, early_stopping, seed, device
         self.verbose, self.run_dir, self.max_time = verbose, run_dir, max_time
@@ -238,7 +239,7 @@ class Forecaster(ParamsMixin):
                                    num_layers=self.num_layers, dropout=self.dropout, decoder=self.decoder,
                                    likelihood=self.likelihood, quantiles=list(self.quantiles),
                                    instance_norm=self.instance_norm, teacher_forcing=self.teacher_forcing,
-                                   norm_window=self.context)
+                                   norm_window=self.context, highway=self.context if self.highway else 0)
         torch.manual_seed(self.seed)
         model = ForecastNet(config)
         train = WindowBatches(arrays, train_index, self._reach, self.horizon, self.batch_size, True, self.seed)
