@@ -12,9 +12,10 @@ from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from rnnkit.layers import Recurrent
 
 __all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent", "RNNClassifier",
-           "RNNTagger"]
+           "RNNTagger", "Forecaster"]
 
-_ESTIMATORS = {"RNNClassifier": "rnnkit.tasks.classify", "RNNTagger": "rnnkit.tasks.tag"}
+_ESTIMATORS = {"RNNClassifier": "rnnkit.tasks.classify", "RNNTagger": "rnnkit.tasks.tag",
+               "Forecaster": "rnnkit.tasks.forecast"}
 
 
 def __getattr__(name: str):

@@ -194,8 +194,9 @@ def plot_long_range(results: list[LongRangeResult], out_path):
         return None
     clips = sorted({r.clip for r in results}, key=lambda c: (c is not None, c or 0))
     task = results[0].task
-    fig, axes = plt.subplots(1, len(clips), figsize=(6 * len(clips), 4), squeeze=False)
-    for ax, clip in zip(axes[0], clips):
+    fig, axes = plt.subplots(2, len(clips), figsize=(6 * len(clips), 7), squeeze=False, sharex=True,
+                             gridspec_kw={"height_ratios": [3, 2]})
+    for ax, grad_ax, clip in zip(axes[0], axes[1], clips):
         for cell in dict.fromkeys(r.cell for r in results):
             rs = sorted((r for r in results if r.cell == cell and r.clip == clip), key=lambda r: r.length)
             if not rs:
@@ -204,6 +205,11 @@ def plot_long_range(results: list[LongRangeResult], out_path):
             line, = ax.plot([r.length for r in rs], scores, "-", label=cell)
             for r, y in zip(rs, scores):
                 ax.plot(r.length, y, "o", color=line.get_color(), fillstyle="full" if r.solved else "none")
+            # an overflow (inf) is drawn at the top of the panel as an x
+            norms = [r.max_grad_norm if math.isfinite(r.max_grad_norm) else 1e30 for r in rs]
+            grad_ax.plot([r.length for r in rs], norms, "-", color=line.get_color(), label=cell)
+            for r, g in zip(rs, norms):
+                grad_ax.plot(r.length, g, "x" if g >= 1e30 else ".", color=line.get_color())
         if task == "adding":
             ax.axhline(1 / 6, color="grey", ls=":", label="predict 1 (MSE 1/6)")
             ax.axhline(0.01, color="grey", ls="--", label="solved below")
@@ -213,7 +219,10 @@ def plot_long_range(results: list[LongRangeResult], out_path):
             ax.axhline(1 / COPY_SYMBOLS, color="grey", ls=":", label="chance")
             ax.set_ylabel("recall accuracy")
         ax.set_xscale("log")
-        ax.set_xlabel("sequence length (lag)")
+        grad_ax.set_yscale("log")
+        grad_ax.set_xlabel("sequence length (lag)")
+        grad_ax.set_ylabel("largest gradient norm\n(before clipping; x = overflow)")
+        grad_ax.grid(alpha=0.3, which="both")
         ax.set_title(f"{task}: {'no clipping' if clip is None else f'clip {clip:g}'} (filled = solved)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
