@@ -90,3 +90,29 @@ def test_bad_input_is_one_line(tmp_path):
         assert "Traceback" not in r.output
     r = runner.invoke(app, ["forecast", "train", str(tmp_path / "short.csv"), "--no-such-option"])
     assert r.exit_code == 2 and "No such option" in r.output
+
+
+@pytest.mark.slow
+def test_cli_on_etth1_and_pjm(shared_data, tmp_path):
+    ett = shared_data / "ett" / "ETTh1.csv"
+    pjm = shared_data / "pjm-hourly-energy" / "PJME_hourly.csv"
+    if not ett.exists() or not pjm.exists():
+        pytest.skip("ETTh1.csv or PJME_hourly.csv is not under ../shared/data")
+    r = runner.invoke(app, ["forecast", "train", str(ett), "--time-col", "date", "--target", "OT", "--horizon", "24",
+                            "--split", "8640,2880,2880", "--epochs", "2", "--quiet", "--device", "cpu",
+                            "--out", str(tmp_path / "ett")])
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "ett" / "test_report.json").read_text())
+    assert report["windows"] == 2880 - 24 + 1
+    assert report["scaled"]["naive"]["mse"] == pytest.approx(0.0343, abs=5e-4)  # the reference figure
+    assert report["scaled"]["model"]["mse"] < report["scaled"]["naive"]["mse"]
+    r = runner.invoke(app, ["forecast", "train", str(pjm), "--quiet", "--out", str(tmp_path / "pjm")])
+    assert r.exit_code == 2 and "4 duplicated timestamp(s)" in r.output
+    r = runner.invoke(app, ["forecast", "train", str(pjm), "--duplicates", "mean", "--fill", "interpolate", "--quiet",
+                            "--epochs", "1", "--max-time", "30", "--device", "cpu", "--out", str(tmp_path / "pjm")])
+    assert r.exit_code == 0, r.output
+    assert "30 missing timestamp(s)" in r.output
+    r = runner.invoke(app, ["forecast", "predict", str(tmp_path / "pjm" / "model.safetensors"), str(pjm),
+                            "--output", str(tmp_path / "next.csv")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(tmp_path / "next.csv")["time"].iloc[0] == "2018-08-03 01:00:00"
