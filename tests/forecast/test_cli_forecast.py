@@ -116,3 +116,14 @@ def test_cli_on_etth1_and_pjm(shared_data, tmp_path):
                             "--output", str(tmp_path / "next.csv")])
     assert r.exit_code == 0, r.output
     assert pd.read_csv(tmp_path / "next.csv")["time"].iloc[0] == "2018-08-03 01:00:00"
+
+
+def test_run_report_shows_the_backtest(pjm_like, tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["forecast", "train", str(pjm_like), "--dayfirst", "--duplicates", "mean", "--fill",
+                            "interpolate", "--likelihood", "gaussian", "--out", str(out), *FAST])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    page = (out / "report.html").read_text()
+    for needle in ("ForecastNet", "metrics / seasonal_naive / mse", "test forecasts", "data:image/png;base64,"):
+        assert needle in page, needle

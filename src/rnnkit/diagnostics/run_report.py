@@ -90,6 +90,19 @@ def _table(rows: list[tuple[str, object]]) -> str:
                                for k, v in rows) + "</table>"
 
 
+def _flat_rows(report: dict, prefix: str = "", depth: int = 0) -> list[tuple[str, object]]:
+    """Scalars of a report, nested dicts flattened as ``metrics / model / mse`` (lists and
+    deeper nesting -- per-class tables, confusion matrices -- are left to the figures)."""
+    rows = []
+    for k, v in report.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and depth < 2:
+            rows.extend(_flat_rows(v, f"{key} / ", depth + 1))
+        elif not isinstance(v, (list, dict)):
+            rows.append((key, v))
+    return rows
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
@@ -146,7 +159,7 @@ def write_run_report(run_dir: str | Path, out: str | Path | None = None, samples
             f"<pre class=\"sample\">{html.escape(t)}</pre>" for t in samples) + "</section>")
     for path in sorted(run_dir.glob("*_report.json")):
         report = json.loads(path.read_text(encoding="utf-8"))
-        rows = [(k, v) for k, v in report.items() if not isinstance(v, (list, dict))]
+        rows = _flat_rows(report)
         parts.append(f'<section class="report"><h2>{html.escape(path.stem.replace("_", " "))}</h2>'
                      + _table(rows) + "</section>")
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>rnnkit run report</title><style>"
