@@ -320,7 +320,7 @@ class Recurrent(nn.Module):
 
     # ------------------------------------------------------------------ reference backend
     def _forward_reference(self, x, hx, lengths, weights):
-        steps, batch = x.shape[0], x.shape[1]
+        steps = x.shape[0]
         valid = None
         if lengths is not None:
             valid = (torch.arange(steps).unsqueeze(1) < lengths.unsqueeze(0)).to(x.device).unsqueeze(-1)  # (T, B, 1)

@@ -361,7 +361,10 @@ class Forecaster(ParamsMixin):
         missing = [c for c in self.known_covariates if c not in df.columns]
         if missing:
             raise DataError(f"the future table lacks {', '.join(map(repr, missing))}")
-        keys = df[self.id_col].astype(str) if self.id_col and self.id_col in df.columns else pd_series_of("", len(df))
+        if self.id_col and self.id_col in df.columns:
+            keys = df[self.id_col].astype(str).to_numpy()
+        else:
+            keys = np.full(len(df), "")
         return {k: df.loc[keys == k, list(self.known_covariates)].to_numpy(dtype=np.float64) for k in set(keys)}
 
     # ------------------------------------------------------------- backtest
@@ -434,12 +437,6 @@ class Forecaster(ParamsMixin):
         est.scalers_ = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
         est.model_ = build_model(ck, str(path)).to(resolve_device(device)).eval()
         return est
-
-
-def pd_series_of(value, n: int):
-    import pandas as pd
-
-    return pd.Series([value] * n)
 
 
 def _jsonable(params: dict) -> dict:
