@@ -56,11 +56,11 @@ def run_rnnkit(path: Path, targets: str, horizon: int) -> dict:
             **{name: {"mse": m["mse"], "mae": m["mae"]} for name, m in bt.scaled.items()}}
 
 
-def run_peer(python: str, library: str, path: Path, targets: str, horizon: int) -> dict | None:
+def run_peer(python: str, library: str, path: Path, targets: str, horizon: int, patience: int) -> dict | None:
     cmd = [python, str(HERE / "peers" / "ett_peers.py"), "--library", library, "--data", str(path), "--target",
            targets, "--horizon", str(horizon), "--hidden", str(CONFIG["hidden_size"]), "--epochs",
            str(CONFIG["epochs"]), "--batch-size", str(CONFIG["batch_size"]), "--lr", str(CONFIG["lr"]),
-           "--patience", str(CONFIG["early_stopping"])]
+           "--patience", str(patience)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -77,6 +77,9 @@ def main() -> None:
     ap.add_argument("--runs", nargs="*", default=list(RUNS), choices=list(RUNS))
     ap.add_argument("--peers-python", help="Python of an environment with darts and neuralforecast installed.")
     ap.add_argument("--peers", nargs="*", default=["darts", "neuralforecast"])
+    ap.add_argument("--peer-patience", type=int, default=CONFIG["early_stopping"],
+                    help="Peers' early stopping (default: rnnkit's); 0 trains them for every epoch, "
+                         "recorded as LIBRARY@all-epochs.")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "forecast_etth1.json")
     args = ap.parse_args()
     if not args.data.exists():
@@ -89,10 +92,13 @@ def main() -> None:
         print(f"{name}: rnnkit ...", flush=True)
         row = {"rnnkit": run_rnnkit(args.data, targets, horizon), "published_lstma_mse": PUBLISHED_LSTMA.get(name),
                "published_informer_mse": PUBLISHED_INFORMER.get(name)}
+        if args.peers_python and args.peer_patience != CONFIG["early_stopping"]:
+            row[f"rnnkit@peers-{args.peer_patience or 'all-epochs'}"] = row.pop("rnnkit")  # keep the pairing
         if args.peers_python:
             for lib in args.peers:
                 print(f"{name}: {lib} ...", flush=True)
-                row[lib] = run_peer(args.peers_python, lib, args.data, targets, horizon)
+                key = lib if args.peer_patience == CONFIG["early_stopping"] else f"{lib}@all-epochs"
+                row[key] = run_peer(args.peers_python, lib, args.data, targets, horizon, args.peer_patience)
         old = results.get("runs", {}).get(name, {})
         results.setdefault("runs", {})[name] = {**old, **{k: v for k, v in row.items() if v is not None}}
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +122,18 @@ def print_table(results: dict) -> None:
                  f"{row['published_lstma_mse']}" if row.get("published_lstma_mse") else "-",
                  f"{r['seconds']:.0f}", *[f"{p['seconds_end_to_end']:.0f}" if p else "-" for p in peers]]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    paired = {n: row for n, row in results.get("runs", {}).items() if "rnnkit@peers-all-epochs" in row}
+    if paired:
+        print("\nPeers trained for every epoch (no early stopping), rnnkit as configured, in one run:")
+        print("| run | rnnkit MSE | Darts MSE | nf MSE | rnnkit s | Darts s | nf s | speed-up vs Darts / nf |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, row in paired.items():
+            r, d, n = row["rnnkit@peers-all-epochs"], row.get("darts@all-epochs"), row.get("neuralforecast@all-epochs")
+            ratios = " / ".join(f"{p['seconds_end_to_end'] / r['seconds']:.1f}x" if p else "-" for p in (d, n))
+            print(f"| {name} | {r['model']['mse']:.4f} | {d['mse'] if d else float('nan'):.4f} | "
+                  f"{n['mse'] if n else float('nan'):.4f} | {r['seconds']:.0f} | "
+                  f"{d['seconds_end_to_end'] if d else float('nan'):.0f} | "
+                  f"{n['seconds_end_to_end'] if n else float('nan'):.0f} | {ratios} |")
 
 
 if __name__ == "__main__":

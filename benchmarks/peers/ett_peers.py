@@ -44,12 +44,12 @@ def run_darts(times, z, horizon, args) -> np.ndarray:
     series = TimeSeries.from_times_and_values(times, z)
     from pytorch_lightning.callbacks import EarlyStopping
 
-    stop = EarlyStopping(monitor="val_loss", patience=args.patience, mode="min")
+    callbacks = [EarlyStopping(monitor="val_loss", patience=args.patience, mode="min")] if args.patience else []
     model = BlockRNNModel(input_chunk_length=CONTEXT, output_chunk_length=horizon, model="LSTM",
                           hidden_dim=args.hidden, n_rnn_layers=1, n_epochs=args.epochs, batch_size=args.batch_size,
                           optimizer_kwargs={"lr": args.lr}, random_state=0,
                           pl_trainer_kwargs={"accelerator": "cpu", "enable_progress_bar": False,
-                                             "enable_model_summary": False, "logger": False, "callbacks": [stop]})
+                                             "enable_model_summary": False, "logger": False, "callbacks": callbacks})
     model.fit(series[:TRAIN], val_series=series[TRAIN - CONTEXT:VALID], verbose=False)
     forecasts = model.historical_forecasts(series, start=VALID, forecast_horizon=horizon, stride=1, retrain=False,
                                            last_points_only=False, overlap_end=False, verbose=False)
@@ -66,7 +66,7 @@ def run_neuralforecast(times, z, horizon, args) -> np.ndarray:
     model = LSTM(h=horizon, input_size=CONTEXT, encoder_hidden_size=args.hidden, encoder_n_layers=1,
                  max_steps=args.epochs * steps_per_epoch, batch_size=n, windows_batch_size=args.batch_size,
                  learning_rate=args.lr, scaler_type=None, random_seed=0, val_check_steps=steps_per_epoch,
-                 early_stop_patience_steps=args.patience, accelerator="cpu", enable_progress_bar=False,
+                 early_stop_patience_steps=args.patience or -1, accelerator="cpu", enable_progress_bar=False,
                  enable_model_summary=False, logger=False)
     nf = NeuralForecast(models=[model], freq="h")
     cv = nf.cross_validation(df=df, val_size=VALID - TRAIN, test_size=TEST - VALID, n_windows=None, step_size=1,
@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--patience", type=int, default=2, help="epochs without a better validation loss")
+    ap.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a better validation loss (0: train every epoch)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
