@@ -106,3 +106,15 @@ def test_read_table_errors(tmp_path):
     (tmp_path / "header.csv").write_text("date,y\n")
     with pytest.raises(DataError, match="no rows"):
         read_table(tmp_path / "header.csv")
+
+
+def test_parquet_reads_like_csv(tmp_path):
+    pytest.importorskip("pyarrow")
+    df = hourly(5, y=[1.0, 2, 3, 4, 5])
+    df["date"] = pd.to_datetime(df["date"])
+    df.to_parquet(tmp_path / "s.parquet")
+    s = prepare_series(read_table(tmp_path / "s.parquet"), "date", ["y"]).series[0]
+    assert s.targets[:, 0].tolist() == [1, 2, 3, 4, 5] and s.times[1] == pd.Timestamp("2021-03-01 01:00")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="cannot read"):
+        read_table(tmp_path / "bad.parquet")

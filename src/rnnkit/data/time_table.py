@@ -52,7 +52,9 @@ def read_table(path: str | Path):
         raise DataError(f"{path} is not UTF-8 text") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
-    except (pd.errors.ParserError, ValueError, OSError, ImportError) as e:
+    except ImportError:
+        raise DataError(f"reading {path.suffix} files needs pyarrow: pip install 'rnnkit[parquet]'") from None
+    except (pd.errors.ParserError, ValueError, OSError) as e:
         raise DataError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
     if df.empty:
         raise DataError(f"{path} has a header but no rows")

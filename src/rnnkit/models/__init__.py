@@ -3,6 +3,7 @@
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
 #: name -> (model class, config class): how a checkpoint's "model" entry is rebuilt.
@@ -11,7 +12,9 @@ MODELS = {
     "SequenceClassifier": (SequenceClassifier, SequenceClassifierConfig),
     "SequenceTagger": (SequenceTagger, SequenceTaggerConfig),
     "ForecastNet": (ForecastNet, ForecastNetConfig),
+    "PolyphonicModel": (PolyphonicModel, PolyphonicModelConfig),
 }
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceClassifierConfig",
-           "SequenceTagger", "SequenceTaggerConfig", "ForecastNet", "ForecastNetConfig", "MODELS"]
+           "SequenceTagger", "SequenceTaggerConfig", "ForecastNet", "ForecastNetConfig",
+           "PolyphonicModel", "PolyphonicModelConfig", "MODELS"]
