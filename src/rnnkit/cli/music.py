@@ -1,0 +1,113 @@
+"""``rnnkit music``: polyphonic piano-roll models: train, evaluate, generate MIDI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.errors import ConfigError, DataError
+
+app = typer.Typer(help="Polyphonic music (88-key piano rolls): JSB Chorales .json, Coconet .npz, MIDI files.",
+                  no_args_is_help=True)
+
+
+@app.command()
+@user_errors
+def train(
+    data: Path = typer.Argument(..., help="JSB .json (train/valid/test), Coconet .npz, a .mid file or a folder of them."),
+    steps_per_quarter: int = typer.Option(4, help="MIDI input: grid steps per quarter note."),
+    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
+    hidden_size: int = typer.Option(128, "--hidden", help="Units per recurrent layer."),
+    num_layers: int = typer.Option(1, "--layers", help="Stacked recurrent layers."),
+    dropout: float = typer.Option(0.0, help="Dropout between layers and before the output layer."),
+    epochs: int = typer.Option(100, help="Maximum passes over the training pieces."),
+    batch_size: int = typer.Option(8, help="Pieces per batch."),
+    lr: float = typer.Option(3e-3, help="Adam learning rate."),
+    clip: float = typer.Option(1.0, help="Clip the global gradient norm to this value."),
+    early_stopping: int = typer.Option(10, help="Stop after N epochs without a better validation NLL (0: never)."),
+    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    out: Path = typer.Option(Path("runs/music"), "--out", "-o", help="Run folder: checkpoints, metrics, report."),
+    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
+    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a piano-roll model; report NLL per step and frame accuracy on the test pieces."""
+    from rnnkit.data.music import read_music
+    from rnnkit.tasks import music
+
+    check_run_folder(out, resume, overwrite)
+    splits = read_music(data, steps_per_quarter)
+    counts = ", ".join(f"{k} {len(v)} pieces / {sum(len(p) for p in v)} steps" for k, v in splits.items() if v)
+    console.print(f"data: {counts}", highlight=False)
+    settings = music.MusicSettings(str(data), steps_per_quarter, cell, hidden_size, num_layers, dropout, epochs,
+                                   batch_size, lr, 0.0, clip, early_stopping or None, seed, device, not quiet, max_time)
+    result = music.train(settings, out, resume=resume, overwrite=overwrite, splits=splits)
+    console.print(f"trained: {result.stopped_because}; best: {result.best_checkpoint}", highlight=False)
+    model = music.load(result.best_checkpoint)
+    report = {split: model.evaluate(splits[split]) for split in ("valid", "test") if splits.get(split)}
+    for split, r in report.items():
+        console.print(f"{split}: NLL per step {r['nll']:.3f} nats, frame accuracy {r['frame_accuracy']:.3f} "
+                      f"({r['steps']} steps)", highlight=False)
+    (out / "test_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+
+
+@app.command()
+@user_errors
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="A music checkpoint (RUN/best.safetensors)."),
+    data: Path = typer.Argument(..., help="Pieces to score (.json, .npz, .mid or a folder)."),
+    split: str = typer.Option("test", help="Which split of a .json/.npz file (MIDI files are all 'train')."),
+    steps_per_quarter: int = typer.Option(4, help="MIDI input: grid steps per quarter note."),
+) -> None:
+    """Negative log-likelihood per time step and frame-level accuracy."""
+    from rnnkit.data.music import read_music
+    from rnnkit.tasks import music
+
+    splits = read_music(data, steps_per_quarter)
+    if split not in splits:
+        raise ConfigError(f"--split must be train, valid or test, got {split!r}")
+    pieces = splits[split] or (splits["train"] if data.suffix.lower() not in (".json", ".npz") else [])
+    if not pieces:
+        raise DataError(f"{data} has no {split} pieces")
+    r = music.load(checkpoint).evaluate(pieces)
+    console.print(f"NLL per step {r['nll']:.4f} nats, frame accuracy {r['frame_accuracy']:.4f} "
+                  f"({len(pieces)} pieces, {r['steps']} steps)", highlight=False)
+
+
+@app.command()
+@user_errors
+def generate(
+    checkpoint: Path = typer.Argument(..., help="A music checkpoint (RUN/best.safetensors)."),
+    output: Path = typer.Option(Path("generated.mid"), "--output", "-o", help="The MIDI file to write."),
+    length: int = typer.Option(64, help="Steps to generate after the seed."),
+    prime: Optional[Path] = typer.Option(None, help="Take the first --prime-steps chords of a piece from this file."),
+    prime_steps: int = typer.Option(4, help="How many chords of --prime to start from."),
+    piece: int = typer.Option(0, help="Which test piece of a .json/.npz --prime file."),
+    temperature: float = typer.Option(1.0, help="Below 1: fewer, surer notes; above 1: more adventurous."),
+    steps_per_quarter: int = typer.Option(1, help="Grid of the written MIDI (JSB quarter data: 1)."),
+    bpm: float = typer.Option(100.0, help="Tempo of the written MIDI."),
+    seed: Optional[int] = typer.Option(None, help="Random seed for a reproducible piece."),
+) -> None:
+    """Sample a piece, optionally continuing a few chords of an existing one; write MIDI."""
+    from rnnkit.data.music import read_music, write_midi
+    from rnnkit.tasks import music
+
+    if length < 1:
+        raise ConfigError("--length must be at least 1")
+    seed_roll = None
+    if prime is not None:
+        splits = read_music(prime)
+        pieces = splits["test"] or splits["train"]
+        if not 0 <= piece < len(pieces):
+            raise DataError(f"{prime} has {len(pieces)} pieces; --piece {piece} is out of range")
+        seed_roll = pieces[piece][:prime_steps]
+    roll = music.load(checkpoint).generate(length, seed_roll, temperature, seed)
+    path = write_midi(roll, output, steps_per_quarter=steps_per_quarter, bpm=bpm)
+    console.print(f"{len(roll)} steps, {int(roll.sum())} note-steps, {roll.sum(1).mean():.1f} keys per step: {path}",
+                  highlight=False)
