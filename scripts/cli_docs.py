@@ -12,6 +12,7 @@ from rnnkit.cli.main import app
 COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"], ["lm", "evaluate"],
             ["classify"], ["classify", "train"], ["classify", "predict"], ["tag"], ["tag", "train"], ["tag", "predict"],
             ["forecast"], ["forecast", "train"], ["forecast", "predict"], ["forecast", "evaluate"],
+            ["music"], ["music", "train"], ["music", "evaluate"], ["music", "generate"],
             ["inspect"], ["inspect", "gradients"], ["inspect", "long-range"], ["inspect", "activations"], ["report"]]
 
 
