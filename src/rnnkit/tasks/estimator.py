@@ -13,8 +13,6 @@ synced many-to-many (logits ``(B, T, C)``, only valid steps counted) problems.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +26,11 @@ from rnnkit.data.token_encoder import TokenEncoder
 from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.evaluation.classification import classification_metrics
 from rnnkit.layers.pooling import valid_mask
+from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
-from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
+from rnnkit.training import TrainerConfig, load_checkpoint
 from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
-from rnnkit.training.model_io import PREFIX, build_model, put_model
+from rnnkit.training.model_io import build_model, put_model
 from rnnkit.training.optim import OptimConfig
 
 
@@ -135,7 +134,7 @@ class SupervisedTask:
         return self._meta
 
 
-class RecurrentEstimator(ParamsMixin):
+class RecurrentEstimator(ParamsMixin, TrainerFitMixin):
     """Base of :class:`~rnnkit.tasks.classify.RNNClassifier` and :class:`~rnnkit.tasks.tag.RNNTagger`.
 
     Subclasses define ``TASK`` (the checkpoint's task name), ``__init__`` with their
@@ -219,20 +218,7 @@ class RecurrentEstimator(ParamsMixin):
                             clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
                             device=self.device, progress=self.verbose, sample_every=0.0, log_every=1,
                             max_time=self.max_time)
-        if resume and not self.run_dir:
-            raise DataError("resume needs run_dir: the folder of the run to continue")
-        with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
-            run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
-            result = Trainer(task, cfg, run_dir).fit(resume=resume, overwrite=not resume)
-            best = load_checkpoint(result.best_checkpoint)
-            model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
-            lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-        self.history_ = [json.loads(x) for x in lines if x.strip()]
-        self.model_ = model.eval()
-        self.best_valid_loss_ = result.best_valid_loss
-        self.stopped_because_ = result.stopped_because
-        if self.run_dir:
-            self.save(Path(self.run_dir) / "model.safetensors")
+        self._fit_with_trainer(model, task, cfg, resume)
 
     # ------------------------------------------------------------- prediction
     @torch.no_grad()

@@ -16,8 +16,6 @@ and mean baselines on exactly the same windows.
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +29,11 @@ from rnnkit.data.windows import (Scaler, SplitBounds, WindowBatches, split_bound
 from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.evaluation.forecasting import baseline_forecasts, default_season, forecast_metrics, seasonal_scale
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
+from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
-from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
+from rnnkit.training import TrainerConfig, load_checkpoint
 from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
-from rnnkit.training.model_io import PREFIX, build_model, put_model
+from rnnkit.training.model_io import build_model, put_model
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.trainer import resolve_device
 
@@ -101,7 +100,7 @@ class Backtest:
                 "metrics": self.metrics, "scaled": self.scaled}
 
 
-class Forecaster(ParamsMixin):
+class Forecaster(ParamsMixin, TrainerFitMixin):
     """A recurrent multi-horizon forecaster for one or many series in a table.
 
     Data: ``time_col`` (None: guess), ``target`` (a column or list; None: every other
@@ -260,20 +259,7 @@ class Forecaster(ParamsMixin):
                             clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
                             device=self.device, progress=self.verbose, sample_every=0.0, log_every=10,
                             max_time=self.max_time)
-        if resume and not self.run_dir:
-            raise ConfigError("resume needs run_dir: the folder of the run to continue")
-        with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
-            run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
-            result = Trainer(task, cfg, run_dir).fit(resume=resume, overwrite=not resume)
-            best = load_checkpoint(result.best_checkpoint)
-            model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
-            lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-        self.history_ = [json.loads(x) for x in lines if x.strip()]
-        self.model_ = model.eval()
-        self.best_valid_loss_ = result.best_valid_loss
-        self.stopped_because_ = result.stopped_because
-        if self.run_dir:
-            self.save(Path(self.run_dir) / "model.safetensors")
+        self._fit_with_trainer(model, task, cfg, resume)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
