@@ -23,14 +23,12 @@ from torch.nn import functional as F
 
 from rnnkit.data.sequences import Batch, SequenceBatches
 from rnnkit.data.token_encoder import TokenEncoder
-from rnnkit.errors import CheckpointError, ConfigError, DataError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.classification import classification_metrics
 from rnnkit.layers.pooling import valid_mask
 from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
-from rnnkit.training import TrainerConfig, load_checkpoint
-from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
-from rnnkit.training.model_io import build_model, put_model
+from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
 
 
@@ -146,10 +144,6 @@ class RecurrentEstimator(ParamsMixin, TrainerFitMixin):
     TASK = ""
     _per_step = False  # taggers: one label per step
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
-
     # ------------------------------------------------------------- inputs
     def _fit_encoder(self, token_lists: list[list[str]]) -> None:
         self.encoder_ = TokenEncoder.fit(token_lists, min_freq=self.min_freq, lowercase=self.lowercase,
@@ -238,29 +232,16 @@ class RecurrentEstimator(ParamsMixin, TrainerFitMixin):
         return out
 
     # ------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted estimator (weights, classes, vocabulary, parameters) to one file."""
-        self._check_fitted()
-        ck = Checkpoint(meta=self._meta())
-        put_model(ck, self.model_)
-        return save_checkpoint(path, ck)
-
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "RecurrentEstimator":
         """A fitted estimator from :meth:`save`'s file, or from a training run's checkpoint."""
-        ck = load_checkpoint(path)
-        if ck.meta.get("task") != cls.TASK:
-            raise CheckpointError(f"{path} is not a {cls.TASK!r} checkpoint (task: {ck.meta.get('task')!r})")
-        meta = ck.meta
-        params = {k: v for k, v in meta.get("params", {}).items() if k in cls._param_names()}
-        est = cls(**params)
+        est, meta = cls._open(path, device)
         est.classes_ = np.array(meta["classes"])
         est.input_kind_ = meta["input_kind"]
         if meta.get("encoder"):
             est.encoder_ = TokenEncoder.from_dict(meta["encoder"])
         if meta.get("n_features_in") is not None:
             est.n_features_in_ = int(meta["n_features_in"])
-        est.model_ = build_model(ck, str(path)).to(device)
         return est
 
 

@@ -26,14 +26,12 @@ import torch
 from rnnkit.data.time_table import SeriesSet, calendar_features, prepare_series
 from rnnkit.data.windows import (Scaler, SplitBounds, WindowBatches, split_bounds, split_bounds_at,
                                  window_arrays, window_origins)
-from rnnkit.errors import CheckpointError, ConfigError, DataError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.forecasting import baseline_forecasts, default_season, forecast_metrics, seasonal_scale
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
-from rnnkit.training import TrainerConfig, load_checkpoint
-from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
-from rnnkit.training.model_io import build_model, put_model
+from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.trainer import resolve_device
 
@@ -126,6 +124,7 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
     """
 
     TASK = TASK
+    KIND = "forecasting"
 
     def __init__(self, horizon: int = 24, context: int = 96, target: Any = None, time_col: str | None = None,
                  past_covariates: tuple = (), known_covariates: tuple = (), calendar: bool = True,
@@ -247,7 +246,7 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
         return self
 
     def _meta(self) -> dict:
-        return {"task": TASK, "estimator": type(self).__name__, "params": _jsonable(self.get_params()),
+        return {"task": TASK, "estimator": type(self).__name__, "params": self.get_params(),
                 "target_cols": self.target_cols_, "freq": self.freq_, "calendar": self.calendar_,
                 "season": self.season_, "scalers": {k: v.to_dict() for k, v in self.scalers_.items()},
                 "n_series": self.n_series_}
@@ -260,10 +259,6 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
                             device=self.device, progress=self.verbose, sample_every=0.0, log_every=10,
                             max_time=self.max_time)
         self._fit_with_trainer(model, task, cfg, resume)
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError("this Forecaster is not fitted yet; call fit(data) first")
 
     def _scaler_for(self, key: str) -> Scaler:
         if key in self.scalers_:
@@ -402,31 +397,14 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
         return -self.backtest(data).metrics["model"]["mse"]
 
     # ------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        self._check_fitted()
-        ck = Checkpoint(meta=self._meta())
-        put_model(ck, self.model_)
-        return save_checkpoint(path, ck)
-
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "Forecaster":
         """A fitted forecaster from :meth:`save`'s file or a training run's checkpoint."""
-        ck = load_checkpoint(path)
-        if ck.meta.get("task") != TASK:
-            raise CheckpointError(f"{path} is not a forecasting checkpoint (task: {ck.meta.get('task')!r})")
-        meta = ck.meta
-        params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in meta.get("params", {}).items()
-                  if k in cls._param_names()}
-        est = cls(**params)
+        est, meta = cls._open(path, resolve_device(device))
         est.target_cols_, est.freq_, est.calendar_ = meta["target_cols"], meta["freq"], meta["calendar"]
         est.season_, est.n_series_ = meta["season"], meta.get("n_series", 1)
         est.scalers_ = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
-        est.model_ = build_model(ck, str(path)).to(resolve_device(device)).eval()
         return est
-
-
-def _jsonable(params: dict) -> dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
 
 
 __all__ = ["Forecaster", "Backtest", "ForecastTask", "TASK"]
