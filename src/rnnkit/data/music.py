@@ -19,7 +19,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
+from rnnkit.data.sequences import IndexedBatches
 from rnnkit.errors import ConfigError, DataError
 
 LOWEST = 21  # A0
@@ -139,6 +142,28 @@ def read_music(path: str | Path, steps_per_quarter: int = 4) -> dict[str, list[n
     raise DataError(f"{path}: expected a .json (JSB chorales), .npz (Coconet), .mid file or a folder of .mid files")
 
 
+def pad_rolls(pieces: list[np.ndarray]) -> tuple[Tensor, Tensor]:
+    """``(B, T_max, 88)`` zero-padded rolls and their lengths ``(B,)``."""
+    lengths = torch.tensor([len(p) for p in pieces])
+    out = torch.zeros(len(pieces), int(lengths.max()), N_KEYS)
+    for i, p in enumerate(pieces):
+        out[i, :len(p)] = torch.from_numpy(np.asarray(p, dtype=np.float32))
+    return out, lengths
+
+
+class RollBatches(IndexedBatches):
+    """Batches of whole pieces ``(B, T_max, 88)`` with lengths, shuffled per epoch with a seed."""
+
+    def __init__(self, pieces: list[np.ndarray], batch_size: int, shuffle: bool = True, seed: int = 0) -> None:
+        if not pieces:
+            raise DataError("no pieces to batch")
+        self.pieces, self.batch_size, self.shuffle, self.seed = pieces, batch_size, shuffle, seed
+        self.n_items = len(pieces)
+
+    def batch(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        return pad_rolls([self.pieces[i] for i in idx])
+
+
 def write_midi(roll: np.ndarray, path: str | Path, steps_per_quarter: int = 1, bpm: float = 100.0,
                velocity: int = 80) -> Path:
     """Write a ``(T, 88)`` roll as a one-track MIDI file (piano); returns the path."""
@@ -171,5 +196,5 @@ def write_midi(roll: np.ndarray, path: str | Path, steps_per_quarter: int = 1, b
     return path
 
 
-__all__ = ["read_jsb_json", "read_npz", "read_midi", "read_music", "write_midi", "roll_from_steps", "LOWEST",
-           "N_KEYS"]
+__all__ = ["read_jsb_json", "read_npz", "read_midi", "read_music", "write_midi", "roll_from_steps", "pad_rolls",
+           "RollBatches", "LOWEST", "N_KEYS"]

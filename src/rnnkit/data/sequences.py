@@ -57,7 +57,34 @@ def pad_chars(items: Sequence[np.ndarray]) -> Tensor:
     return out
 
 
-class SequenceBatches:
+class IndexedBatches:
+    """Batches of ``batch_size`` items picked by index, in a seeded order per epoch.
+
+    Subclasses set ``n_items``, ``batch_size``, ``shuffle`` and ``seed`` and define
+    ``batch(idx)``; :meth:`for_epoch` gives the trainer an epoch it can resume mid-way.
+    """
+
+    n_items: int
+    batch_size: int
+    shuffle: bool
+    seed: int
+
+    def __len__(self) -> int:
+        return -(-self.n_items // self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n_items)
+        return np.random.default_rng(self.seed + epoch).permutation(self.n_items)
+
+    def for_epoch(self, epoch: int) -> "EpochBatches":
+        return EpochBatches(self, self.order(epoch))
+
+    def batch(self, idx: np.ndarray):
+        raise NotImplementedError
+
+
+class SequenceBatches(IndexedBatches):
     """Padded :class:`Batch` objects over ``inputs`` with ``targets`` (and optional ``chars``).
 
     ``targets`` are class ids (one per sequence) or per-step tag arrays (padded like x).
@@ -78,17 +105,7 @@ class SequenceBatches:
         self.batch_size = max(1, batch_size)
         self.shuffle, self.seed, self.input_dtype = shuffle, seed, input_dtype
         self.per_step = np.ndim(targets[0]) > 0
-
-    def __len__(self) -> int:
-        return -(-len(self.inputs) // self.batch_size)
-
-    def order(self, epoch: int) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.inputs))
-        return np.random.default_rng(self.seed + epoch).permutation(len(self.inputs))
-
-    def for_epoch(self, epoch: int) -> "EpochBatches":
-        return EpochBatches(self, self.order(epoch))
+        self.n_items = len(inputs)
 
     def batch(self, idx: np.ndarray) -> Batch:
         x, lengths = pad_batch([self.inputs[i] for i in idx], self.input_dtype)
@@ -103,7 +120,7 @@ class SequenceBatches:
 class EpochBatches:
     """One epoch's batches in a fixed order, with ``iter_from(k)`` for resuming mid-epoch."""
 
-    def __init__(self, source: SequenceBatches, order: np.ndarray) -> None:
+    def __init__(self, source: IndexedBatches, order: np.ndarray) -> None:
         self.source, self.order = source, order
 
     def __len__(self) -> int:

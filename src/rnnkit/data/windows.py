@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.data.sequences import EpochBatches
+from rnnkit.data.sequences import IndexedBatches
 from rnnkit.errors import ConfigError, DataError
 
 SCALERS = ("standard", "minmax", "none")
@@ -146,7 +146,7 @@ def window_arrays(past_inputs: np.ndarray, known: np.ndarray, targets: np.ndarra
     return past_inputs[back], known[ahead], targets[ahead]
 
 
-class WindowBatches:
+class WindowBatches(IndexedBatches):
     """Shuffled (or ordered) batches of windows drawn from several scaled series.
 
     ``series`` holds, per series, ``(inputs (N, F), known (N, K), targets (N, n))`` already
@@ -161,17 +161,7 @@ class WindowBatches:
         self.series, self.index = series, np.asarray(index, dtype=np.int64)
         self.context, self.horizon = context, horizon
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-
-    def __len__(self) -> int:
-        return -(-len(self.index) // self.batch_size)
-
-    def order(self, epoch: int) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.index))
-        return np.random.default_rng(self.seed + epoch).permutation(len(self.index))
-
-    def for_epoch(self, epoch: int) -> EpochBatches:
-        return EpochBatches(self, self.order(epoch))
+        self.n_items = len(self.index)
 
     def batch(self, idx: np.ndarray) -> WindowBatch:
         rows = self.index[idx]

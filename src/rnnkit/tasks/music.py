@@ -16,10 +16,8 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import Tensor
 
-from rnnkit.data.music import N_KEYS, read_music
-from rnnkit.data.sequences import EpochBatches
+from rnnkit.data.music import N_KEYS, RollBatches, read_music
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
 from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
@@ -63,38 +61,6 @@ class MusicSettings:
                              clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
                              device=self.device, progress=self.progress, sample_every=0.0, log_every=10,
                              max_time=self.max_time)
-
-
-def pad_rolls(pieces: list[np.ndarray]) -> tuple[Tensor, Tensor]:
-    """``(B, T_max, 88)`` zero-padded rolls and their lengths ``(B,)``."""
-    lengths = torch.tensor([len(p) for p in pieces])
-    out = torch.zeros(len(pieces), int(lengths.max()), N_KEYS)
-    for i, p in enumerate(pieces):
-        out[i, :len(p)] = torch.from_numpy(np.asarray(p, dtype=np.float32))
-    return out, lengths
-
-
-class RollBatches:
-    """Batches of whole pieces, shuffled per epoch with a fixed seed (resumable mid-epoch)."""
-
-    def __init__(self, pieces: list[np.ndarray], batch_size: int, shuffle: bool = True, seed: int = 0) -> None:
-        if not pieces:
-            raise DataError("no pieces to batch")
-        self.pieces, self.batch_size, self.shuffle, self.seed = pieces, batch_size, shuffle, seed
-
-    def __len__(self) -> int:
-        return -(-len(self.pieces) // self.batch_size)
-
-    def order(self, epoch: int) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.pieces))
-        return np.random.default_rng(self.seed + epoch).permutation(len(self.pieces))
-
-    def for_epoch(self, epoch: int) -> EpochBatches:
-        return EpochBatches(self, self.order(epoch))
-
-    def batch(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
-        return pad_rolls([self.pieces[i] for i in idx])
 
 
 @torch.no_grad()
@@ -211,5 +177,4 @@ def load(checkpoint: str | Path, device: str = "cpu") -> TrainedMusicModel:
     return TrainedMusicModel(model, ck.meta)
 
 
-__all__ = ["MusicSettings", "MusicTask", "RollBatches", "train", "load", "TrainedMusicModel", "score_rolls",
-           "pad_rolls", "TASK"]
+__all__ = ["MusicSettings", "MusicTask", "train", "load", "TrainedMusicModel", "score_rolls", "TASK"]
