@@ -99,7 +99,6 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a forecaster, then backtest it on the test rows beside the naive baselines."""
-    from rnnkit.data.time_table import read_table
     from rnnkit.tasks.forecast import Forecaster
 
     check_run_folder(out, resume, overwrite)
@@ -117,13 +116,13 @@ def train(
                    instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip,
                    early_stopping=early_stopping or None, seed=seed, device=device, verbose=not quiet,
                    run_dir=str(out), max_time=max_time)
-    table = read_table(data)
-    f.fit(table, resume=resume)
-    for line in f.data_report_:
+    series = f.read(data)  # read and checked once, for training and for the backtest
+    for line in series.report:
         console.print(f"data: {line}", highlight=False)
+    f.fit(series, resume=resume)
     console.print(f"trained: {f.stopped_because_}; best validation loss {f.best_valid_loss_:.4f}; "
                   f"model: {out / 'model.safetensors'}", highlight=False)
-    bt = f.backtest(table, "test")
+    bt = f.backtest(series, "test")
     _print_backtest(bt)
     _write_backtest(bt, f, out, "test")
 

@@ -90,7 +90,8 @@ def generate(
     prime_steps: int = typer.Option(4, help="How many chords of --prime to start from."),
     piece: int = typer.Option(0, help="Which test piece of a .json/.npz --prime file."),
     temperature: float = typer.Option(1.0, help="Below 1: fewer, surer notes; above 1: more adventurous."),
-    steps_per_quarter: int = typer.Option(1, help="Grid of the written MIDI (JSB quarter data: 1)."),
+    steps_per_quarter: int = typer.Option(1, help="Grid of the written MIDI and of a MIDI --prime (JSB quarter "
+                                          "data: 1)."),
     bpm: float = typer.Option(100.0, help="Tempo of the written MIDI."),
     seed: Optional[int] = typer.Option(None, help="Random seed for a reproducible piece."),
 ) -> None:
@@ -102,7 +103,7 @@ def generate(
         raise ConfigError("--length must be at least 1")
     seed_roll = None
     if prime is not None:
-        splits = read_music(prime)
+        splits = read_music(prime, steps_per_quarter)
         pieces = splits["test"] or splits["train"]
         if not 0 <= piece < len(pieces):
             raise DataError(f"{prime} has {len(pieces)} pieces; --piece {piece} is out of range")

@@ -169,8 +169,12 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
         return [self.target] if isinstance(self.target, str) else list(self.target)
 
     def read(self, data) -> SeriesSet:
-        """A DataFrame or a path (CSV/Parquet) -> checked series, as this forecaster reads them."""
+        """A DataFrame or a path (CSV/Parquet) -> checked series, as this forecaster reads them
+        (a :class:`SeriesSet` it read before is returned as it is)."""
         from rnnkit.data.time_table import read_table
+
+        if isinstance(data, SeriesSet):
+            return data
 
         df = read_table(data) if isinstance(data, (str, Path)) else data
         fitted = hasattr(self, "target_cols_")
