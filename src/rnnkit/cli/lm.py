@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from rnnkit.cli.common import console, user_errors
+from rnnkit.errors import ConfigError
 
 app = typer.Typer(help="Character- and word-level language models: train, generate, evaluate.",
                   no_args_is_help=True)
@@ -61,9 +62,35 @@ def train(
     monitor_gradients: Optional[int] = typer.Option(None, help="Every N steps, log |dL/dh_t| for each step of the "
                                                     "window (metrics.jsonl) and warn on exploding/vanishing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
+    condition_col: Optional[str] = typer.Option(None, help="Conditioned generation: the label column of a "
+                                                "table (or 'label' for label-first lines such as SST's)."),
+    feature_cols: Optional[str] = typer.Option(None, help="Conditioned generation on feature vectors: "
+                                               "comma-separated numeric columns."),
+    text_col: str = typer.Option("text", help="The sentence column of a table (with --condition-col)."),
+    tokenizer: Optional[str] = typer.Option(None, help="Conditioned generation: simple (words and punctuation), "
+                                            "whitespace, char or sentencepiece."),
 ) -> None:
-    """Train a language model with truncated BPTT (state carried between windows)."""
+    """Train a language model with truncated BPTT (state carried between windows).
+
+    With --condition-col (or --feature-cols) it trains a conditioned sentence generator
+    instead: each line is one sentence, generated from its label (or feature vector).
+    """
     from rnnkit.tasks import lm
+
+    if condition_col or feature_cols:
+        from rnnkit.cli.conditioned import train_conditioned
+
+        if preset or bptt or locked_dropout or embedding_dropout or weight_drop or init_range or monitor_gradients:
+            raise ConfigError("--preset, --bptt and the AWD-LSTM options are for stream language models, "
+                              "not conditioned generation")
+        train_conditioned(files or [], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
+                          tokenizer or ("char" if level == "char" else "simple"), dict(
+                              cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+                              embedding_size=embedding_size, dropout=dropout, tie_weights=tie_weights,
+                              batch_size=batch_size, epochs=epochs, optimizer=optimizer, lr=lr, clip=clip,
+                              early_stopping=early_stopping, max_time=max_time, seed=seed, device=device),
+                          quiet)
+        return
 
     settings = lm.LMSettings.from_preset(
         preset, train_files=[str(f) for f in files] if files else None,
@@ -109,18 +136,34 @@ def report_training(result) -> None:
 def generate(
     checkpoint: Path = typer.Argument(..., help="A language-model checkpoint (e.g. runs/lm/best.safetensors)."),
     prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="Text to start from (default: a newline)."),
-    length: int = typer.Option(500, "--length", "-n", help="Tokens to generate."),
+    length: Optional[int] = typer.Option(None, "--length", "-n", help="Tokens to generate (default 500; "
+                                         "conditioned models: at most this many tokens per sentence)."),
     temperature: float = typer.Option(0.8, "--temperature", "-t", help="Softmax temperature; 0 = greedy."),
     top_k: Optional[int] = typer.Option(None, help="Sample only from the k most likely tokens."),
     top_p: Optional[float] = typer.Option(None, help="Nucleus sampling: smallest set with probability >= p."),
     seed: Optional[int] = typer.Option(None, help="Random seed for reproducible samples."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    condition: Optional[str] = typer.Option(None, "--condition", "-c", help="Conditioned models: the label "
+                                            "(or comma-separated feature values) to generate for."),
+    samples: int = typer.Option(1, "--samples", "-s", help="Conditioned models: sentences to generate."),
 ) -> None:
-    """Generate text from a trained language model."""
+    """Generate text from a trained language model (or a conditioned generator, with --condition)."""
     from rnnkit.tasks import lm
+    from rnnkit.training.checkpoint import checkpoint_task
 
+    if checkpoint_task(checkpoint) == "conditioned_lm":
+        from rnnkit.cli.conditioned import generate_conditioned
+
+        if prompt:
+            raise ConfigError("a conditioned generator starts from its condition, not a --prompt")
+        generate_conditioned(checkpoint, condition, samples, temperature, top_k, top_p, seed, device, length)
+        return
+    if condition is not None:
+        raise ConfigError(f"{checkpoint} is a plain language model; --condition needs a conditioned one "
+                          "(trained with --condition-col)")
     model = lm.load(checkpoint, device=device)
-    text = model.generate(prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    text = model.generate(prompt, length=500 if length is None else length, temperature=temperature,
+                          top_k=top_k, top_p=top_p, seed=seed)
     typer.echo(text)
 
 

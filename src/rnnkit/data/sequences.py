@@ -57,6 +57,24 @@ def pad_chars(items: Sequence[np.ndarray]) -> Tensor:
     return out
 
 
+def bucketed_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, pool: int = 50) -> np.ndarray:
+    """A permutation whose consecutive ``batch_size`` items have similar lengths.
+
+    Items are shuffled, cut into pools of ``pool`` batches, sorted by length inside each
+    pool and cut into batches; the full batches are shuffled (so an epoch does not run
+    from short to long) and the one short batch, if any, goes last. Padding shrinks to
+    almost nothing while every epoch still sees a new order (the bucketing iterators of
+    torchtext and OpenNMT work the same way).
+    """
+    perm = rng.permutation(len(lengths))
+    span = pool * batch_size
+    chunks = [perm[i:i + span] for i in range(0, len(perm), span)]
+    ordered = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in chunks])
+    full = len(ordered) // batch_size * batch_size
+    batches = ordered[:full].reshape(-1, batch_size)
+    return np.concatenate([batches[rng.permutation(len(batches))].reshape(-1), ordered[full:]])
+
+
 class IndexedBatches:
     """Batches of ``batch_size`` items picked by index, in a seeded order per epoch.
 

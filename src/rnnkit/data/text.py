@@ -8,6 +8,7 @@ large corpus costs 4 bytes a token of page cache, not a Python list.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from array import array
@@ -36,6 +37,11 @@ def read_text(path: str | os.PathLike) -> str:
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a text file")
     data = path.read_bytes()
+    if path.suffix == ".gz":  # Multi30k and many corpora ship gzipped
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise DataError(f"{path} is not a readable gzip file ({e})") from None
     if not data.strip():
         raise DataError(f"{path} is empty")
     if b"\x00" in data[:65536]:

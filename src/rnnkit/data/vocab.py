@@ -12,6 +12,7 @@ from rnnkit.errors import DataError
 UNK = "<unk>"
 EOS = "<eos>"
 PAD = "<pad>"
+BOS = "<bos>"
 
 
 class Vocab:

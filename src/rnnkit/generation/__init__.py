@@ -1,5 +1,5 @@
-"""Generation on top of a model's ``step()``: greedy, temperature, top-k, top-p."""
+"""Turning trained models into sequences: sampling (and, for translation, search)."""
 
-from rnnkit.generation.sampling import Generated, generate, sample_next
+from rnnkit.generation.sampling import Generated, generate, sample_next, sample_sequences
 
-__all__ = ["generate", "sample_next", "Generated"]
+__all__ = ["generate", "sample_next", "sample_sequences", "Generated"]

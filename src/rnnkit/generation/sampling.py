@@ -82,3 +82,35 @@ def generate(model, prompt_ids: list[int] | Tensor, length: int, temperature: fl
         last, state = model.step(token.to(device), state)
     model.train(was_training)
     return Generated(out, seen_logits if return_logits else None)
+
+
+@torch.no_grad()
+def sample_sequences(step, state, batch: int, bos_id: int, eos_id: int, max_length: int,
+                     temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                     seed: int | None = None, device: torch.device | str = "cpu") -> list[list[int]]:
+    """``batch`` sequences drawn token by token until each writes ``eos_id`` (or reaches
+    ``max_length``), all starting from ``bos_id``; the ids exclude ``<bos>`` and ``<eos>``.
+
+    ``step(tokens (B,), state) -> (logits (B, V), state)`` is the model's one-step
+    function with whatever it conditions on bound in (a class, an encoded source).
+    """
+    if max_length < 1:
+        raise ConfigError(f"max_length must be at least 1, got {max_length}")
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
+    tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
+    out = torch.full((batch, max_length), eos_id, dtype=torch.long)
+    done = torch.zeros(batch, dtype=torch.bool)
+    for t in range(max_length):
+        logits, state = step(tokens, state)
+        nxt = sample_next(logits.cpu(), temperature, top_k, top_p, gen)
+        nxt[done] = eos_id  # finished sequences only pad
+        out[:, t] = nxt
+        done |= nxt == eos_id
+        if done.all():
+            break
+        tokens = nxt.to(device)
+    result = []
+    for row in out.tolist():
+        result.append(row[: row.index(eos_id)] if eos_id in row else row)
+    return result

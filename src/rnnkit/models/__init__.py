@@ -1,6 +1,7 @@
 """Task models, each with a ``...Config`` dataclass saved in checkpoints."""
 
 from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.models.conditioned_lm import ConditionedLM, ConditionedLMConfig
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
@@ -9,6 +10,7 @@ from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 #: name -> (model class, config class): how a checkpoint's "model" entry is rebuilt.
 MODELS = {
     "LanguageModel": (LanguageModel, LanguageModelConfig),
+    "ConditionedLM": (ConditionedLM, ConditionedLMConfig),
     "SequenceClassifier": (SequenceClassifier, SequenceClassifierConfig),
     "SequenceTagger": (SequenceTagger, SequenceTaggerConfig),
     "ForecastNet": (ForecastNet, ForecastNetConfig),
@@ -17,4 +19,4 @@ MODELS = {
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceClassifierConfig",
            "SequenceTagger", "SequenceTaggerConfig", "ForecastNet", "ForecastNetConfig",
-           "PolyphonicModel", "PolyphonicModelConfig", "MODELS"]
+           "PolyphonicModel", "PolyphonicModelConfig", "ConditionedLM", "ConditionedLMConfig", "MODELS"]

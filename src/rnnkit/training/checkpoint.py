@@ -160,6 +160,11 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(meta=body, tensors=tensors)
 
 
+def checkpoint_task(path: str | os.PathLike) -> str | None:
+    """The task a checkpoint was written by (``"lm"``, ``"classify"``, ...), to pick its loader."""
+    return load_checkpoint(path).meta.get("task")
+
+
 def _read_metadata(data: bytes) -> dict[str, str]:
     # safetensors layout: 8-byte little-endian header length, then a JSON header whose
     # "__metadata__" entry holds our string map.
@@ -173,4 +178,4 @@ def _read_metadata(data: bytes) -> dict[str, str]:
 
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "flatten_state", "unflatten_state",
-           "atomic_write_bytes", "CheckpointError"]
+           "atomic_write_bytes", "checkpoint_task", "CheckpointError"]

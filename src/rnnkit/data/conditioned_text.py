@@ -1,0 +1,87 @@
+"""Sentences with what they are conditioned on: a label, or a vector of numeric features.
+
+Two file shapes:
+
+* a table with a header (``.csv``, or ``.tsv``/``.txt`` whose first line names the
+  columns): the text in ``text_col``, the condition in ``condition_col`` (a label) or in
+  ``feature_cols`` (numbers);
+* a labelled-sentence file without a header, ``label<TAB>sentence`` or SST's
+  ``label sentence`` lines: the first field is the label.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.data.text import read_text
+from rnnkit.errors import DataError
+
+
+@dataclass
+class ConditionedText:
+    """``texts`` with ``labels`` (strings) or ``features`` ``(N, F)`` float32, one per text."""
+
+    texts: list[str]
+    labels: list[str] | None = None
+    features: np.ndarray | None = None
+    feature_names: list[str] | None = None
+
+
+def _header(first_line: str) -> list[str]:
+    sep = "\t" if "\t" in first_line else ","
+    return [c.strip() for c in first_line.split(sep)]
+
+
+def read_conditioned_text(path: str | os.PathLike, condition_col: str | None = "label", text_col: str = "text",
+                          feature_cols: list[str] | None = None) -> ConditionedText:
+    """Read ``path`` (see the module docstring); rows with an empty text are an error."""
+    path = Path(path)
+    if (condition_col is None) == (not feature_cols):
+        raise DataError("give either a condition column (a label) or feature columns, not both or neither")
+    text = read_text(path)
+    first = text.splitlines()[0]
+    wanted = [text_col] + ([condition_col] if condition_col else list(feature_cols or []))
+    if path.suffix.lower() == ".csv" or set(wanted) <= set(_header(first)):
+        return _from_table(path, text, wanted, condition_col, text_col, feature_cols)
+    if feature_cols:
+        raise DataError(f"{path} has no header line naming the columns {', '.join(wanted)}")
+    from rnnkit.data.labelled_text import read_labelled_sentences
+
+    sentences, labels = read_labelled_sentences(path)
+    return ConditionedText(sentences, labels=labels)
+
+
+def _from_table(path: Path, text: str, wanted: list[str], condition_col, text_col, feature_cols) -> ConditionedText:
+    import pandas as pd
+
+    sep = "\t" if "\t" in text.splitlines()[0] else ","
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path} is not a readable table: {str(e).splitlines()[0]}") from None
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        raise DataError(f"{path} has no column {', '.join(map(repr, missing))}; "
+                        f"its columns are {', '.join(map(str, df.columns))}")
+    texts = df[text_col].str.strip()
+    empty = np.flatnonzero((texts == "").to_numpy())
+    if len(empty):
+        raise DataError(f"{path}, row {empty[0] + 2}: the {text_col!r} column is empty")
+    if condition_col:
+        labels = df[condition_col].str.strip()
+        blank = np.flatnonzero((labels == "").to_numpy())
+        if len(blank):
+            raise DataError(f"{path}, row {blank[0] + 2}: no {condition_col!r} value")
+        return ConditionedText(texts.tolist(), labels=labels.tolist())
+    values = df[list(feature_cols)].apply(pd.to_numeric, errors="coerce")
+    bad = values.isna().to_numpy()
+    if bad.any():
+        row, col = map(int, np.argwhere(bad)[0])
+        raise DataError(f"{path}, row {row + 2}: column {feature_cols[col]!r} is not a number "
+                        f"({df[feature_cols[col]].iloc[row]!r})")
+    return ConditionedText(texts.tolist(), features=values.to_numpy(np.float32), feature_names=list(feature_cols))

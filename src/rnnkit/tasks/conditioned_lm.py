@@ -1,0 +1,290 @@
+"""Conditioned generation end to end: labelled (or featured) sentences -> a generator of
+new sentences for a requested label (or feature vector).
+
+Python API (scikit-learn style, like the classifier)::
+
+    from rnnkit.tasks.conditioned_lm import ConditionedGenerator
+    gen = ConditionedGenerator(epochs=10).fit(sentences, labels)   # labels: ["pos", "neg", ...]
+    gen.generate("pos", n=5, temperature=0.8)                        # five new sentences
+    gen.score(test_sentences, test_labels)                           # {"loss": ..., "ppl": ...}
+    gen.save("gen.safetensors"); ConditionedGenerator.load("gen.safetensors")
+
+``conditions`` may instead be an ``(N, F)`` array of numbers (a feature vector per
+sentence); then ``generate`` takes one such vector. The CLI is ``rnnkit lm train
+--condition-col label FILE`` and ``rnnkit lm generate CHECKPOINT --condition pos``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
+from rnnkit.data.sequences import IndexedBatches, bucketed_order, pad_batch
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.evaluation import perplexity
+from rnnkit.generation import sample_sequences
+from rnnkit.models import ConditionedLM, ConditionedLMConfig
+from rnnkit.tasks.estimator import random_split, to_targets
+from rnnkit.tasks.fitting import TrainerFitMixin
+from rnnkit.tasks.params import ParamsMixin
+from rnnkit.training import TrainerConfig
+from rnnkit.training.optim import OptimConfig
+from rnnkit.training.trainer import resolve_device
+
+
+class ConditionedBatches(IndexedBatches):
+    """``(inputs, lengths, targets, conditions)``: ``<bos> w_1 .. w_n`` predicts
+    ``w_1 .. w_n <eos>``; batches of similar length (see :func:`bucketed_order`)."""
+
+    def __init__(self, sentences: Sequence[np.ndarray], conditions: np.ndarray, batch_size: int,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        if len(sentences) != len(conditions):
+            raise DataError(f"{len(sentences)} sentences but {len(conditions)} conditions")
+        if not len(sentences):
+            raise DataError("no sentences to train on")
+        self.sentences, self.conditions = sentences, conditions
+        self.batch_size, self.shuffle, self.seed = max(1, batch_size), shuffle, seed
+        self.n_items = len(sentences)
+        self._lengths = np.array([len(s) for s in sentences])
+
+    def order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n_items)
+        return bucketed_order(self._lengths, self.batch_size, np.random.default_rng(self.seed + epoch))
+
+    def batch(self, idx: np.ndarray):
+        x, lengths = pad_batch([np.concatenate([[BOS_ID], self.sentences[i]]) for i in idx], torch.long)
+        y, _ = pad_batch([np.concatenate([self.sentences[i], [EOS_ID]]) for i in idx], torch.long)
+        cond = torch.as_tensor(self.conditions[idx])
+        return x, lengths, y, cond
+
+
+def sentence_loss(model: ConditionedLM, batch, device) -> tuple[Tensor, int]:
+    """Mean cross-entropy per target token (``<eos>`` included, padding excluded)."""
+    x, lengths, y, cond = batch
+    logits, _ = model(x.to(device), cond.to(device), lengths)
+    y = y.to(device)
+    y = y.masked_fill(torch.arange(y.shape[1], device=device)[None, :] >= lengths.to(device)[:, None], -100)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), ignore_index=-100)
+    return loss, int(lengths.sum())
+
+
+class ConditionedLMTask:
+    """Trainer task: independent sentences (no state carried), loss per token."""
+
+    carries_state = False
+
+    def __init__(self, model: ConditionedLM, train: ConditionedBatches, valid: ConditionedBatches, meta: dict,
+                 sampler=None) -> None:
+        self.model, self.train, self.valid, self._meta, self._sampler = model, train, valid, meta, sampler
+
+    def train_batches(self, epoch: int):
+        return self.train.for_epoch(epoch)
+
+    def train_step(self, model, batch, state):
+        loss, n = sentence_loss(model, batch, next(model.parameters()).device)
+        return loss, None, n
+
+    @torch.no_grad()
+    def evaluate(self, model, split: str) -> dict:
+        was = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        total, count = 0.0, 0
+        for batch in self.valid.for_epoch(0):
+            loss, n = sentence_loss(model, batch, device)
+            total, count = total + float(loss) * n, count + n
+        model.train(was)
+        return {"loss": total / max(1, count), "tokens": count}
+
+    def describe(self, loss: float) -> dict:
+        return {"ppl": perplexity(loss)}
+
+    def meta(self) -> dict:
+        return self._meta
+
+    def sample(self, model) -> str:
+        return self._sampler(model) if self._sampler else ""
+
+
+class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
+    """A sentence generator conditioned on a label or a feature vector.
+
+    Parameters: ``tokenizer`` (``"simple"`` words and punctuation, ``"whitespace"`` for
+    pre-tokenised text, ``"char"``, ``"sentencepiece"``), ``lowercase``, ``min_freq`` /
+    ``max_vocab`` (rarer words become ``<unk>``, which generation never writes),
+    ``max_length`` (tokens; longer training sentences are cut); the model's ``cell``,
+    ``hidden_size``, ``num_layers``, ``embedding_size``, ``condition_size``,
+    ``condition_every_step``, ``dropout``, ``tie_weights``; training as the classifier.
+    Fitted: ``codec_``, ``classes_`` (labels) or ``n_features_in_``, ``model_``, ``history_``.
+    """
+
+    TASK = "conditioned_lm"
+    KIND = "conditioned-generation"
+
+    def __init__(self, tokenizer: str = "simple", lowercase: bool = True, min_freq: int = 1,
+                 max_vocab: int | None = None, max_length: int = 60, cell: str = "lstm", hidden_size: int = 256,
+                 num_layers: int = 1, embedding_size: int | None = None, condition_size: int = 64,
+                 condition_every_step: bool = True, dropout: float = 0.3, tie_weights: bool = False,
+                 batch_size: int = 32, epochs: int = 20, optimizer: str = "adam", lr: float = 2e-3,
+                 weight_decay: float = 0.0, clip: float | None = 5.0, early_stopping: int | None = 3,
+                 validation_fraction: float = 0.1, max_time: float | None = None, seed: int = 0,
+                 device: str = "auto", verbose: bool = True, run_dir: str | None = None) -> None:
+        self.tokenizer, self.lowercase, self.min_freq, self.max_vocab = tokenizer, lowercase, min_freq, max_vocab
+        self.max_length, self.cell, self.hidden_size, self.num_layers = max_length, cell, hidden_size, num_layers
+        self.embedding_size, self.condition_size = embedding_size, condition_size
+        self.condition_every_step, self.dropout, self.tie_weights = condition_every_step, dropout, tie_weights
+        self.batch_size, self.epochs, self.optimizer, self.lr = batch_size, epochs, optimizer, lr
+        self.weight_decay, self.clip, self.early_stopping = weight_decay, clip, early_stopping
+        self.validation_fraction, self.max_time, self.seed = validation_fraction, max_time, seed
+        self.device, self.verbose, self.run_dir = device, verbose, run_dir
+
+    # ------------------------------------------------------------- conditions
+    def _condition_array(self, conditions: Any, n: int) -> np.ndarray:
+        """Labels -> class ids (N,); features -> (N, F) float32, checked against the fit."""
+        if getattr(self, "classes_", None) is not None:
+            return to_targets(self.classes_, [str(c) for c in np.asarray(conditions, dtype=object).reshape(-1)])
+        feats = np.asarray(conditions, dtype=np.float32)
+        feats = feats.reshape(1, -1) if feats.ndim == 1 and n == 1 else feats
+        if feats.ndim != 2 or feats.shape[1] != self.n_features_in_:
+            raise DataError(f"expected {self.n_features_in_} features per condition, got shape {feats.shape}")
+        if np.isnan(feats).any():
+            raise DataError("a feature vector contains NaN")
+        return feats
+
+    def _fit_conditions(self, conditions: Any) -> None:
+        arr = np.asarray(conditions)
+        if arr.ndim == 2 and np.issubdtype(arr.dtype, np.number):
+            self.classes_, self.n_features_in_ = None, int(arr.shape[1])
+        elif arr.ndim == 1:
+            self.classes_ = np.unique(arr.astype(str))
+            self.n_features_in_ = None
+        else:
+            raise DataError("conditions must be one label per sentence, or an (n_sentences, n_features) array")
+
+    def _encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        out = []
+        for i, text in enumerate(texts):
+            ids = self.codec_.encode(text)[: self.max_length]
+            if len(ids) == 0:
+                raise DataError(f"sentence {i} has no tokens")
+            out.append(ids)
+        return out
+
+    # ------------------------------------------------------------- training
+    def _model_config(self) -> ConditionedLMConfig:
+        return ConditionedLMConfig(
+            vocab_size=len(self.codec_), num_labels=0 if self.classes_ is None else len(self.classes_),
+            feature_size=self.n_features_in_ or 0, cell=self.cell, hidden_size=self.hidden_size,
+            num_layers=self.num_layers, embedding_size=self.embedding_size, condition_size=self.condition_size,
+            condition_every_step=self.condition_every_step, dropout=self.dropout, tie_weights=self.tie_weights)
+
+    def fit(self, texts: Sequence[str], conditions: Any, texts_valid: Sequence[str] | None = None,
+            conditions_valid: Any = None, resume: bool = False) -> "ConditionedGenerator":
+        """Learn p(sentence | condition) from ``texts`` and their ``conditions``."""
+        texts = list(texts)
+        if len(texts) != len(conditions):
+            raise DataError(f"{len(texts)} sentences but {len(conditions)} conditions")
+        if not texts:
+            raise DataError("no sentences to train on")
+        self._fit_conditions(conditions)
+        if texts_valid is None and self.validation_fraction > 0:
+            tr, va = random_split(len(texts), self.validation_fraction, self.seed)
+            if len(va) == 0:
+                raise DataError("too few sentences to hold out a validation set")
+            cond = np.asarray(conditions, dtype=object if self.classes_ is not None else np.float32)
+            texts, conditions, texts_valid, conditions_valid = ([texts[i] for i in tr], cond[tr],
+                                                                [texts[i] for i in va], cond[va])
+        elif texts_valid is None:
+            texts_valid, conditions_valid = texts, conditions
+        self.codec_ = SentenceCodec.fit(texts, self.tokenizer, self.lowercase, self.min_freq, self.max_vocab)
+        train = ConditionedBatches(self._encode(texts), self._condition_array(conditions, len(texts)),
+                                   self.batch_size, seed=self.seed)
+        valid = ConditionedBatches(self._encode(texts_valid),
+                                   self._condition_array(conditions_valid, len(texts_valid)),
+                                   max(64, self.batch_size), shuffle=False)
+        torch.manual_seed(self.seed)
+        model = ConditionedLM(self._model_config())
+        task = ConditionedLMTask(model, train, valid, self._meta(), sampler=self._training_sample)
+        cfg = TrainerConfig(epochs=self.epochs,
+                            optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay),
+                            clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
+                            device=self.device, progress=self.verbose, sample_every=30.0 if self.verbose else 0.0,
+                            log_every=1, max_time=self.max_time)
+        self._fit_with_trainer(model, task, cfg, resume)
+        return self
+
+    def _training_sample(self, model) -> str:
+        """One sentence per label while training (a private seed: the training RNG must not move)."""
+        if self.classes_ is None:
+            return ""
+        lines = [f"[{label}] {self._sample(model, label, 1, 0.8, None, None, self.seed, None)[0]}"
+                 for label in self.classes_[:4]]
+        return "\n".join(lines)
+
+    def _meta(self) -> dict:
+        return {"task": self.TASK, "estimator": type(self).__name__, "codec": self.codec_.to_dict(),
+                "classes": None if self.classes_ is None else self.classes_.tolist(),
+                "n_features_in": self.n_features_in_, "params": self.get_params()}
+
+    # ------------------------------------------------------------- generation and scoring
+    @torch.no_grad()
+    def _sample(self, model, condition, n, temperature, top_k, top_p, seed, max_length) -> list[str]:
+        was = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        cond = torch.as_tensor(np.repeat(self._condition_array([condition] if self.classes_ is not None
+                                                               else condition, 1), n, axis=0)).to(device)
+        state = model.initial_state(model.encode_condition(cond))
+        # <unk> stands for many rare words at once: never write it (nor padding or <bos>)
+        bias = torch.zeros(len(self.codec_), device=device)
+        bias[[PAD_ID, UNK_ID, BOS_ID]] = float("-inf")
+
+        def step(tokens, state):
+            logits, state = model.step(tokens, state, cond)
+            return logits + bias, state
+
+        ids = sample_sequences(step, state, n, BOS_ID, EOS_ID, max_length or self.max_length, temperature,
+                               top_k, top_p, seed, device)
+        model.train(was)
+        return [self.codec_.decode(s) for s in ids]
+
+    def generate(self, condition: Any, n: int = 1, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None, max_length: int | None = None) -> list[str]:
+        """``n`` sentences for ``condition`` (a label, or one feature vector)."""
+        self._check_fitted()
+        if n < 1:
+            raise ConfigError(f"n must be at least 1, got {n}")
+        return self._sample(self.model_, condition, n, temperature, top_k, top_p, seed, max_length)
+
+    @torch.no_grad()
+    def score(self, texts: Sequence[str], conditions: Any) -> dict:
+        """Cross-entropy per token (nats, ``<eos>`` included) and perplexity of ``texts``."""
+        self._check_fitted()
+        texts = list(texts)
+        batches = ConditionedBatches(self._encode(texts), self._condition_array(conditions, len(texts)), 64,
+                                     shuffle=False)
+        task = ConditionedLMTask(self.model_, batches, batches, {})
+        result = task.evaluate(self.model_, "valid")
+        return {**result, "ppl": perplexity(result["loss"])}
+
+    def to(self, device: str) -> "ConditionedGenerator":
+        self._check_fitted()
+        self.model_ = self.model_.to(resolve_device(device))
+        return self
+
+    @classmethod
+    def load(cls, path, device: str = "cpu") -> "ConditionedGenerator":
+        est, meta = cls._open(path, device)
+        est.codec_ = SentenceCodec.from_dict(meta["codec"])
+        est.classes_ = None if meta.get("classes") is None else np.array(meta["classes"])
+        est.n_features_in_ = meta.get("n_features_in")
+        return est
+
+
+__all__ = ["ConditionedGenerator", "ConditionedBatches", "ConditionedLMTask"]
