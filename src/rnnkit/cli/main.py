@@ -89,12 +89,14 @@ def _register_subcommands() -> None:
     from rnnkit.cli import lm as lm_cli
     from rnnkit.cli import music as music_cli
     from rnnkit.cli import tag as tag_cli
+    from rnnkit.cli import translate as translate_cli
 
     app.add_typer(lm_cli.app, name="lm")
     app.add_typer(classify_cli.app, name="classify")
     app.add_typer(tag_cli.app, name="tag")
     app.add_typer(forecast_cli.app, name="forecast")
     app.add_typer(music_cli.app, name="music")
+    app.add_typer(translate_cli.app, name="translate")
     app.add_typer(inspect_cli.app, name="inspect")
     app.command(name="demo")(demo_cli.demo)
 

@@ -5,6 +5,7 @@ from rnnkit.models.conditioned_lm import ConditionedLM, ConditionedLMConfig
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
 #: name -> (model class, config class): how a checkpoint's "model" entry is rebuilt.
@@ -15,8 +16,10 @@ MODELS = {
     "SequenceTagger": (SequenceTagger, SequenceTaggerConfig),
     "ForecastNet": (ForecastNet, ForecastNetConfig),
     "PolyphonicModel": (PolyphonicModel, PolyphonicModelConfig),
+    "Seq2Seq": (Seq2Seq, Seq2SeqConfig),
 }
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceClassifierConfig",
            "SequenceTagger", "SequenceTaggerConfig", "ForecastNet", "ForecastNetConfig",
-           "PolyphonicModel", "PolyphonicModelConfig", "ConditionedLM", "ConditionedLMConfig", "MODELS"]
+           "PolyphonicModel", "PolyphonicModelConfig", "ConditionedLM", "ConditionedLMConfig", "Seq2Seq",
+           "Seq2SeqConfig", "MODELS"]

@@ -1,0 +1,184 @@
+"""``rnnkit translate``: train an attentional encoder-decoder, translate, evaluate with BLEU/chrF.
+
+``rnnkit translate CHECKPOINT "a sentence"`` translates directly: a first argument that
+is not one of the sub-commands is read as a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from rnnkit.cli.common import check_run_folder, console, err_console, user_errors
+from rnnkit.errors import ConfigError, DataError
+
+
+class _CheckpointFirst(TyperGroup):
+    """``translate CKPT ...`` runs the hidden ``text`` command; ``translate train ...`` runs ``train``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["text", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_CheckpointFirst, no_args_is_help=True,
+                  help="Translation with an attentional encoder-decoder: train, translate, evaluate. "
+                       "Translate with: rnnkit translate CHECKPOINT \"a sentence\" (or a --file, or stdin).")
+
+
+def _read_pairs(pairs: Optional[Path], src: Optional[Path], tgt: Optional[Path]) -> tuple[list[str], list[str]]:
+    from rnnkit.data.parallel import read_parallel
+
+    return read_parallel(pairs, src, tgt)
+
+
+@app.command()
+@user_errors
+def train(
+    pairs: Optional[Path] = typer.Option(None, help="Training pairs: 'source<TAB>target' per line."),
+    src: Optional[Path] = typer.Option(None, help="Training source sentences, one per line (with --tgt)."),
+    tgt: Optional[Path] = typer.Option(None, help="Training target sentences, line-aligned with --src."),
+    valid_pairs: Optional[Path] = typer.Option(None, help="Validation pairs (TSV); default: 5 percent of training."),
+    valid_src: Optional[Path] = typer.Option(None, help="Validation source file (with --valid-tgt)."),
+    valid_tgt: Optional[Path] = typer.Option(None, help="Validation target file."),
+    tokenizer: str = typer.Option("simple", help="simple (words + punctuation), whitespace, char or sentencepiece."),
+    lowercase: bool = typer.Option(True, "--lowercase/--keep-case", help="Lowercase both sides."),
+    min_freq: int = typer.Option(2, help="Rarer words become <unk>."),
+    max_vocab: Optional[int] = typer.Option(None, help="Keep at most this many tokens per language."),
+    sp_vocab_size: int = typer.Option(8000, help="Subwords per language (sentencepiece)."),
+    max_length: int = typer.Option(50, help="Leave out training pairs with a longer side (tokens)."),
+    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
+    hidden_size: int = typer.Option(256, "--hidden", help="Units of the decoder (the encoder's two directions "
+                                    "share them)."),
+    num_layers: int = typer.Option(1, "--layers", help="Stacked layers in encoder and decoder."),
+    embedding_size: int = typer.Option(256, "--embedding", help="Word embedding size."),
+    attention: str = typer.Option("general", help="general, dot (Luong), additive (Bahdanau) or none."),
+    input_feeding: bool = typer.Option(True, "--input-feeding/--no-input-feeding",
+                                       help="Feed the previous attentional vector to the decoder."),
+    dropout: float = typer.Option(0.3, help="Dropout on embeddings, between layers and before the output."),
+    tie_embeddings: bool = typer.Option(False, help="Output layer shares the target embedding matrix."),
+    teacher_forcing: float = typer.Option(1.0, help="Probability of feeding the true previous word."),
+    label_smoothing: float = typer.Option(0.0, help="Label smoothing of the training loss."),
+    batch_size: int = typer.Option(64, help="Sentence pairs per batch (bucketed by length)."),
+    epochs: int = typer.Option(15, help="Maximum passes over the training pairs."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate."),
+    schedule: str = typer.Option("constant", help="constant, cosine or plateau."),
+    clip: float = typer.Option(5.0, help="Clip the global gradient norm to this value."),
+    early_stopping: int = typer.Option(3, help="Stop after N epochs without a better validation loss (0: never)."),
+    beam_size: int = typer.Option(5, help="Beam used for the reported scores and by default later."),
+    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    out: Path = typer.Option(Path("runs/translate"), "--out", "-o", help="Run folder: checkpoints, metrics."),
+    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
+    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train a translation model; report validation BLEU and chrF."""
+    from rnnkit.tasks.translate import Translator
+
+    check_run_folder(out, resume, overwrite)
+    train_src, train_tgt = _read_pairs(pairs, src, tgt)
+    if valid_pairs or valid_src or valid_tgt:
+        v_src, v_tgt = _read_pairs(valid_pairs, valid_src, valid_tgt)
+    else:
+        v_src = v_tgt = None
+    console.print(f"data: {len(train_src):,} training pairs"
+                  + (f", {len(v_src):,} validation pairs" if v_src else ""), highlight=False)
+    model = Translator(tokenizer=tokenizer, lowercase=lowercase, min_freq=min_freq, max_vocab=max_vocab,
+                       sp_vocab_size=sp_vocab_size, max_length=max_length, cell=cell, hidden_size=hidden_size,
+                       num_layers=num_layers, embedding_size=embedding_size, attention=attention,
+                       input_feeding=input_feeding, dropout=dropout, tie_embeddings=tie_embeddings,
+                       teacher_forcing=teacher_forcing, label_smoothing=label_smoothing, batch_size=batch_size,
+                       epochs=epochs, lr=lr, schedule=schedule, clip=clip, early_stopping=early_stopping or None,
+                       beam_size=beam_size, max_time=max_time, seed=seed, device=device, verbose=not quiet,
+                       run_dir=str(out))
+    model.fit(train_src, train_tgt, v_src, v_tgt, resume=resume)
+    console.print(f"trained: {model.stopped_because_}; {model.n_train_pairs_:,} pairs used "
+                  f"({model.n_filtered_:,} longer than {max_length} tokens left out); vocabularies "
+                  f"{len(model.src_codec_):,} / {len(model.tgt_codec_):,}", highlight=False)
+    if v_src:
+        scores = model.evaluate(v_src, v_tgt)
+        console.print(f"validation: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} (beam {beam_size})",
+                      highlight=False)
+        (out / "valid_report.json").write_text(json.dumps({k: v for k, v in scores.items() if k != "translations"},
+                                                          indent=1), encoding="utf-8")
+    console.print(f"saved {out / 'model.safetensors'}; translate with: rnnkit translate "
+                  f"{out / 'model.safetensors'} \"...\"", highlight=False, soft_wrap=True)
+
+
+def _input_sentences(sentences: list[str], file: Optional[Path]) -> list[str]:
+    from rnnkit.data.text import read_text
+
+    if sentences and file:
+        raise ConfigError("give sentences or --file, not both")
+    if file:
+        lines = [line.strip() for line in read_text(file).splitlines()]
+    elif sentences:
+        lines = list(sentences)
+    else:
+        if sys.stdin.isatty():
+            raise ConfigError("nothing to translate: give a sentence, --file FILE, or pipe text in")
+        lines = [line.strip() for line in sys.stdin.read().splitlines()]
+    if not any(lines):
+        raise DataError("nothing to translate: the input is empty")
+    return lines
+
+
+@app.command("text", hidden=True)
+@user_errors
+def text(
+    checkpoint: Path = typer.Argument(..., help="A translation checkpoint (RUN/model.safetensors)."),
+    sentences: Optional[List[str]] = typer.Argument(None, help="Sentences to translate (default: --file or stdin)."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Translate every line of this file."),
+    beam_size: Optional[int] = typer.Option(None, "--beam", help="Beam size (1: greedy; default: the model's)."),
+    attention_plot: Optional[Path] = typer.Option(None, help="Write the first sentence's attention map (PNG)."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> None:
+    """Translate sentences with a trained model: one output line per input line."""
+    from rnnkit.tasks.translate import Translator
+
+    lines = _input_sentences(sentences or [], file)
+    model = Translator.load(checkpoint, device=device)
+    for line, out in zip(lines, model.translate(lines, beam_size)):
+        typer.echo(out if line else "")
+    if attention_plot:
+        model.plot_attention(lines[0], attention_plot, beam_size)
+        err_console.print(f"attention map: {attention_plot}", highlight=False)
+
+
+@app.command()
+@user_errors
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="A translation checkpoint."),
+    src: Optional[Path] = typer.Option(None, help="Source sentences, one per line."),
+    ref: Optional[Path] = typer.Option(None, help="Reference translations, line-aligned with --src."),
+    pairs: Optional[Path] = typer.Option(None, help="Or: a TSV of 'source<TAB>reference' lines."),
+    beam_size: Optional[int] = typer.Option(None, "--beam", help="Beam size (1: greedy; default: the model's)."),
+    output: Optional[Path] = typer.Option(None, help="Write the translations here, one per line."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the scores as JSON."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+) -> None:
+    """Corpus BLEU and chrF (sacrebleu, detokenised) of the model's translations of --src."""
+    from rnnkit.data.parallel import read_parallel
+    from rnnkit.tasks.translate import Translator
+
+    sources, references = read_parallel(pairs, src, ref)
+    model = Translator.load(checkpoint, device=device)
+    scores = model.evaluate(sources, references, beam_size)
+    console.print(f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  ({scores['sentences']:,} sentences, "
+                  f"beam {scores['beam_size']}{', lowercased' if model.lowercase else ''})", highlight=False)
+    console.print(f"[dim]{scores['bleu_signature']}[/]", highlight=False)
+    if output:
+        from rnnkit.training.checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(output, ("\n".join(scores["translations"]) + "\n").encode("utf-8"))
+    if json_out:
+        json_out.write_text(json.dumps({k: v for k, v in scores.items() if k != "translations"}, indent=1),
+                            encoding="utf-8")
