@@ -13,6 +13,7 @@ COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"],
             ["classify"], ["classify", "train"], ["classify", "predict"], ["tag"], ["tag", "train"], ["tag", "predict"],
             ["forecast"], ["forecast", "train"], ["forecast", "predict"], ["forecast", "evaluate"],
             ["music"], ["music", "train"], ["music", "evaluate"], ["music", "generate"],
+            ["translate"], ["translate", "train"], ["translate", "text"], ["translate", "evaluate"],
             ["inspect"], ["inspect", "gradients"], ["inspect", "long-range"], ["inspect", "activations"], ["report"]]
 
 
@@ -22,7 +23,8 @@ def main() -> None:
     parts = ["# rnnkit command line\n\nGenerated from `--help` by `scripts/cli_docs.py` (`make docs`).\n"]
     for cmd in COMMANDS:
         result = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"})
-        parts.append(f"## `rnnkit {' '.join(cmd)}`\n\n```text\n{result.output.rstrip()}\n```\n")
+        title = "rnnkit translate CHECKPOINT [SENTENCES]" if cmd == ["translate", "text"] else f"rnnkit {' '.join(cmd)}"
+        parts.append(f"## `{title}`\n\n```text\n{result.output.rstrip()}\n```\n")
     out = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
     out.write_text("\n".join(parts), encoding="utf-8")
     print(f"wrote {out}")
