@@ -203,3 +203,17 @@ def test_cli_generate_condition_on_plain_lm_is_an_error(tmp_path):
     assert r.exit_code == 2 and "plain language model" in r.output
     with pytest.raises(CheckpointError):
         ConditionedGenerator.load(out / "best.safetensors")
+
+
+@pytest.mark.slow
+def test_cli_on_sst2(shared_data, tmp_path):
+    root = shared_data / "sst-and-sentence-classification"
+    if not (root / "stsa.binary.train").exists():
+        pytest.skip("SST-2 files are not under ../shared/data")
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["lm", "train", "--condition-col", "label", str(root / "stsa.binary.train"), "--valid",
+                            str(root / "stsa.binary.dev"), "--tokenizer", "whitespace", "--hidden", "64",
+                            "--epochs", "1", "-q", "--out", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["lm", "generate", str(out / "model.safetensors"), "--condition", "1", "-s", "3"])
+    assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 3

@@ -264,3 +264,23 @@ def test_cli_train_translate_evaluate(tmp_path):
     assert r.exit_code == 2 and "already holds a training run" in r.output
     r = runner.invoke(app, ["translate", "train", "--src", str(tmp_path / "s.txt"), "-q", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "both --src and --tgt" in r.output
+
+
+@pytest.mark.slow
+def test_cli_on_multi30k(shared_data, tmp_path):
+    raw = shared_data / "multi30k" / "raw"
+    if not (raw / "train.en.gz").exists():
+        pytest.skip("multi30k is not under ../shared/data")
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["translate", "train", "--src", str(raw / "train.en.gz"), "--tgt", str(raw / "train.de.gz"),
+                            "--valid-src", str(raw / "val.en.gz"), "--valid-tgt", str(raw / "val.de.gz"),
+                            "--hidden", "64", "--embedding", "64", "--max-time", "60", "--beam", "1", "-q",
+                            "--out", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "29,000 training pairs, 1,014 validation pairs" in r.output and "validation: BLEU" in r.output
+    r = runner.invoke(app, ["translate", str(out / "model.safetensors"), "Two dogs play in the snow."])
+    assert r.exit_code == 0 and r.output.strip()
+    r = runner.invoke(app, ["translate", "evaluate", str(out / "model.safetensors"), "--src",
+                            str(raw / "test_2016_flickr.en.gz"), "--ref", str(raw / "test_2016_flickr.de.gz"),
+                            "--beam", "1"])
+    assert r.exit_code == 0 and "1,000 sentences" in r.output

@@ -71,7 +71,7 @@ def train(
     schedule: str = typer.Option("constant", help="constant, cosine or plateau."),
     clip: float = typer.Option(5.0, help="Clip the global gradient norm to this value."),
     early_stopping: int = typer.Option(3, help="Stop after N epochs without a better validation loss (0: never)."),
-    beam_size: int = typer.Option(5, help="Beam used for the reported scores and by default later."),
+    beam_size: int = typer.Option(5, "--beam", help="Beam used for the reported scores and by default later."),
     max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
     seed: int = typer.Option(0, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
@@ -102,7 +102,7 @@ def train(
     model.fit(train_src, train_tgt, v_src, v_tgt, resume=resume)
     console.print(f"trained: {model.stopped_because_}; {model.n_train_pairs_:,} pairs used "
                   f"({model.n_filtered_:,} longer than {max_length} tokens left out); vocabularies "
-                  f"{len(model.src_codec_):,} / {len(model.tgt_codec_):,}", highlight=False)
+                  f"{len(model.src_codec_):,} / {len(model.tgt_codec_):,}", highlight=False, soft_wrap=True)
     if v_src:
         scores = model.evaluate(v_src, v_tgt)
         console.print(f"validation: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} (beam {beam_size})",
