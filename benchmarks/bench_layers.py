@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from rnnkit.layers import Recurrent
 

@@ -40,11 +40,13 @@ def info(checkpoint: Path = typer.Argument(..., help="A checkpoint file written 
 
     ck = load_checkpoint(checkpoint)
     # Vocabularies and encoders can hold thousands of tokens: show their sizes, not their contents.
-    meta = {k: v for k, v in ck.meta.items() if k not in ("states", "vocab", "encoder")}
-    for key in ("vocab", "encoder"):
+    codecs = ("vocab", "encoder", "codec", "src_codec", "tgt_codec")
+    meta = {k: v for k, v in ck.meta.items() if k not in ("states", *codecs)}
+    for key in codecs:
         if ck.meta.get(key):
             words = ck.meta[key].get("words", ck.meta[key])
-            meta[key] = f"{len(words.get('tokens', []))} tokens"
+            how = f", tokenizer {words['tokenizer']}" if words.get("tokenizer") else ""
+            meta[key] = f"{len(words.get('tokens', []))} tokens{how}"
     n_params = sum(t.numel() for k, t in ck.tensors.items() if k.startswith("model/"))
     console.print(f"[bold]{checkpoint}[/]  ({n_params:,} model parameters)")
     for key, value in meta.items():

@@ -43,15 +43,18 @@ class Attention(nn.Module):
         return memory if self.kind == "dot" else self.memory_proj(memory)
 
     def forward(self, query: Tensor, keys: Tensor, memory: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """``query`` (B, Q), ``keys`` from :meth:`prepare`, ``memory`` (B, S, M), ``mask``
-        (B, S) True on valid steps -> context (B, M) and weights (B, S)."""
+        """``query`` (B, Q) -- or (B, T, Q) for T decoder steps at once --, ``keys`` from
+        :meth:`prepare`, ``memory`` (B, S, M), ``mask`` (B, S) True on valid steps ->
+        context (B, M) and weights (B, S) (or (B, T, M) and (B, T, S))."""
+        single = query.dim() == 2
+        q = query.unsqueeze(1) if single else query  # (B, T, Q)
         if self.kind == "additive":
-            scores = self.v(torch.tanh(keys + self.query_proj(query).unsqueeze(1))).squeeze(-1)  # (B, S)
+            scores = self.v(torch.tanh(keys.unsqueeze(1) + self.query_proj(q).unsqueeze(2))).squeeze(-1)  # (B, T, S)
         else:
-            scores = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)  # (B, S)
-        scores = scores.masked_fill(~mask, float("-inf"))
+            scores = torch.bmm(q, keys.transpose(1, 2))  # (B, T, S)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         # half-precision scores are normalised in float32; float64 stays float64
         weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32))
         weights = weights.to(memory.dtype)
-        context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)  # (B, M)
-        return context, weights
+        context = torch.bmm(weights, memory)  # (B, T, M)
+        return (context.squeeze(1), weights.squeeze(1)) if single else (context, weights)

@@ -135,9 +135,10 @@ class Seq2Seq(nn.Module):
 
     # ------------------------------------------------------------- decoder
     def _attend(self, s: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
-        """Decoder outputs ``s`` (B, H) -> attentional vectors (B, H) and weights (B, S)."""
+        """Decoder outputs ``s`` (B, H) or (B, T, H) -> attentional vectors of the same shape
+        and weights (B, S) or (B, T, S)."""
         if not self.has_attention:
-            return s, s.new_zeros(s.shape[0], memory.outputs.shape[1])
+            return s, s.new_zeros(*s.shape[:-1], memory.outputs.shape[1])
         context, weights = self.attention(s, memory.keys, memory.outputs, memory.mask)
         return torch.tanh(self.combine(torch.cat([context, s], dim=-1))), weights
 
@@ -157,11 +158,9 @@ class Seq2Seq(nn.Module):
         if not self.feeds_input and teacher_forcing >= 1.0:
             # every step's input is known: run the decoder over the whole target in one call
             s, _ = self.decoder(self.drop(self.tgt_embedding(tgt_in)), state.rnn)  # (B, T, H)
-            b, t, hdim = s.shape
-            mem = Memory(*(None if m is None else m.repeat_interleave(t, 0) for m in memory))
-            h, weights = self._attend(s.reshape(b * t, hdim), mem)
-            logits = self.output(self.drop(h)).view(b, t, -1)
-            return (logits, weights.view(b, t, -1)) if return_attention else logits
+            h, weights = self._attend(s, memory)  # every step attends at once: (B, T, H), (B, T, S)
+            logits = self.output(self.drop(h))
+            return (logits, weights) if return_attention else logits
         logits, weights, tokens = [], [], tgt_in[:, 0]
         for t in range(tgt_in.shape[1]):
             out, state, w = self.step(tokens, state, memory)

@@ -32,6 +32,7 @@ from rnnkit.models import ConditionedLM, ConditionedLMConfig
 from rnnkit.tasks.estimator import random_split, to_targets
 from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
+from rnnkit.tasks.token_task import TokenLossTask
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.trainer import resolve_device
@@ -72,44 +73,6 @@ def sentence_loss(model: ConditionedLM, batch, device) -> tuple[Tensor, int]:
     y = y.masked_fill(torch.arange(y.shape[1], device=device)[None, :] >= lengths.to(device)[:, None], -100)
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), ignore_index=-100)
     return loss, int(lengths.sum())
-
-
-class ConditionedLMTask:
-    """Trainer task: independent sentences (no state carried), loss per token."""
-
-    carries_state = False
-
-    def __init__(self, model: ConditionedLM, train: ConditionedBatches, valid: ConditionedBatches, meta: dict,
-                 sampler=None) -> None:
-        self.model, self.train, self.valid, self._meta, self._sampler = model, train, valid, meta, sampler
-
-    def train_batches(self, epoch: int):
-        return self.train.for_epoch(epoch)
-
-    def train_step(self, model, batch, state):
-        loss, n = sentence_loss(model, batch, next(model.parameters()).device)
-        return loss, None, n
-
-    @torch.no_grad()
-    def evaluate(self, model, split: str) -> dict:
-        was = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        total, count = 0.0, 0
-        for batch in self.valid.for_epoch(0):
-            loss, n = sentence_loss(model, batch, device)
-            total, count = total + float(loss) * n, count + n
-        model.train(was)
-        return {"loss": total / max(1, count), "tokens": count}
-
-    def describe(self, loss: float) -> dict:
-        return {"ppl": perplexity(loss)}
-
-    def meta(self) -> dict:
-        return self._meta
-
-    def sample(self, model) -> str:
-        return self._sampler(model) if self._sampler else ""
 
 
 class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
@@ -210,7 +173,7 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
                                    max(64, self.batch_size), shuffle=False)
         torch.manual_seed(self.seed)
         model = ConditionedLM(self._model_config())
-        task = ConditionedLMTask(model, train, valid, self._meta(), sampler=self._training_sample)
+        task = TokenLossTask(model, train, valid, self._meta(), sentence_loss, sampler=self._training_sample)
         cfg = TrainerConfig(epochs=self.epochs,
                             optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay),
                             clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
@@ -269,8 +232,7 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
         texts = list(texts)
         batches = ConditionedBatches(self._encode(texts), self._condition_array(conditions, len(texts)), 64,
                                      shuffle=False)
-        task = ConditionedLMTask(self.model_, batches, batches, {})
-        result = task.evaluate(self.model_, "valid")
+        result = TokenLossTask(self.model_, batches, batches, {}, sentence_loss).evaluate(self.model_)
         return {**result, "ppl": perplexity(result["loss"])}
 
     def to(self, device: str) -> "ConditionedGenerator":
@@ -287,4 +249,4 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
         return est
 
 
-__all__ = ["ConditionedGenerator", "ConditionedBatches", "ConditionedLMTask"]
+__all__ = ["ConditionedGenerator", "ConditionedBatches", "sentence_loss"]

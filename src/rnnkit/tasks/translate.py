@@ -33,6 +33,7 @@ from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
+from rnnkit.tasks.token_task import TokenLossTask
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.trainer import resolve_device
@@ -46,46 +47,6 @@ def pair_loss(model: Seq2Seq, batch: PairBatch, device, teacher_forcing: float =
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch.tgt_out.to(device).reshape(-1),
                            ignore_index=0, label_smoothing=label_smoothing)
     return loss, int(batch.tgt_lengths.sum())
-
-
-class TranslationTask:
-    """Trainer task: independent sentence pairs (no state carried), loss per target token."""
-
-    carries_state = False
-
-    def __init__(self, model: Seq2Seq, train: PairBatches, valid: PairBatches, meta: dict,
-                 teacher_forcing: float = 1.0, label_smoothing: float = 0.0, sampler=None) -> None:
-        self.model, self.train, self.valid, self._meta = model, train, valid, meta
-        self.teacher_forcing, self.label_smoothing, self._sampler = teacher_forcing, label_smoothing, sampler
-
-    def train_batches(self, epoch: int):
-        return self.train.for_epoch(epoch)
-
-    def train_step(self, model, batch, state):
-        loss, n = pair_loss(model, batch, next(model.parameters()).device, self.teacher_forcing,
-                            self.label_smoothing)
-        return loss, None, n
-
-    @torch.no_grad()
-    def evaluate(self, model, split: str) -> dict:
-        was = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        total, count = 0.0, 0
-        for batch in self.valid.for_epoch(0):
-            loss, n = pair_loss(model, batch, device)
-            total, count = total + float(loss) * n, count + n
-        model.train(was)
-        return {"loss": total / max(1, count), "tokens": count}
-
-    def describe(self, loss: float) -> dict:
-        return {"ppl": perplexity(loss)}
-
-    def meta(self) -> dict:
-        return self._meta
-
-    def sample(self, model) -> str:
-        return self._sampler(model) if self._sampler else ""
 
 
 class Translator(ParamsMixin, TrainerFitMixin):
@@ -177,8 +138,10 @@ class Translator(ParamsMixin, TrainerFitMixin):
         torch.manual_seed(self.seed)
         model = Seq2Seq(self._model_config())
         preview = src_valid[0]
-        task = TranslationTask(model, train, valid, self._meta(), self.teacher_forcing, self.label_smoothing,
-                               sampler=lambda m: f"{preview}\n  -> {self._translate(m, [preview], 1)[0]}")
+        tf, smoothing = self.teacher_forcing, self.label_smoothing
+        task = TokenLossTask(model, train, valid, self._meta(),
+                             lambda m, batch, device: pair_loss(m, batch, device, tf, smoothing),
+                             sampler=lambda m: f"{preview}\n  -> {self._translate(m, [preview], 1)[0]}")
         cfg = TrainerConfig(epochs=self.epochs,
                             optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
                                               schedule=self.schedule),
@@ -237,7 +200,7 @@ class Translator(ParamsMixin, TrainerFitMixin):
         self._check_fitted()
         batches = PairBatches(self._encode(self.src_codec_, src, "source"),
                               self._encode(self.tgt_codec_, tgt, "target"), 64, shuffle=False)
-        result = TranslationTask(self.model_, batches, batches, {}).evaluate(self.model_, "valid")
+        result = TokenLossTask(self.model_, batches, batches, {}, pair_loss).evaluate(self.model_)
         return {**result, "ppl": perplexity(result["loss"])}
 
     def evaluate(self, src: Sequence[str], references: Sequence[str], beam_size: int | None = None) -> dict:
@@ -279,4 +242,4 @@ class Translator(ParamsMixin, TrainerFitMixin):
         return est
 
 
-__all__ = ["Translator", "TranslationTask", "pair_loss"]
+__all__ = ["Translator", "pair_loss"]
