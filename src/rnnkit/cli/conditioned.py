@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from rnnkit.cli.common import check_run_folder, console
+from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -36,6 +37,7 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
     params = {k: v for k, v in options.items() if v is not None}
     gen = ConditionedGenerator(tokenizer=tokenizer, verbose=not quiet, run_dir=str(out), **params)
     gen.fit(texts, conditions, valid_texts, valid_conditions, resume=resume)
+    exit_if_interrupted(gen, out)
     console.print(f"stopped: {gen.stopped_because_}; best validation loss {gen.best_valid_loss_:.4f} nats/token "
                   f"(perplexity {perplexity(gen.best_valid_loss_):.2f})", soft_wrap=True)
     if gen.classes_ is not None:

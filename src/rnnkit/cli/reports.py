@@ -59,14 +59,20 @@ def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence
 def report_fit(estimator, out: Path, command: str) -> None:
     """After ``classify``/``tag train``: why training stopped, where the model is, and, for
     an interrupted run, how to continue it (exit code 130, as after Ctrl-C)."""
-    import typer
-
     console.print(f"training stopped: {estimator.stopped_because_}; best validation loss "
                   f"{estimator.best_valid_loss_:.4f}", highlight=False)
     console.print(f"model: {out / 'model.safetensors'}\npredict with: rnnkit {command} predict "
                   f"{out / 'model.safetensors'} FILE", highlight=False)
+    exit_if_interrupted(estimator, out)
+
+
+def exit_if_interrupted(estimator, out: Path) -> None:
+    """An interrupted fit (Ctrl-C, saved): say how to continue it and exit 130, as after Ctrl-C."""
+    import typer
+
     if estimator.stopped_because_ == "interrupted":
-        console.print(f"interrupted; continue with the same command plus --resume (run folder {out})")
+        console.print(f"interrupted; continue with the same command plus --resume (run folder {out})",
+                      highlight=False)
         raise typer.Exit(code=130)
 
 

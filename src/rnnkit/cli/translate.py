@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from rnnkit.cli.common import check_run_folder, console, err_console, user_errors
+from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -100,6 +101,7 @@ def train(
                        beam_size=beam_size, max_time=max_time, seed=seed, device=device, verbose=not quiet,
                        run_dir=str(out))
     model.fit(train_src, train_tgt, v_src, v_tgt, resume=resume)
+    exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; {model.n_train_pairs_:,} pairs used "
                   f"({model.n_filtered_:,} longer than {max_length} tokens left out); vocabularies "
                   f"{len(model.src_codec_):,} / {len(model.tgt_codec_):,}", highlight=False, soft_wrap=True)
