@@ -135,7 +135,7 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
         for i, text in enumerate(texts):
             ids = self.codec_.encode(text)[: self.max_length]
             if len(ids) == 0:
-                raise DataError(f"sentence {i} has no tokens")
+                raise DataError(f"sentence {i + 1} has no tokens: {text!r}")
             out.append(ids)
         return out
 
