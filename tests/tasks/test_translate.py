@@ -10,7 +10,7 @@ from rnnkit.cli.main import app
 from rnnkit.data.parallel import PairBatches, keep_by_length, read_aligned, read_pairs_tsv, read_parallel
 from rnnkit.data.sentences import BOS_ID, EOS_ID
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.generation.search import beam_search, greedy_search
+from rnnkit.generation.beam import beam_search, greedy_search
 from rnnkit.layers.attention import Attention
 from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.translate import Translator

@@ -28,7 +28,7 @@ from rnnkit.data.sentences import UNK_ID, SentenceCodec
 from rnnkit.data.sequences import pad_batch
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import perplexity
-from rnnkit.generation.search import Hypothesis, beam_search, greedy_search
+from rnnkit.generation.beam import Hypothesis, beam_search, greedy_search
 from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.fitting import TrainerFitMixin
