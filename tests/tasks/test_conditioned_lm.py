@@ -121,7 +121,7 @@ def test_generator_learns_what_each_label_says(tmp_path):
     assert sum(s in POS for s in pos) >= 18 and sum(s in NEG for s in neg) >= 18
     assert gen.score(texts, labels)["ppl"] < 2.0
     path = gen.save(tmp_path / "gen.safetensors")
-    again = ConditionedGenerator.load(path)
+    again = ConditionedGenerator.load(path, device="auto")  # every estimator's load resolves "auto"
     assert again.generate("neg", n=3, temperature=0.0) == gen.generate("neg", n=3, temperature=0.0)
     with pytest.raises(DataError, match="not seen in training"):
         gen.generate("meh")

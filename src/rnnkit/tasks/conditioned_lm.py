@@ -35,7 +35,6 @@ from rnnkit.tasks.params import ParamsMixin
 from rnnkit.tasks.token_task import TokenLossTask
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
-from rnnkit.training.trainer import resolve_device
 
 
 class ConditionedBatches(IndexedBatches):
@@ -234,11 +233,6 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
                                      shuffle=False)
         result = TokenLossTask(self.model_, batches, batches, {}, sentence_loss).evaluate(self.model_)
         return {**result, "ppl": perplexity(result["loss"])}
-
-    def to(self, device: str) -> "ConditionedGenerator":
-        self._check_fitted()
-        self.model_ = self.model_.to(resolve_device(device))
-        return self
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "ConditionedGenerator":

@@ -21,6 +21,7 @@ from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
 from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.training.model_io import PREFIX, build_model, put_model
+from rnnkit.training.trainer import resolve_device
 
 
 class TrainerFitMixin:
@@ -58,9 +59,9 @@ class TrainerFitMixin:
         return save_checkpoint(path, ck)
 
     @classmethod
-    def _open(cls, path: str | Path, device) -> tuple["TrainerFitMixin", dict]:
-        """An unfitted estimator with the saved parameters, its model set, and the metadata
-        for the subclass to restore the rest."""
+    def _open(cls, path: str | Path, device: str) -> tuple["TrainerFitMixin", dict]:
+        """An unfitted estimator with the saved parameters, its model set on ``device``
+        ("auto", "cpu", "cuda", ...), and the metadata for the subclass to restore the rest."""
         ck = load_checkpoint(path)
         if ck.meta.get("task") != cls.TASK:
             kind = cls.KIND or repr(cls.TASK)
@@ -70,5 +71,5 @@ class TrainerFitMixin:
         params = {k: (tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v)
                   for k, v in ck.meta.get("params", {}).items() if k in cls._param_names()}
         est = cls(**params)
-        est.model_ = build_model(ck, str(path)).to(device).eval()
+        est.model_ = build_model(ck, str(path)).to(resolve_device(device)).eval()
         return est, ck.meta

@@ -33,7 +33,6 @@ from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
-from rnnkit.training.trainer import resolve_device
 
 TASK = "forecast"
 
@@ -404,7 +403,7 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> "Forecaster":
         """A fitted forecaster from :meth:`save`'s file or a training run's checkpoint."""
-        est, meta = cls._open(path, resolve_device(device))
+        est, meta = cls._open(path, device)
         est.target_cols_, est.freq_, est.calendar_ = meta["target_cols"], meta["freq"], meta["calendar"]
         est.season_, est.n_series_ = meta["season"], meta.get("n_series", 1)
         est.scalers_ = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}

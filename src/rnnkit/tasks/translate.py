@@ -36,7 +36,6 @@ from rnnkit.tasks.params import ParamsMixin
 from rnnkit.tasks.token_task import TokenLossTask
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
-from rnnkit.training.trainer import resolve_device
 
 
 def pair_loss(model: Seq2Seq, batch: PairBatch, device, teacher_forcing: float = 1.0,
@@ -229,14 +228,9 @@ class Translator(ParamsMixin, TrainerFitMixin):
         weights = hyp.attention[: len(out_tokens), : len(src_tokens)].numpy()
         return plot_attention(weights, src_tokens, out_tokens[: len(weights)], path)
 
-    def to(self, device: str) -> "Translator":
-        self._check_fitted()
-        self.model_ = self.model_.to(resolve_device(device))
-        return self
-
     @classmethod
     def load(cls, path, device: str = "cpu") -> "Translator":
-        est, meta = cls._open(path, resolve_device(device))
+        est, meta = cls._open(path, device)
         est.src_codec_ = SentenceCodec.from_dict(meta["src_codec"])
         est.tgt_codec_ = SentenceCodec.from_dict(meta["tgt_codec"])
         return est
