@@ -7,6 +7,8 @@ Two file shapes:
   ``feature_cols`` (numbers);
 * a labelled-sentence file without a header, ``label<TAB>sentence`` or SST's
   ``label sentence`` lines: the first field is the label.
+
+:class:`ConditionedBatches` batches the encoded sentences with their conditions.
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+from typing import Sequence
 
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnnkit.data.sentences import decoder_targets
+from rnnkit.data.sequences import BucketedBatches
 from rnnkit.data.text import read_text
 from rnnkit.errors import DataError
 
@@ -85,3 +93,22 @@ def _from_table(path: Path, text: str, wanted: list[str], condition_col, text_co
         raise DataError(f"{path}, row {row + 2}: column {feature_cols[col]!r} is not a number "
                         f"({df[feature_cols[col]].iloc[row]!r})")
     return ConditionedText(texts.tolist(), features=values.to_numpy(np.float32), feature_names=list(feature_cols))
+
+
+class ConditionedBatches(BucketedBatches):
+    """``(inputs, lengths, targets, conditions)`` of encoded sentences with their condition
+    ids or feature rows: ``<bos> w_1 .. w_n`` predicts ``w_1 .. w_n <eos>``; batches of
+    similar length."""
+
+    def __init__(self, sentences: Sequence[np.ndarray], conditions: np.ndarray, batch_size: int,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        if len(sentences) != len(conditions):
+            raise DataError(f"{len(sentences)} sentences but {len(conditions)} conditions")
+        if not len(sentences):
+            raise DataError("no sentences to train on")
+        self.sentences, self.conditions = sentences, conditions
+        super().__init__([len(s) for s in sentences], batch_size, shuffle, seed)
+
+    def batch(self, idx: np.ndarray) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        x, y, lengths = decoder_targets([self.sentences[i] for i in idx])
+        return x, lengths, y, torch.as_tensor(self.conditions[idx])

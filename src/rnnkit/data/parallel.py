@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.data.sentences import BOS_ID, EOS_ID
-from rnnkit.data.sequences import IndexedBatches, bucketed_order, pad_batch
+from rnnkit.data.sentences import decoder_targets
+from rnnkit.data.sequences import BucketedBatches, pad_batch
 from rnnkit.data.text import read_text
 from rnnkit.errors import DataError
 
@@ -95,7 +95,7 @@ class PairBatch(NamedTuple):
     tgt_lengths: Tensor
 
 
-class PairBatches(IndexedBatches):
+class PairBatches(BucketedBatches):
     """Sentence pairs in batches of similar length (see :func:`bucketed_order`)."""
 
     def __init__(self, src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], batch_size: int, shuffle: bool = True,
@@ -105,18 +105,10 @@ class PairBatches(IndexedBatches):
         if not len(src):
             raise DataError("no sentence pairs to batch")
         self.src, self.tgt = src, tgt
-        self.batch_size, self.shuffle, self.seed = max(1, batch_size), shuffle, seed
-        self.n_items = len(src)
         # sort key: target length first (the decoder's steps), source length to break ties
-        self._lengths = np.array([len(t) * 1000 + len(s) for s, t in zip(src, tgt)])
-
-    def order(self, epoch: int) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(self.n_items)
-        return bucketed_order(self._lengths, self.batch_size, np.random.default_rng(self.seed + epoch))
+        super().__init__([len(t) * 1000 + len(s) for s, t in zip(src, tgt)], batch_size, shuffle, seed)
 
     def batch(self, idx: np.ndarray) -> PairBatch:
         src, src_lengths = pad_batch([self.src[i] for i in idx], torch.long)
-        tgt_in, tgt_lengths = pad_batch([np.concatenate([[BOS_ID], self.tgt[i]]) for i in idx], torch.long)
-        tgt_out, _ = pad_batch([np.concatenate([self.tgt[i], [EOS_ID]]) for i in idx], torch.long)
+        tgt_in, tgt_out, tgt_lengths = decoder_targets([self.tgt[i] for i in idx])
         return PairBatch(src, src_lengths, tgt_in, tgt_out, tgt_lengths)

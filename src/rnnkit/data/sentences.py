@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+import torch
+from torch import Tensor
 
+from rnnkit.data.sequences import pad_batch
 from rnnkit.data.vocab import BOS, EOS, PAD, UNK, Vocab
 from rnnkit.errors import ConfigError, DataError
 
@@ -39,6 +42,14 @@ TOKENIZERS = ("simple", "whitespace", "char", "sentencepiece")
 _SIMPLE = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
 _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}»])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{«¿¡]) ")
+
+
+def decoder_targets(sentences: Sequence[np.ndarray]) -> tuple[Tensor, Tensor, Tensor]:
+    """Teacher forcing for a decoder: inputs ``<bos> y_1 .. y_n`` and targets ``y_1 .. y_n
+    <eos>``, both (B, T) padded with ``<pad>`` (0), and the lengths ``n + 1`` (B,)."""
+    inputs, lengths = pad_batch([np.concatenate([[BOS_ID], s]) for s in sentences], torch.long)
+    targets, _ = pad_batch([np.concatenate([s, [EOS_ID]]) for s in sentences], torch.long)
+    return inputs, targets, lengths
 
 
 def simple_tokens(text: str) -> list[str]:

@@ -102,6 +102,20 @@ class IndexedBatches:
         raise NotImplementedError
 
 
+class BucketedBatches(IndexedBatches):
+    """Shuffled epochs cut into batches of similar ``sort_keys`` (see :func:`bucketed_order`);
+    unshuffled (evaluation) batches keep the given order."""
+
+    def __init__(self, sort_keys: Sequence[int], batch_size: int, shuffle: bool, seed: int) -> None:
+        self._sort_keys = np.asarray(sort_keys)
+        self.n_items, self.batch_size, self.shuffle, self.seed = len(sort_keys), max(1, batch_size), shuffle, seed
+
+    def order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n_items)
+        return bucketed_order(self._sort_keys, self.batch_size, np.random.default_rng(self.seed + epoch))
+
+
 class SequenceBatches(IndexedBatches):
     """Padded :class:`Batch` objects over ``inputs`` with ``targets`` (and optional ``chars``).
 

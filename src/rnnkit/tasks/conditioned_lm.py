@@ -21,10 +21,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
-from rnnkit.data.sequences import IndexedBatches, bucketed_order, pad_batch
+from rnnkit.data.conditioned_text import ConditionedBatches
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import perplexity
 from rnnkit.generation import sample_sequences
@@ -32,46 +31,16 @@ from rnnkit.models import ConditionedLM, ConditionedLMConfig
 from rnnkit.tasks.estimator import random_split, to_targets
 from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
-from rnnkit.tasks.token_task import TokenLossTask
+from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
-
-
-class ConditionedBatches(IndexedBatches):
-    """``(inputs, lengths, targets, conditions)``: ``<bos> w_1 .. w_n`` predicts
-    ``w_1 .. w_n <eos>``; batches of similar length (see :func:`bucketed_order`)."""
-
-    def __init__(self, sentences: Sequence[np.ndarray], conditions: np.ndarray, batch_size: int,
-                 shuffle: bool = True, seed: int = 0) -> None:
-        if len(sentences) != len(conditions):
-            raise DataError(f"{len(sentences)} sentences but {len(conditions)} conditions")
-        if not len(sentences):
-            raise DataError("no sentences to train on")
-        self.sentences, self.conditions = sentences, conditions
-        self.batch_size, self.shuffle, self.seed = max(1, batch_size), shuffle, seed
-        self.n_items = len(sentences)
-        self._lengths = np.array([len(s) for s in sentences])
-
-    def order(self, epoch: int) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(self.n_items)
-        return bucketed_order(self._lengths, self.batch_size, np.random.default_rng(self.seed + epoch))
-
-    def batch(self, idx: np.ndarray):
-        x, lengths = pad_batch([np.concatenate([[BOS_ID], self.sentences[i]]) for i in idx], torch.long)
-        y, _ = pad_batch([np.concatenate([self.sentences[i], [EOS_ID]]) for i in idx], torch.long)
-        cond = torch.as_tensor(self.conditions[idx])
-        return x, lengths, y, cond
 
 
 def sentence_loss(model: ConditionedLM, batch, device) -> tuple[Tensor, int]:
     """Mean cross-entropy per target token (``<eos>`` included, padding excluded)."""
     x, lengths, y, cond = batch
     logits, _ = model(x.to(device), cond.to(device), lengths)
-    y = y.to(device)
-    y = y.masked_fill(torch.arange(y.shape[1], device=device)[None, :] >= lengths.to(device)[:, None], -100)
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), ignore_index=-100)
-    return loss, int(lengths.sum())
+    return token_cross_entropy(logits, y.to(device)), int(lengths.sum())
 
 
 class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
@@ -243,4 +212,4 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
         return est
 
 
-__all__ = ["ConditionedGenerator", "ConditionedBatches", "sentence_loss"]
+__all__ = ["ConditionedGenerator", "sentence_loss"]

@@ -10,8 +10,17 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+from torch import Tensor
+from torch.nn import functional as F
 
+from rnnkit.data.sentences import PAD_ID
 from rnnkit.evaluation import perplexity
+
+
+def token_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Mean cross-entropy over the real tokens of ``targets`` (B, T); ``<pad>`` (id 0) is skipped."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=PAD_ID,
+                           label_smoothing=label_smoothing)
 
 
 class TokenLossTask:

@@ -21,7 +21,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from rnnkit.data.parallel import PairBatch, PairBatches, keep_by_length
 from rnnkit.data.sentences import UNK_ID, SentenceCodec
@@ -33,7 +32,7 @@ from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.fitting import TrainerFitMixin
 from rnnkit.tasks.params import ParamsMixin
-from rnnkit.tasks.token_task import TokenLossTask
+from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
 
@@ -42,10 +41,7 @@ def pair_loss(model: Seq2Seq, batch: PairBatch, device, teacher_forcing: float =
               label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
     """Mean cross-entropy per target token (``<eos>`` included, padding excluded)."""
     logits = model(batch.src.to(device), batch.src_lengths, batch.tgt_in.to(device), teacher_forcing)
-    # padding is id 0 in the targets: ignore it
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch.tgt_out.to(device).reshape(-1),
-                           ignore_index=0, label_smoothing=label_smoothing)
-    return loss, int(batch.tgt_lengths.sum())
+    return token_cross_entropy(logits, batch.tgt_out.to(device), label_smoothing), int(batch.tgt_lengths.sum())
 
 
 class Translator(ParamsMixin, TrainerFitMixin):
