@@ -161,8 +161,21 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 
 def checkpoint_task(path: str | os.PathLike) -> str | None:
-    """The task a checkpoint was written by (``"lm"``, ``"classify"``, ...), to pick its loader."""
-    return load_checkpoint(path).meta.get("task")
+    """The task a checkpoint was written by (``"lm"``, ``"classify"``, ...), to pick its loader.
+
+    Reads only the safetensors header, not the weights: the loader reads the file next."""
+    path = Path(path)
+    if path.is_dir() or not path.exists():
+        return load_checkpoint(path).meta.get("task")  # the loader's own error message
+    with path.open("rb") as f:
+        head = f.read(8)
+        size = int.from_bytes(head, "little") if len(head) == 8 else 0
+        head += f.read(size) if size <= path.stat().st_size - 8 else b""
+    try:
+        meta = _read_metadata(head)
+        return json.loads(meta["meta"]).get("task") if meta.get("format") == FORMAT else None
+    except (ValueError, UnicodeDecodeError, KeyError, json.JSONDecodeError):
+        return load_checkpoint(path).meta.get("task")  # corrupt: let the loader say how
 
 
 def _read_metadata(data: bytes) -> dict[str, str]:
