@@ -53,6 +53,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--run-dir", type=Path, help="keep the run (checkpoints, metrics) here")
+    ap.add_argument("--no-json", action="store_true", help="print only; leave results/*.json as they are")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     s, t = args.pair.split("-")
@@ -88,7 +89,7 @@ def main(argv=None) -> dict:
                   command="python benchmarks/bench_translate.py " + " ".join(sys.argv[1:] if argv is None else argv))
     suffix = "" if args.tokenizer == "simple" else f"_{args.tokenizer}"
     out = HERE / "results" / f"translate_multi30k_{args.pair}{suffix}.json"
-    if not args.train_limit:
+    if not (args.train_limit or args.no_json):
         out.write_text(json.dumps(result, indent=1))
     print(f"{args.pair}: {len(curve)} epochs in {fit_s:.0f} s ({model.stopped_because_}); test perplexity "
           f"{result['test_ppl']:.2f}; greedy BLEU {result['greedy']['bleu']:.2f}, beam-5 BLEU "
