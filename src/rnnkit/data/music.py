@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnnkit.data.npz import read_npz_arrays
 from rnnkit.data.sequences import IndexedBatches
 from rnnkit.errors import ConfigError, DataError
 
@@ -62,16 +63,12 @@ def read_jsb_json(path: str | Path) -> dict[str, list[np.ndarray]]:
 
 
 def read_npz(path: str | Path) -> dict[str, list[np.ndarray]]:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    try:
-        z = np.load(path, allow_pickle=True, encoding="latin1")
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
+    """Coconet's ``.npz`` (object arrays of ``(T, voices)`` pitch arrays), read without
+    running any code the file might carry (:mod:`rnnkit.data.npz`)."""
+    z = read_npz_arrays(path)
     out = {}
     for split in SPLITS:
-        pieces = z[split] if split in z.files else []
+        pieces = z.get(split, [])
         out[split] = [roll_from_steps(np.asarray(p, dtype=np.float64).tolist(), f" in {split} piece {i}")
                       for i, p in enumerate(pieces) if len(p)]
     return out
