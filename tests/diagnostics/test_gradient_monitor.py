@@ -33,7 +33,7 @@ def test_warns_on_exploding_norms():
     monitor = GradientMonitor(model, every=1000)
     trainer = _trainer()
     for step, norm in enumerate([1.0, 1.2, 0.9, 1.1, 50.0], 1):
-        monitor(trainer, {"kind": "train", "step": step, "grad_norm": norm})
+        monitor.on_step(trainer, {"kind": "train", "step": step, "grad_norm": norm})
     assert len(monitor.warnings) == 1 and "exploding gradient" in monitor.warnings[0]
     assert "--clip" in monitor.warnings[0]
     with pytest.raises(ValueError, match="recurrent layer"):

@@ -19,11 +19,12 @@ import numpy as np
 from torch import nn
 
 from rnnkit.layers import Recurrent
+from rnnkit.training.callbacks import Callback
 
 log = logging.getLogger("rnnkit")
 
 
-class GradientMonitor:
+class GradientMonitor(Callback):
     """``Trainer(..., callbacks=[GradientMonitor(model)])``; see the module docstring."""
 
     def __init__(self, model: nn.Module, every: int = 100, explode_factor: float = 10.0,
@@ -50,7 +51,7 @@ class GradientMonitor:
         self.warnings.append(message)
         log.warning(message)
 
-    def __call__(self, trainer, record: dict) -> None:
+    def on_step(self, trainer, record: dict) -> None:
         if record.get("kind") != "train":
             return
         step, norm = record["step"], record.get("grad_norm", float("nan"))

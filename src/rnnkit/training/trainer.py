@@ -8,16 +8,11 @@ gradient clipping by global norm (the norm is logged), validation each epoch, ea
 stopping, atomic checkpoints (``last`` and ``best``), exact resume, a progress bar,
 metrics as JSONL, and a PNG of the curves.
 
-A task is any object with:
-
-* ``model`` (an ``nn.Module`` with a ``config`` dataclass),
-* ``train_batches(epoch)`` -> an object with ``len()`` and ``iter_from(k)`` giving the
-  epoch's batches from the k-th on, in a fixed order for a given epoch and seed,
-* ``train_step(model, batch, state)`` -> ``(loss, new_state, n_items)``,
-* ``evaluate(model, split)`` -> ``{"loss": ..., ...}``,
-* ``describe(loss)`` -> derived metrics such as perplexity, ``meta()`` -> what a
-  checkpoint needs beside the weights (vocabulary, task name), and optionally
-  ``sample(model)`` -> a string to show while training.
+A task is any object that satisfies :class:`~rnnkit.training.protocol.TrainingTask`
+(``model``, ``carries_state``, ``train_batches``, ``train_step``, ``evaluate``,
+``describe``, ``meta``; optionally ``sample``); the model is any ``nn.Module`` that
+:mod:`rnnkit.training.model_io` can store (an rnnkit model, or a user's module with a
+``config``). Callbacks get named events (:mod:`rnnkit.training.callbacks`).
 """
 
 from __future__ import annotations
@@ -36,9 +31,11 @@ import torch
 from torch import nn
 
 from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.training.callbacks import Callback, as_callback
 from rnnkit.training.checkpoint import Checkpoint, atomic_write_bytes, load_checkpoint, save_checkpoint
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
+from rnnkit.training.protocol import TrainingTask, check_task
 
 
 @dataclass
@@ -133,13 +130,14 @@ class TrainResult:
 class Trainer:
     """Train ``task.model`` on ``task`` into ``run_dir``; see the module docstring."""
 
-    def __init__(self, task: Any, config: TrainerConfig, run_dir: str | Path,
-                 callbacks: list[Callable[["Trainer", dict], None]] | None = None,
+    def __init__(self, task: TrainingTask, config: TrainerConfig, run_dir: str | Path,
+                 callbacks: list[Callback | Callable[[Trainer, dict], None]] | None = None,
                  extra_meta: dict | None = None) -> None:
+        check_task(task)
         self.task = task
         self.config = config
         self.run_dir = Path(run_dir)
-        self.callbacks = list(callbacks or [])
+        self.callbacks: list[Callback] = [as_callback(cb) for cb in callbacks or []]
         self.extra_meta = extra_meta or {}
         self.device = resolve_device(config.device)
         self.model: nn.Module = task.model.to(self.device)
@@ -256,6 +254,8 @@ class Trainer:
         progress = TrainingProgress(enabled=cfg.progress, total_epochs=cfg.epochs,
                                     steps_per_epoch=self.steps_per_epoch)
         previous_handler = self._install_sigint_handler()
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
         try:
             with progress:
                 if resume:
@@ -279,7 +279,7 @@ class Trainer:
                         if self.global_step % cfg.log_every == 0 or self.batch_in_epoch == len(batches):
                             self.log(record)
                         for cb in self.callbacks:
-                            cb(self, record)
+                            cb.on_step(self, record)
                         now = time.monotonic()
                         if cfg.sample_every and now - last_sample >= cfg.sample_every and hasattr(self.task, "sample"):
                             progress.print(self.task.sample(self.model))
@@ -304,8 +304,11 @@ class Trainer:
         if not self.best_path.exists():
             self.save(self.best_path)  # stopped before any validation: best = latest
         self._plot()
-        return TrainResult(self.run_dir, self.best_path, self.last_path, self.best_valid,
-                           self.epoch, self.global_step, stopped)
+        result = TrainResult(self.run_dir, self.best_path, self.last_path, self.best_valid,
+                             self.epoch, self.global_step, stopped)
+        for cb in self.callbacks:
+            cb.on_fit_end(self, result)
+        return result
 
     def _install_sigint_handler(self):
         """First Ctrl-C: stop after this step and save; a second one interrupts at once."""
@@ -348,6 +351,8 @@ class Trainer:
         record = {"kind": "valid", "step": self.global_step, "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
                   **valid, **self.task.describe(valid["loss"])}
         self.log(record)
+        for cb in self.callbacks:
+            cb.on_validation(self, record)
         improved = valid["loss"] < self.best_valid
         progress.end_epoch(self.epoch, record, improved)
         if improved:
@@ -361,6 +366,8 @@ class Trainer:
         record = {"kind": "valid", "step": self.global_step, "epoch": self.epoch + 1, **valid,
                   **self.task.describe(valid["loss"])}
         self.log(record)
+        for cb in self.callbacks:
+            cb.on_validation(self, record)
         progress.end_epoch(self.epoch, record, improved)
         self.epoch += 1
         self.batch_in_epoch = 0
@@ -372,6 +379,8 @@ class Trainer:
         self.save()
         if improved:
             self.save(self.best_path)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, record)
         patience = self.config.early_stopping
         if patience is not None and self.epochs_without_improvement >= patience:
             self._stop_reason = f"early stopping: no better validation loss for {patience} epochs"
