@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
                          settings.split)
     scores = {}
     for split in ("valid", "test"):
-        loss, n = lm.stream_loss(model.model, getattr(corpus, split), settings.eval_batch_size, settings.bptt,
+        loss, n = lm.stream_loss(model.model_, getattr(corpus, split), settings.eval_batch_size, settings.bptt,
                                  torch.device("cpu"))
         scores[split] = {"loss_nats": loss, "perplexity": perplexity(loss), "bits_per_token": bits_per_token(loss),
                          "tokens": n}

@@ -173,9 +173,9 @@ def activations(
         text = trained.generate(length=600, temperature=0.8, seed=seed)
     if not text:
         raise DataError("no text to read: --text is empty")
-    tokens = list(text) if trained.vocab.level == "char" else text.split()
-    text = "".join(tokens[:max_tokens]) if trained.vocab.level == "char" else " ".join(tokens[:max_tokens])
-    rec = record_activations(trained.model, trained.vocab, text)
+    tokens = list(text) if trained.vocab_.level == "char" else text.split()
+    text = "".join(tokens[:max_tokens]) if trained.vocab_.level == "char" else " ".join(tokens[:max_tokens])
+    rec = record_activations(trained.model_, trained.vocab_, text)
     write_activation_page(rec, out, title=f"{checkpoint.name}: units while reading {len(rec.tokens)} tokens")
     for row in gate_saturation(rec):
         console.print(f"layer {row['layer'] + 1} {row['gate']:>8} gate: {100 * row['near_0']:5.1f} % near 0, "

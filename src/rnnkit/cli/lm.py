@@ -116,18 +116,10 @@ def report_training(result) -> None:
     if result.stopped_because == "interrupted":
         console.print(f"saved {result.last_checkpoint}; resume with: rnnkit lm train --resume --out {result.run_dir}")
         raise typer.Exit(code=130)
-    model = lm.load(result.best_checkpoint)
-    settings = lm.LMSettings(**model.meta["settings"])
-    from rnnkit.data import load_corpus
-
-    corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
-                         settings.split, settings.min_freq, settings.max_vocab)
-    device = next(model.model.parameters()).device
-    for split in ("valid", "test"):
-        loss, n = lm.stream_loss(model.model, getattr(corpus, split), settings.eval_batch_size, settings.bptt, device)
-        derived = lm.describe_loss(loss, settings.level)
-        console.print(f"{split}: loss {loss:.4f} nats/token, "
-                      + ", ".join(f"{k} {v:.3f}" for k, v in derived.items()) + f" ({n:,} tokens)")
+    for split, r in lm.load(result.best_checkpoint).split_scores().items():
+        derived = {k: v for k, v in r.items() if k not in ("loss", "tokens")}
+        console.print(f"{split}: loss {r['loss']:.4f} nats/token, "
+                      + ", ".join(f"{k} {v:.3f}" for k, v in derived.items()) + f" ({r['tokens']:,} tokens)")
     console.print(f"best checkpoint: {result.best_checkpoint}")
 
 
@@ -181,7 +173,7 @@ def evaluate(
 
     model = lm.load(checkpoint, device=device)
     r = model.evaluate(file, batch_size=batch_size, bptt=bptt)
-    unit = "char" if model.vocab.level == "char" else "word"
+    unit = "char" if model.vocab_.level == "char" else "word"
     console.print(f"{file}: {r['tokens']:,} {unit}s")
     console.print(f"  loss {r['loss']:.4f} nats/{unit}   perplexity {r['ppl']:.2f}   "
                   f"{r['bits_per_token']:.4f} bits/{unit}")

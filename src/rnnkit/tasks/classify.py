@@ -101,7 +101,7 @@ class RNNClassifier(RecurrentEstimator):
             raise ConfigError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
         return self.znorm
 
-    def fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> "RNNClassifier":
+    def _fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> None:
         """Train on ``(X, y)``; ``resume=True`` continues the interrupted run in ``run_dir``."""
         items, kind = self._items(X)
         y = np.asarray(y)
@@ -130,7 +130,6 @@ class RNNClassifier(RecurrentEstimator):
             steps = np.concatenate(inputs)  # (sum of lengths, F): per-channel statistics of the training set
             model.set_input_scaling(torch.from_numpy(steps.mean(0)), torch.from_numpy(steps.std(0)))
         self._train(model, train, valid, self._class_weights(train.targets), resume=resume)
-        return self
 
     def predict_proba(self, X) -> np.ndarray:
         """``(n, n_classes)`` class probabilities, columns in the order of ``classes_``."""

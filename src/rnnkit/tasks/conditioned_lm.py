@@ -29,8 +29,7 @@ from rnnkit.evaluation import perplexity
 from rnnkit.generation import sample_sequences
 from rnnkit.models import ConditionedLM, ConditionedLMConfig
 from rnnkit.tasks.estimator import random_split, to_targets
-from rnnkit.tasks.fitting import TrainerFitMixin
-from rnnkit.tasks.params import ParamsMixin
+from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
@@ -43,7 +42,7 @@ def sentence_loss(model: ConditionedLM, batch, device) -> tuple[Tensor, int]:
     return token_cross_entropy(logits, y.to(device)), int(lengths.sum())
 
 
-class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
+class ConditionedGenerator(Estimator):
     """A sentence generator conditioned on a label or a feature vector.
 
     Parameters: ``tokenizer`` (``"simple"`` words and punctuation, ``"whitespace"`` for
@@ -115,8 +114,8 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
             num_layers=self.num_layers, embedding_size=self.embedding_size, condition_size=self.condition_size,
             condition_every_step=self.condition_every_step, dropout=self.dropout, tie_weights=self.tie_weights)
 
-    def fit(self, texts: Sequence[str], conditions: Any, texts_valid: Sequence[str] | None = None,
-            conditions_valid: Any = None, resume: bool = False) -> "ConditionedGenerator":
+    def _fit(self, texts: Sequence[str], conditions: Any, texts_valid: Sequence[str] | None = None,
+             conditions_valid: Any = None, resume: bool = False) -> None:
         """Learn p(sentence | condition) from ``texts`` and their ``conditions``."""
         texts = list(texts)
         if len(texts) != len(conditions):
@@ -141,14 +140,13 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
                                    max(64, self.batch_size), shuffle=False)
         torch.manual_seed(self.seed)
         model = ConditionedLM(self._model_config())
-        task = TokenLossTask(model, train, valid, self._meta(), sentence_loss, sampler=self._training_sample)
+        task = TokenLossTask(model, train, valid, self._checkpoint_meta(), sentence_loss, sampler=self._training_sample)
         cfg = TrainerConfig(epochs=self.epochs,
                             optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay),
                             clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
                             device=self.device, progress=self.verbose, sample_every=30.0 if self.verbose else 0.0,
                             log_every=1, max_time=self.max_time)
         self._fit_with_trainer(model, task, cfg, resume)
-        return self
 
     def _training_sample(self, model) -> str:
         """One sentence per label while training (a private seed: the training RNG must not move)."""
@@ -159,9 +157,8 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
         return "\n".join(lines)
 
     def _meta(self) -> dict:
-        return {"task": self.TASK, "estimator": type(self).__name__, "codec": self.codec_.to_dict(),
-                "classes": None if self.classes_ is None else self.classes_.tolist(),
-                "n_features_in": self.n_features_in_, "params": self.get_params()}
+        return {"codec": self.codec_.to_dict(), "classes": None if self.classes_ is None else self.classes_.tolist(),
+                "n_features_in": self.n_features_in_}
 
     # ------------------------------------------------------------- generation and scoring
     @torch.no_grad()
@@ -203,13 +200,10 @@ class ConditionedGenerator(ParamsMixin, TrainerFitMixin):
         result = TokenLossTask(self.model_, batches, batches, {}, sentence_loss).evaluate(self.model_)
         return {**result, "ppl": perplexity(result["loss"])}
 
-    @classmethod
-    def load(cls, path, device: str = "cpu") -> "ConditionedGenerator":
-        est, meta = cls._open(path, device)
-        est.codec_ = SentenceCodec.from_dict(meta["codec"])
-        est.classes_ = None if meta.get("classes") is None else np.array(meta["classes"])
-        est.n_features_in_ = meta.get("n_features_in")
-        return est
+    def _restore(self, meta: dict) -> None:
+        self.codec_ = SentenceCodec.from_dict(meta["codec"])
+        self.classes_ = None if meta.get("classes") is None else np.array(meta["classes"])
+        self.n_features_in_ = meta.get("n_features_in")
 
 
 __all__ = ["ConditionedGenerator", "sentence_loss"]

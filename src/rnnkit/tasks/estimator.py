@@ -26,8 +26,7 @@ from rnnkit.data.token_encoder import TokenEncoder
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.classification import classification_metrics
 from rnnkit.layers.pooling import valid_mask
-from rnnkit.tasks.fitting import TrainerFitMixin
-from rnnkit.tasks.params import ParamsMixin
+from rnnkit.tasks.base import Estimator
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
 
@@ -132,7 +131,7 @@ class SupervisedTask:
         return self._meta
 
 
-class RecurrentEstimator(ParamsMixin, TrainerFitMixin):
+class RecurrentEstimator(Estimator):
     """Base of :class:`~rnnkit.tasks.classify.RNNClassifier` and :class:`~rnnkit.tasks.tag.RNNTagger`.
 
     Subclasses define ``TASK`` (the checkpoint's task name), ``__init__`` with their
@@ -196,15 +195,14 @@ class RecurrentEstimator(ParamsMixin, TrainerFitMixin):
         return torch.tensor(len(train_targets) / (len(self.classes_) * np.maximum(freq, 1)), dtype=torch.float32)
 
     def _meta(self) -> dict:
-        return {"task": self.TASK, "estimator": type(self).__name__, "classes": self.classes_.tolist(),
-                "input_kind": self.input_kind_,
+        return {"classes": self.classes_.tolist(), "input_kind": self.input_kind_,
                 "encoder": self.encoder_.to_dict() if self.input_kind_ == "text" else None,
-                "n_features_in": getattr(self, "n_features_in_", None), "params": self.get_params()}
+                "n_features_in": getattr(self, "n_features_in_", None)}
 
     def _train(self, model, train: SequenceBatches, valid: SequenceBatches, class_weights: Tensor | None,
                resume: bool = False) -> None:
         """Fit ``model`` with the trainer; keep the best epoch's weights (by validation loss)."""
-        meta = self._meta()
+        meta = self._checkpoint_meta()
         task = SupervisedTask(model, train, valid, meta, class_weights, self.label_smoothing)
         cfg = TrainerConfig(epochs=self.epochs,
                             optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
@@ -232,17 +230,13 @@ class RecurrentEstimator(ParamsMixin, TrainerFitMixin):
         return out
 
     # ------------------------------------------------------------- persistence
-    @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "RecurrentEstimator":
-        """A fitted estimator from :meth:`save`'s file, or from a training run's checkpoint."""
-        est, meta = cls._open(path, device)
-        est.classes_ = np.array(meta["classes"])
-        est.input_kind_ = meta["input_kind"]
+    def _restore(self, meta: dict) -> None:
+        self.classes_ = np.array(meta["classes"])
+        self.input_kind_ = meta["input_kind"]
         if meta.get("encoder"):
-            est.encoder_ = TokenEncoder.from_dict(meta["encoder"])
+            self.encoder_ = TokenEncoder.from_dict(meta["encoder"])
         if meta.get("n_features_in") is not None:
-            est.n_features_in_ = int(meta["n_features_in"])
-        return est
+            self.n_features_in_ = int(meta["n_features_in"])
 
 
 def to_targets(classes: np.ndarray, labels: Any) -> np.ndarray:

@@ -29,8 +29,7 @@ from rnnkit.data.windows import (Scaler, SplitBounds, WindowBatches, split_bound
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.forecasting import baseline_forecasts, default_season, forecast_metrics, seasonal_scale
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
-from rnnkit.tasks.fitting import TrainerFitMixin
-from rnnkit.tasks.params import ParamsMixin
+from rnnkit.tasks.base import Estimator
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
 
@@ -97,7 +96,7 @@ class Backtest:
                 "metrics": self.metrics, "scaled": self.scaled}
 
 
-class Forecaster(ParamsMixin, TrainerFitMixin):
+class Forecaster(Estimator):
     """A recurrent multi-horizon forecaster for one or many series in a table.
 
     Data: ``time_col`` (None: guess), ``target`` (a column or list; None: every other
@@ -206,7 +205,7 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
         return np.concatenate([z, s.known[:, k_user:]], 1).astype(np.float32), known, z[:, :n]
 
     # ------------------------------------------------------------- fit
-    def fit(self, data, resume: bool = False) -> "Forecaster":
+    def _fit(self, data, resume: bool = False) -> None:
         """Train on the training rows of every series, choosing the epoch by validation loss."""
         self._check_params()
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
@@ -246,16 +245,14 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
         train = WindowBatches(arrays, train_index, self._reach, self.horizon, self.batch_size, True, self.seed)
         valid = WindowBatches(arrays, valid_index, self._reach, self.horizon, 256, False)
         self._train(model, train, valid, resume)
-        return self
 
     def _meta(self) -> dict:
-        return {"task": TASK, "estimator": type(self).__name__, "params": self.get_params(),
-                "target_cols": self.target_cols_, "freq": self.freq_, "calendar": self.calendar_,
+        return {"target_cols": self.target_cols_, "freq": self.freq_, "calendar": self.calendar_,
                 "season": self.season_, "scalers": {k: v.to_dict() for k, v in self.scalers_.items()},
                 "n_series": self.n_series_}
 
     def _train(self, model: ForecastNet, train: WindowBatches, valid: WindowBatches, resume: bool) -> None:
-        task = ForecastTask(model, train, valid, self._meta())
+        task = ForecastTask(model, train, valid, self._checkpoint_meta())
         cfg = TrainerConfig(epochs=self.epochs, optim=OptimConfig(optimizer="adam", lr=self.lr,
                                                                   weight_decay=self.weight_decay),
                             clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
@@ -400,14 +397,10 @@ class Forecaster(ParamsMixin, TrainerFitMixin):
         return -self.backtest(data).metrics["model"]["mse"]
 
     # ------------------------------------------------------------- persistence
-    @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "Forecaster":
-        """A fitted forecaster from :meth:`save`'s file or a training run's checkpoint."""
-        est, meta = cls._open(path, device)
-        est.target_cols_, est.freq_, est.calendar_ = meta["target_cols"], meta["freq"], meta["calendar"]
-        est.season_, est.n_series_ = meta["season"], meta.get("n_series", 1)
-        est.scalers_ = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
-        return est
+    def _restore(self, meta: dict) -> None:
+        self.target_cols_, self.freq_, self.calendar_ = meta["target_cols"], meta["freq"], meta["calendar"]
+        self.season_, self.n_series_ = meta["season"], meta.get("n_series", 1)
+        self.scalers_ = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
 
 
 __all__ = ["Forecaster", "Backtest", "ForecastTask", "TASK"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -29,10 +30,11 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import bits_per_token, perplexity, unigram_loss_from_counts
 from rnnkit.generation import generate
 from rnnkit.models import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.base import Estimator
 from rnnkit.training import Trainer, TrainerConfig, TrainResult, load_checkpoint
-from rnnkit.training.model_io import build_model
+from rnnkit.training.run_folder import check_run_folder
 from rnnkit.training.optim import OptimConfig
-from rnnkit.training.trainer import detach_state, resolve_device
+from rnnkit.training.trainer import detach_state
 
 TASK = "lm"
 
@@ -213,7 +215,7 @@ class LanguageModelTask:
         self._train = StreamBatches(corpus.train, settings.batch_size, settings.bptt)
         self._samples_shown = 0
         # unigram counts for the baseline, stored in every checkpoint: counted once here
-        self._unigram_counts = np.bincount(np.asarray(corpus.train, dtype=np.int64),
+        self.unigram_counts = np.bincount(np.asarray(corpus.train, dtype=np.int64),
                                            minlength=len(corpus.vocab)).tolist()
 
     def train_batches(self, epoch: int) -> StreamBatches:
@@ -236,7 +238,7 @@ class LanguageModelTask:
 
     def meta(self) -> dict:
         return {"task": TASK, "vocab": self.corpus.vocab.to_dict(), "settings": self.settings.to_dict(),
-                "unigram_counts": self._unigram_counts}
+                "unigram_counts": self.unigram_counts}
 
     def sample(self, model, length: int = 200) -> str:
         # A private seed per sample: showing samples must not move the training RNG,
@@ -263,22 +265,36 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
     A fresh run into a folder that already holds one needs ``overwrite=True``.
     """
     run_dir = Path(run_dir)
+    check_run_folder(run_dir, resume, overwrite)
     if resume:
         settings = _settings_for_resume(run_dir, settings)
+    trainer = _trainer(settings, run_dir, callbacks)
+    return trainer.fit(resume=resume, overwrite=overwrite)
+
+
+def _task(settings: LMSettings) -> LanguageModelTask:
+    """Corpus, model (seeded) and task for ``settings``."""
     if not settings.train_files:
         raise ConfigError("no training text given: pass one or more files, or use --preset demo")
     corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
                          settings.split, settings.min_freq, settings.max_vocab)
     torch.manual_seed(settings.seed)  # the same initial weights for the same seed
     model = LanguageModel(settings.model_config(len(corpus.vocab)))
-    task = LanguageModelTask(corpus, model, settings)
-    callbacks = list(callbacks or [])
-    if settings.monitor_gradients:
+    return LanguageModelTask(corpus, model, settings)
+
+
+def _callbacks(task: LanguageModelTask, given: list[Callable] | None) -> list[Callable]:
+    callbacks = list(given or [])
+    if task.settings.monitor_gradients:
         from rnnkit.diagnostics.gradient_monitor import GradientMonitor
 
-        callbacks.append(GradientMonitor(model, every=settings.monitor_gradients))
-    trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=callbacks)
-    return trainer.fit(resume=resume, overwrite=overwrite)
+        callbacks.append(GradientMonitor(task.model, every=task.settings.monitor_gradients))
+    return callbacks
+
+
+def _trainer(settings: LMSettings, run_dir: Path, callbacks: list[Callable] | None) -> Trainer:
+    task = _task(settings)
+    return Trainer(task, settings.trainer_config(), run_dir, callbacks=_callbacks(task, callbacks))
 
 
 def _settings_for_resume(run_dir: Path, given: LMSettings) -> LMSettings:
@@ -294,46 +310,133 @@ def _settings_for_resume(run_dir: Path, given: LMSettings) -> LMSettings:
     return saved
 
 
-class TrainedLM:
-    """A trained language model with its vocabulary: generate text and score files."""
+class LanguageModeler(Estimator):
+    """A character- or word-level language model: fit on text files, generate, score.
 
-    def __init__(self, model: LanguageModel, vocab: Vocab, meta: dict) -> None:
-        self.model = model
-        self.vocab = vocab
-        self.meta = meta
+    Every hyperparameter defaults to ``None``: the value of ``preset`` (see :data:`PRESETS`),
+    else :class:`LMSettings`' default, so each default is written once. Learned:
+    ``model_`` (:class:`~rnnkit.models.LanguageModel`), ``vocab_``, ``settings_`` (the
+    resolved :class:`LMSettings`), ``unigram_counts_`` (the baseline), ``history_``,
+    ``best_valid_loss_``. ``LanguageModeler.load`` opens a saved estimator or any checkpoint of
+    ``rnnkit lm train`` (``best.safetensors``).
 
+    Example::
+
+        lm = LanguageModeler(preset="char-rnn-small", max_time=60).fit("input.txt")
+        print(lm.generate("ROMEO:", length=200, temperature=0.8))
+        print(lm.evaluate("other.txt")["ppl"])
+    """
+
+    TASK = TASK
+    KIND = "language-model"
+
+    def __init__(self, preset: str | None = None, level: str | None = None, cell: str | None = None,
+                 hidden_size: int | None = None, num_layers: int | None = None, embedding_size: int | None = None,
+                 dropout: float | None = None, locked_dropout: bool | None = None,
+                 embedding_dropout: float | None = None, weight_drop: float | None = None,
+                 tie_weights: bool | None = None, init_range: float | None = None, forget_bias: float | None = None,
+                 min_freq: int | None = None, max_vocab: int | None = None,
+                 split: tuple[float, float, float] | None = None, batch_size: int | None = None,
+                 bptt: int | None = None, eval_batch_size: int | None = None, epochs: int | None = None,
+                 optimizer: str | None = None, lr: float | None = None, momentum: float | None = None,
+                 weight_decay: float | None = None, schedule: str | None = None, decay: float | None = None,
+                 decay_start: int | None = None, clip: float | None = None, early_stopping: int | None = None,
+                 checkpoint_every: int | None = None, max_time: float | None = None, max_steps: int | None = None,
+                 seed: int | None = None, device: str = "auto", bf16: bool | None = None,
+                 monitor_gradients: int | None = None, verbose: bool = False, run_dir: str | Path | None = None
+                 ) -> None:
+        self.preset, self.level, self.cell, self.hidden_size, self.num_layers = preset, level, cell, hidden_size, \
+            num_layers
+        self.embedding_size, self.dropout, self.locked_dropout = embedding_size, dropout, locked_dropout
+        self.embedding_dropout, self.weight_drop, self.tie_weights = embedding_dropout, weight_drop, tie_weights
+        self.init_range, self.forget_bias, self.min_freq, self.max_vocab = init_range, forget_bias, min_freq, \
+            max_vocab
+        self.split, self.batch_size, self.bptt, self.eval_batch_size = split, batch_size, bptt, eval_batch_size
+        self.epochs, self.optimizer, self.lr, self.momentum = epochs, optimizer, lr, momentum
+        self.weight_decay, self.schedule, self.decay, self.decay_start = weight_decay, schedule, decay, decay_start
+        self.clip, self.early_stopping, self.checkpoint_every = clip, early_stopping, checkpoint_every
+        self.max_time, self.max_steps, self.seed, self.device, self.bf16 = max_time, max_steps, seed, device, bf16
+        self.monitor_gradients, self.verbose, self.run_dir = monitor_gradients, verbose, run_dir
+
+    def _settings(self, train: Sequence[str], valid: str | None, test: str | None) -> LMSettings:
+        given = {k: v for k, v in self.get_params().items() if k not in ("preset", "verbose", "run_dir")}
+        return LMSettings.from_preset(self.preset, train_files=list(train), valid_file=valid, test_file=test,
+                                      progress=self.verbose, sample_every=30.0 if self.verbose else 0.0, **given)
+
+    def _fit(self, train: str | Path | Sequence[str | Path], valid: str | Path | None = None,
+             test: str | Path | None = None, resume: bool = False, callbacks: list[Callable] | None = None) -> None:
+        """Train on text file(s) ``train``; without ``valid``/``test`` files they are split 90/5/5."""
+        files = [str(train)] if isinstance(train, (str, Path)) else [str(f) for f in train]
+        settings = self._settings(files, None if valid is None else str(valid), None if test is None else str(test))
+        if resume:
+            settings = _settings_for_resume(Path(str(self.run_dir)), settings)
+        task = _task(settings)
+        self.vocab_, self.settings_ = task.corpus.vocab, settings
+        self.unigram_counts_ = task.unigram_counts
+        self._fit_with_trainer(task.model, task, settings.trainer_config(), resume, _callbacks(task, callbacks))
+
+    def _meta(self) -> dict:
+        return {"vocab": self.vocab_.to_dict(), "settings": self.settings_.to_dict(),
+                "unigram_counts": self.unigram_counts_}
+
+    def _restore(self, meta: dict) -> None:
+        self.vocab_ = Vocab.from_dict(meta["vocab"])
+        self.settings_ = LMSettings(**meta["settings"]) if "settings" in meta else None
+        self.unigram_counts_ = meta.get("unigram_counts")
+
+    # ------------------------------------------------------------- use
     def generate(self, prompt: str | None = None, length: int = 500, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> str:
         """The prompt followed by ``length`` generated tokens."""
-        prompt = prompt if prompt else default_prompt(self.vocab)
-        out = generate(self.model, encode_prompt(self.vocab, prompt), length, temperature, top_k, top_p, seed)
-        sep = " " if self.vocab.level == "word" and not prompt.endswith("\n") else ""
-        return prompt + sep + self.vocab.decode(out.ids)
+        self._check_fitted()
+        prompt = prompt if prompt else default_prompt(self.vocab_)
+        out = generate(self.model_, encode_prompt(self.vocab_, prompt), length, temperature, top_k, top_p, seed)
+        sep = " " if self.vocab_.level == "word" and not prompt.endswith("\n") else ""
+        return prompt + sep + self.vocab_.decode(out.ids)
 
     def evaluate(self, path: str | Path, batch_size: int = 1, bptt: int = 64) -> dict:
         """Cross-entropy (nats/token), perplexity and bits/token on a text file, beside the
         unigram baseline fitted on the training split."""
-        text = read_text(path)
-        ids = encode_text(text, self.vocab)
+        self._check_fitted()
+        ids = encode_text(read_text(path), self.vocab_)
         if len(ids) < 2:
             raise DataError(f"{path} has fewer than 2 tokens")
-        device = next(self.model.parameters()).device
-        loss, count = stream_loss(self.model, ids, batch_size, bptt, device)
+        device = next(self.model_.parameters()).device
+        loss, count = stream_loss(self.model_, ids, batch_size, bptt, device)
         result = {"loss": loss, "ppl": perplexity(loss), "bits_per_token": bits_per_token(loss), "tokens": count}
-        if "unigram_counts" in self.meta:
-            counts = np.asarray(self.meta["unigram_counts"], dtype=np.int64)
+        if self.unigram_counts_ is not None:
+            counts = np.asarray(self.unigram_counts_, dtype=np.int64)
             result["unigram_loss"] = unigram_loss_from_counts(counts, ids[1:])
         return result
 
+    def score(self, path: str | Path) -> float:
+        """Negative cross-entropy per token on a text file (greater is better)."""
+        return -self.evaluate(path)["loss"]
 
-def load(checkpoint: str | Path, device: str = "cpu") -> TrainedLM:
+    def split_scores(self) -> dict[str, dict]:
+        """Loss and derived metrics (bpc or perplexity) of the validation and test splits of the
+        training data, each token scored with its full left context."""
+        self._check_fitted()
+        settings = self.settings_
+        if settings is None:
+            raise ConfigError("this checkpoint does not record its training data")
+        corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
+                             settings.split, settings.min_freq, settings.max_vocab)
+        device = next(self.model_.parameters()).device
+        out = {}
+        for split in ("valid", "test"):
+            loss, n = stream_loss(self.model_, getattr(corpus, split), settings.eval_batch_size, settings.bptt, device)
+            out[split] = {"loss": loss, "tokens": n, **describe_loss(loss, settings.level)}
+        return out
+
+
+TrainedLM = LanguageModeler  # the name before the estimators were one family
+
+
+def load(checkpoint: str | Path, device: str = "cpu") -> LanguageModeler:
     """Load a language-model checkpoint for generation or evaluation."""
-    ck = load_checkpoint(checkpoint)
-    if ck.meta.get("task") != TASK:
-        raise ConfigError(f"{checkpoint} is not a language-model checkpoint (task {ck.meta.get('task')!r})")
-    model = build_model(ck, str(checkpoint)).to(resolve_device(device))
-    return TrainedLM(model, Vocab.from_dict(ck.meta["vocab"]), ck.meta)
+    return LanguageModeler.load(checkpoint, device=device)
 
 
-__all__ = ["LMSettings", "PRESETS", "LanguageModelTask", "train", "load", "TrainedLM", "stream_loss",
-           "StreamBatches", "describe_loss"]
+__all__ = ["LMSettings", "PRESETS", "LanguageModelTask", "LanguageModeler", "train", "load", "TrainedLM",
+           "stream_loss", "StreamBatches", "describe_loss"]

@@ -85,7 +85,7 @@ class RNNTagger(RecurrentEstimator):
             out.append(to_targets(self.classes_, np.asarray(tags)))
         return out
 
-    def fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> "RNNTagger":
+    def _fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> None:
         """Train on token lists ``X`` (or ``(T, F)`` arrays) and equally long tag lists ``y``."""
         items, kind = as_step_sequences(X)
         self.input_kind_ = kind
@@ -111,7 +111,6 @@ class RNNTagger(RecurrentEstimator):
         model = SequenceTagger(self._model_config())
         weights = self._class_weights(np.concatenate(list(train.targets))) if self.class_weight else None
         self._train(model, train, valid, weights, resume=resume)
-        return self
 
     def predict_proba(self, X) -> list[np.ndarray]:
         """One ``(T_i, n_tags)`` array of tag probabilities per sequence."""

@@ -30,8 +30,7 @@ from rnnkit.evaluation import perplexity
 from rnnkit.generation.beam import Hypothesis, beam_search, greedy_search
 from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.estimator import random_split
-from rnnkit.tasks.fitting import TrainerFitMixin
-from rnnkit.tasks.params import ParamsMixin
+from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig
@@ -44,7 +43,7 @@ def pair_loss(model: Seq2Seq, batch: PairBatch, device, teacher_forcing: float =
     return token_cross_entropy(logits, batch.tgt_out.to(device), label_smoothing), int(batch.tgt_lengths.sum())
 
 
-class Translator(ParamsMixin, TrainerFitMixin):
+class Translator(Estimator):
     """An attentional recurrent encoder-decoder (:class:`~rnnkit.models.Seq2Seq`).
 
     Data: ``tokenizer`` (``"simple"``: words and punctuation, lowercased unless
@@ -103,8 +102,8 @@ class Translator(ParamsMixin, TrainerFitMixin):
                              input_feeding=self.input_feeding, dropout=self.dropout,
                              tie_embeddings=self.tie_embeddings)
 
-    def fit(self, src: Sequence[str], tgt: Sequence[str], src_valid: Sequence[str] | None = None,
-            tgt_valid: Sequence[str] | None = None, resume: bool = False) -> "Translator":
+    def _fit(self, src: Sequence[str], tgt: Sequence[str], src_valid: Sequence[str] | None = None,
+             tgt_valid: Sequence[str] | None = None, resume: bool = False) -> None:
         """Learn to translate ``src`` sentences into ``tgt`` (lists of aligned strings)."""
         src, tgt = list(src), list(tgt)
         if len(src) != len(tgt):
@@ -134,7 +133,7 @@ class Translator(ParamsMixin, TrainerFitMixin):
         model = Seq2Seq(self._model_config())
         preview = src_valid[0]
         tf, smoothing = self.teacher_forcing, self.label_smoothing
-        task = TokenLossTask(model, train, valid, self._meta(),
+        task = TokenLossTask(model, train, valid, self._checkpoint_meta(),
                              lambda m, batch, device: pair_loss(m, batch, device, tf, smoothing),
                              sampler=lambda m: f"{preview}\n  -> {self._translate(m, [preview], 1)[0]}")
         cfg = TrainerConfig(epochs=self.epochs,
@@ -144,11 +143,9 @@ class Translator(ParamsMixin, TrainerFitMixin):
                             device=self.device, progress=self.verbose, sample_every=60.0 if self.verbose else 0.0,
                             log_every=1, max_time=self.max_time)
         self._fit_with_trainer(model, task, cfg, resume)
-        return self
 
     def _meta(self) -> dict:
-        return {"task": self.TASK, "estimator": type(self).__name__, "src_codec": self.src_codec_.to_dict(),
-                "tgt_codec": self.tgt_codec_.to_dict(), "params": self.get_params()}
+        return {"src_codec": self.src_codec_.to_dict(), "tgt_codec": self.tgt_codec_.to_dict()}
 
     # ------------------------------------------------------------- decoding
     def _hypotheses(self, model, sentences: Sequence[str], beam_size: int, return_attention: bool = False,
@@ -224,12 +221,9 @@ class Translator(ParamsMixin, TrainerFitMixin):
         weights = hyp.attention[: len(out_tokens), : len(src_tokens)].numpy()
         return plot_attention(weights, src_tokens, out_tokens[: len(weights)], path)
 
-    @classmethod
-    def load(cls, path, device: str = "cpu") -> "Translator":
-        est, meta = cls._open(path, device)
-        est.src_codec_ = SentenceCodec.from_dict(meta["src_codec"])
-        est.tgt_codec_ = SentenceCodec.from_dict(meta["tgt_codec"])
-        return est
+    def _restore(self, meta: dict) -> None:
+        self.src_codec_ = SentenceCodec.from_dict(meta["src_codec"])
+        self.tgt_codec_ = SentenceCodec.from_dict(meta["tgt_codec"])
 
 
 __all__ = ["Translator", "pair_loss"]

@@ -36,6 +36,7 @@ from rnnkit.training.checkpoint import Checkpoint, atomic_write_bytes, load_chec
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
 from rnnkit.training.protocol import TrainingTask, check_task
+from rnnkit.training.run_folder import RUN_FILES, check_run_folder
 
 
 @dataclass
@@ -234,18 +235,15 @@ class Trainer:
         folder that already holds one (its checkpoints would be mixed up or replaced)
         unless ``overwrite``."""
         cfg = self.config
+        check_run_folder(self.run_dir, resume, overwrite)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             if not self.last_path.exists():
                 raise CheckpointError(f"nothing to resume: {self.last_path} does not exist")
             self._resume()
         else:
-            old = [p for p in (self.last_path, self.best_path) if p.exists()]
-            if old and not overwrite:
-                raise ConfigError(f"{self.run_dir} already holds a training run; continue it with --resume, "
-                                  f"replace it with --overwrite, or choose another --out")
-            for path in old + [self.metrics_path, self.run_dir / "curves.png"]:
-                path.unlink(missing_ok=True)
+            for name in (*RUN_FILES, self.metrics_path.name, "curves.png"):
+                (self.run_dir / name).unlink(missing_ok=True)
             seed_everything(cfg.seed)
         started = time.monotonic()
         last_sample = started

@@ -1,0 +1,162 @@
+"""The one base of every trainable model family: :class:`Estimator`.
+
+scikit-learn's contract, for recurrent models:
+
+* ``__init__`` stores its hyperparameters unchanged, under their own names (so
+  ``get_params``/``set_params``/``sklearn.base.clone`` work and ``repr`` shows what differs
+  from the defaults); nothing is learned or checked there.
+* :meth:`Estimator.fit` is one template for every family: it applies the run-folder rule
+  (a folder that holds a run is refused unless ``overwrite=True`` or ``resume=True``), then
+  calls the family's ``_fit`` with the data, and returns ``self``. Learned attributes end in
+  ``_`` (``model_``, ``history_``, ``best_valid_loss_``, ...).
+* :meth:`save` writes one safetensors checkpoint (weights, parameters, what was learned);
+  :meth:`load` reopens it (or a training run's ``best.safetensors``) through the family's
+  ``_restore``.
+
+Training goes through the shared :class:`~rnnkit.training.Trainer` in ``run_dir`` (or a
+temporary folder); the best epoch's weights (by validation loss) are kept.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from torch import nn
+
+from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
+from rnnkit.training.callbacks import Callback
+from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
+from rnnkit.training.model_io import PREFIX, build_model, put_model
+from rnnkit.training.protocol import TrainingTask
+from rnnkit.training.run_folder import check_run_folder
+from rnnkit.training.trainer import TrainResult, resolve_device
+
+E = TypeVar("E", bound="Estimator")
+
+
+class Estimator:
+    """Base of every model family; see the module docstring.
+
+    A family sets ``TASK`` (the checkpoint's task name) and ``KIND`` (how errors name it),
+    takes ``run_dir`` and ``device`` among its parameters, and implements ``_fit(*data,
+    resume)``, ``_meta()`` (the checkpoint metadata besides the weights) and
+    ``_restore(meta)`` (the learned attributes back from it).
+    """
+
+    TASK: ClassVar[str] = ""
+    KIND: ClassVar[str] = ""
+
+    run_dir: str | Path | None
+    device: str
+    model_: nn.Module
+
+    # ------------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+    @classmethod
+    def _defaults(cls) -> dict[str, Any]:
+        return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self: E, **params: Any) -> E:
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"invalid parameter {key!r} for {type(self).__name__}; "
+                                 f"valid parameters: {', '.join(sorted(valid))}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = self._defaults()
+        changed = {k: v for k, v in self.get_params().items() if defaults.get(k) != v}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    # ------------------------------------------------------------- fitting
+    def fit(self: E, *data: Any, resume: bool = False, overwrite: bool = False, **kwargs: Any) -> E:
+        """Learn from ``data`` (what the family's ``_fit`` takes) and return ``self``.
+
+        With a ``run_dir`` the run's checkpoints, metrics and the fitted estimator
+        (``model.safetensors``) are written there; a folder holding a run is refused unless
+        ``overwrite=True`` (start afresh) or ``resume=True`` (continue its last checkpoint).
+        """
+        if resume and not self.run_dir:
+            raise ConfigError("resume needs run_dir: the folder of the run to continue")
+        if self.run_dir:
+            check_run_folder(self.run_dir, resume, overwrite)
+        self._fit(*data, resume=resume, **kwargs)
+        return self
+
+    def _fit(self, *data: Any, resume: bool = False, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _fit_with_trainer(self, model: nn.Module, task: TrainingTask, config: TrainerConfig, resume: bool = False,
+                          callbacks: Sequence[Callback] = ()) -> TrainResult:
+        """Run the Trainer; keep the best epoch's weights in ``model_``, the log in ``history_``."""
+        with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
+            run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
+            # the run-folder rule was applied by fit(); here a fresh run starts clean
+            result = Trainer(task, config, run_dir, callbacks=list(callbacks)).fit(resume=resume,
+                                                                                    overwrite=not resume)
+            best = load_checkpoint(result.best_checkpoint)
+            model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
+            lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        self.history_ = [json.loads(x) for x in lines if x.strip()]
+        self.model_ = model.eval()
+        self.best_valid_loss_ = result.best_valid_loss
+        self.stopped_because_ = result.stopped_because
+        if self.run_dir:
+            self.save(Path(self.run_dir) / "model.safetensors")
+        return result
+
+    # ------------------------------------------------------------- persistence
+    def _meta(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _restore(self, meta: dict[str, Any]) -> None:
+        """Set the learned attributes (besides ``model_``) from a checkpoint's metadata."""
+
+    def _checkpoint_meta(self) -> dict[str, Any]:
+        """Task name, estimator class, parameters and the family's metadata: what every
+        checkpoint of this estimator holds (training runs' too), so :meth:`load` reads both."""
+        return {"task": self.TASK, "estimator": type(self).__name__, "params": self.get_params(), **self._meta()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted estimator (weights, parameters, what it learned) to one file."""
+        self._check_fitted()
+        ck = Checkpoint(meta=self._checkpoint_meta())
+        put_model(ck, self.model_)
+        return save_checkpoint(path, ck)
+
+    @classmethod
+    def load(cls: type[E], path: str | Path, device: str = "cpu") -> E:
+        """A fitted estimator from :meth:`save`'s file, or from a training run's checkpoint."""
+        ck = load_checkpoint(path)
+        if ck.meta.get("task") != cls.TASK:
+            kind = cls.KIND or repr(cls.TASK)
+            raise CheckpointError(f"{path} is not a {kind} checkpoint (task: {ck.meta.get('task')!r})")
+        defaults = cls._defaults()
+        # JSON turned tuples into lists; give back tuples where the parameter is one by default
+        params = {k: (tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v)
+                  for k, v in ck.meta.get("params", {}).items() if k in cls._param_names()}
+        est = cls(**params)
+        est.model_ = build_model(ck, str(path)).to(resolve_device(device)).eval()
+        est._restore(ck.meta)
+        return est
+
+
+__all__ = ["Estimator"]
