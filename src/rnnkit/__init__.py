@@ -11,11 +11,11 @@ from rnnkit._version import __version__
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from rnnkit.layers import Recurrent
 
-__all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent", "RNNClassifier",
-           "RNNTagger", "Forecaster"]
+from rnnkit.errors import CheckpointError, ConfigError, DataError, RnnkitError
+from rnnkit.tasks import ESTIMATORS as _ESTIMATORS
 
-_ESTIMATORS = {"RNNClassifier": "rnnkit.tasks.classify", "RNNTagger": "rnnkit.tasks.tag",
-               "Forecaster": "rnnkit.tasks.forecast"}
+__all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent", *_ESTIMATORS,
+           "RnnkitError", "DataError", "ConfigError", "CheckpointError"]
 
 
 def __getattr__(name: str):

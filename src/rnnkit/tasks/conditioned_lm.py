@@ -64,7 +64,7 @@ class ConditionedGenerator(Estimator):
                  batch_size: int = 32, epochs: int = 20, optimizer: str = "adam", lr: float = 2e-3,
                  weight_decay: float = 0.0, clip: float | None = 5.0, early_stopping: int | None = 3,
                  validation_fraction: float = 0.1, max_time: float | None = None, seed: int = 0,
-                 device: str = "auto", verbose: bool = True, run_dir: str | None = None) -> None:
+                 device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
         self.tokenizer, self.lowercase, self.min_freq, self.max_vocab = tokenizer, lowercase, min_freq, max_vocab
         self.max_length, self.cell, self.hidden_size, self.num_layers = max_length, cell, hidden_size, num_layers
         self.embedding_size, self.condition_size = embedding_size, condition_size

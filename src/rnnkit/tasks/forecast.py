@@ -134,7 +134,7 @@ class Forecaster(Estimator):
                  decoder: str = "direct", likelihood: str = "point", quantiles: tuple = (0.1, 0.5, 0.9),
                  instance_norm: bool = True, highway: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
-                 early_stopping: int | None = 5, seed: int = 0, device: str = "cpu", verbose: bool = False,
+                 early_stopping: int | None = 5, seed: int = 0, device: str = "auto", verbose: bool = False,
                  run_dir: str | None = None, max_time: float | None = None) -> None:
         self.horizon, self.context, self.target, self.time_col = horizon, context, target, time_col
         self.past_covariates, self.known_covariates, self.calendar = past_covariates, known_covariates, calendar

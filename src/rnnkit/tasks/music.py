@@ -20,10 +20,10 @@ import torch
 from rnnkit.data.music import N_KEYS, RollBatches, read_music
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
-from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
-from rnnkit.training.model_io import build_model
+from rnnkit.tasks.base import Estimator
+from rnnkit.training import Trainer, TrainerConfig
 from rnnkit.training.optim import OptimConfig
-from rnnkit.training.trainer import TrainResult, resolve_device
+from rnnkit.training.trainer import TrainResult
 
 TASK = "music"
 
@@ -88,8 +88,10 @@ def score_rolls(model: PolyphonicModel, pieces: list[np.ndarray], batch_size: in
 class MusicTask:
     carries_state = False
 
-    def __init__(self, model: PolyphonicModel, splits: dict[str, list[np.ndarray]], settings: MusicSettings) -> None:
+    def __init__(self, model: PolyphonicModel, splits: dict[str, list[np.ndarray]], settings: MusicSettings,
+                 meta: dict | None = None) -> None:
         self.model, self.splits, self.settings = model, splits, settings
+        self._meta = meta or {"task": TASK, "settings": settings.to_dict()}
         self._train = RollBatches(splits["train"], settings.batch_size, True, settings.seed)
         self._valid_split = "valid" if splits.get("valid") else "train"
 
@@ -110,7 +112,7 @@ class MusicTask:
         return {}
 
     def meta(self) -> dict:
-        return {"task": TASK, "settings": self.settings.to_dict()}
+        return self._meta
 
 
 def train(settings: MusicSettings, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
@@ -129,16 +131,62 @@ def train(settings: MusicSettings, run_dir: str | Path, resume: bool = False, ov
     return trainer.fit(resume=resume, overwrite=overwrite)
 
 
-class TrainedMusicModel:
-    """A trained model: score pieces and sample new ones."""
+class MusicModeler(Estimator):
+    """A polyphonic piano-roll model: fit on JSB/Coconet/MIDI pieces, score, sample.
 
-    def __init__(self, model: PolyphonicModel, meta: dict) -> None:
-        self.model, self.meta = model.eval(), meta
+    Hyperparameters default to ``None``: :class:`MusicSettings`' value, so each default is
+    written once. ``fit(data)`` takes a file or folder (see :func:`~rnnkit.data.music.read_music`)
+    or a ``{"train": [...], "valid": [...], "test": [...]}`` dict of ``(T, 88)`` rolls.
+    Learned: ``model_`` (:class:`~rnnkit.models.PolyphonicModel`), ``settings_``,
+    ``history_``, ``best_valid_loss_``.
+    """
+
+    TASK = TASK
+    KIND = "music"
+
+    def __init__(self, cell: str | None = None, hidden_size: int | None = None, num_layers: int | None = None,
+                 dropout: float | None = None, steps_per_quarter: int | None = None, epochs: int | None = None,
+                 batch_size: int | None = None, lr: float | None = None, weight_decay: float | None = None,
+                 clip: float | None = None, early_stopping: int | None = None, seed: int | None = None,
+                 device: str = "auto", max_time: float | None = None, verbose: bool = False,
+                 run_dir: str | Path | None = None) -> None:
+        self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
+        self.steps_per_quarter, self.epochs, self.batch_size, self.lr = steps_per_quarter, epochs, batch_size, lr
+        self.weight_decay, self.clip, self.early_stopping, self.seed = weight_decay, clip, early_stopping, seed
+        self.device, self.max_time, self.verbose, self.run_dir = device, max_time, verbose, run_dir
+
+    def _settings(self, data: str) -> MusicSettings:
+        given = {k: v for k, v in self.get_params().items() if v is not None and k not in ("verbose", "run_dir")}
+        return MusicSettings(data=data, progress=self.verbose, **given)
+
+    def _fit(self, data: str | Path | dict[str, list[np.ndarray]], resume: bool = False,
+             callbacks: list[Callable] | None = None) -> None:
+        settings = self._settings("" if isinstance(data, dict) else str(data))
+        splits = data if isinstance(data, dict) else read_music(data, settings.steps_per_quarter)
+        if not splits.get("train"):
+            raise DataError(f"{settings.data or 'the data'} has no training pieces")
+        self.settings_ = settings
+        torch.manual_seed(settings.seed)
+        model = PolyphonicModel(settings.model_config())
+        task = MusicTask(model, splits, settings, self._checkpoint_meta())
+        self._fit_with_trainer(model, task, settings.trainer_config(), resume, callbacks or ())
+
+    def _meta(self) -> dict:
+        return {"settings": self.settings_.to_dict()}
+
+    def _restore(self, meta: dict) -> None:
+        self.settings_ = MusicSettings(**meta["settings"])
 
     def evaluate(self, pieces: list[np.ndarray]) -> dict:
+        """NLL per step (nats, summed over keys), frame accuracy and the step count."""
+        self._check_fitted()
         if not pieces:
             raise DataError("no pieces to evaluate")
-        return score_rolls(self.model, pieces)
+        return score_rolls(self.model_, pieces)
+
+    def score(self, pieces: list[np.ndarray]) -> float:
+        """Negative NLL per step (greater is better)."""
+        return -self.evaluate(pieces)["nll"]
 
     @torch.no_grad()
     def generate(self, steps: int, seed_roll: np.ndarray | None = None, temperature: float = 1.0,
@@ -148,33 +196,32 @@ class TrainedMusicModel:
         Each key is drawn from ``Bernoulli(sigmoid(logit / temperature))`` given everything
         before; lower temperatures give fewer, surer notes.
         """
+        self._check_fitted()
         if temperature <= 0:
             raise ConfigError(f"temperature must be positive, got {temperature}")
+        model = self.model_
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        device = next(self.model.parameters()).device
+        device = next(model.parameters()).device
         frames = [] if seed_roll is None else [torch.as_tensor(f, dtype=torch.float32) for f in seed_roll]
         state, prev = None, torch.zeros(1, N_KEYS, device=device)
         for f in frames:  # read the seed: each frame is the input for the next step
-            _, state = self.model.rnn.step(prev, state)
+            _, state = model.rnn.step(prev, state)
             prev = f.to(device)[None]
         out = list(frames)
         for _ in range(steps):
-            h, state = self.model.rnn.step(prev, state)
-            probs = torch.sigmoid(self.model.head(h).float() / temperature).cpu()
+            h, state = model.rnn.step(prev, state)
+            probs = torch.sigmoid(model.head(h).float() / temperature).cpu()
             frame = torch.bernoulli(probs, generator=gen)[0]
             out.append(frame)
             prev = frame.to(device)[None]
         return torch.stack(out).numpy() if out else np.zeros((0, N_KEYS), np.float32)
 
 
-def load(checkpoint: str | Path, device: str = "cpu") -> TrainedMusicModel:
-    ck = load_checkpoint(checkpoint)
-    if ck.meta.get("task") != TASK:
-        from rnnkit.errors import CheckpointError
-
-        raise CheckpointError(f"{checkpoint} is not a music checkpoint (task {ck.meta.get('task')!r})")
-    model = build_model(ck, str(checkpoint)).to(resolve_device(device))
-    return TrainedMusicModel(model, ck.meta)
+TrainedMusicModel = MusicModeler  # the name before the estimators were one family
 
 
-__all__ = ["MusicSettings", "MusicTask", "train", "load", "TrainedMusicModel", "score_rolls", "TASK"]
+def load(checkpoint: str | Path, device: str = "cpu") -> MusicModeler:
+    return MusicModeler.load(checkpoint, device=device)
+
+
+__all__ = ["MusicSettings", "MusicTask", "MusicModeler", "train", "load", "TrainedMusicModel", "score_rolls", "TASK"]

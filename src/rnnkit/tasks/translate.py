@@ -69,7 +69,7 @@ class Translator(Estimator):
                  weight_decay: float = 0.0, schedule: str = "constant", clip: float | None = 5.0,
                  early_stopping: int | None = 3, validation_fraction: float = 0.05, max_time: float | None = None,
                  beam_size: int = 5, length_penalty: float = 0.6, max_length_ratio: float = 1.5, seed: int = 0,
-                 device: str = "auto", verbose: bool = True, run_dir: str | None = None) -> None:
+                 device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
         self.tokenizer, self.lowercase, self.min_freq, self.max_vocab = tokenizer, lowercase, min_freq, max_vocab
         self.sp_vocab_size, self.max_length, self.cell, self.hidden_size = sp_vocab_size, max_length, cell, hidden_size
         self.num_layers, self.embedding_size, self.attention = num_layers, embedding_size, attention
