@@ -19,7 +19,7 @@ _FORMAT_HELP = ("File format: auto (by extension and first line), ucr (.tsv, lab
 
 def _read(path: Path, fmt: str, label_column: str, id_column: Optional[str], time_column: Optional[str],
           missing: str):
-    from rnnkit.data.labelled_files import read_labelled_file
+    from rnnkit.tasks.io import read_labelled_file
 
     return read_labelled_file(path, fmt, label_column, id_column, time_column, missing)
 
@@ -89,7 +89,7 @@ def train(
                         early_stopping=early_stopping or None, validation_fraction=validation_fraction,
                         max_time=max_time, seed=seed, device=device, verbose=not quiet, run_dir=str(out))
     clf.fit(train_data.X, train_data.y, valid_data.X if valid_data else None, valid_data.y if valid_data else None,
-            resume=resume)
+            resume=resume, overwrite=overwrite)
     if test_data is not None and clf.stopped_because_ != "interrupted":
         _score_and_write(clf, test_data, out, "test")
     report_fit(clf, out, "classify")
@@ -137,8 +137,8 @@ def predict(
                                           "(default: FILE's name + .predictions.csv in the current folder)."),
 ) -> None:
     """Predict classes (with probabilities) for FILE; scores them too when FILE has labels."""
-    from rnnkit.data.labelled_files import LabelledSequences
-    from rnnkit.data.text import read_text
+    from rnnkit.tasks.io import LabelledSequences
+    from rnnkit.tasks.io import read_text
     from rnnkit.tasks.classify import RNNClassifier
 
     clf = RNNClassifier.load(checkpoint)

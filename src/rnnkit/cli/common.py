@@ -9,7 +9,7 @@ from typing import Callable, TypeVar
 import typer
 from rich.console import Console
 
-from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.errors import RnnkitError
 
 F = TypeVar("F", bound=Callable)
 
@@ -38,7 +38,7 @@ def user_errors(fn: F) -> F:
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to train a fresh run into a folder that holds one, unless asked to resume or replace it."""
-    if not resume and not overwrite and ((out / "last.safetensors").exists() or (out / "model.safetensors").exists()):
-        raise ConfigError(f"{out} already holds a training run; continue it with --resume, "
-                          f"replace it with --overwrite, or choose another --out")
+    """The library's run-folder rule, applied before any data is read (fail fast)."""
+    from rnnkit.tasks.runs import check_run_folder as rule
+
+    rule(out, resume, overwrite)

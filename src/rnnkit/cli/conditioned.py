@@ -1,5 +1,5 @@
-"""``rnnkit lm train --condition-col`` / ``rnnkit lm generate --condition``: the conditioned
-sentence generator behind the language-model commands."""
+"""The conditioned sentence generator behind ``rnnkit generate train|sample`` (and the aliases
+``rnnkit lm train --condition-col`` / ``rnnkit lm generate --condition``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rnnkit.errors import ConfigError, DataError
 
 
 def _read(path: Path, condition_col: str | None, feature_cols: list[str] | None, text_col: str):
-    from rnnkit.data.conditioned_text import read_conditioned_text
+    from rnnkit.tasks.io import read_conditioned_text
 
     data = read_conditioned_text(path, condition_col, text_col, feature_cols)
     return data.texts, (data.labels if data.labels is not None else data.features)
@@ -23,7 +23,7 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
                       condition_col: str | None, feature_cols: str | None, text_col: str, tokenizer: str,
                       options: dict, quiet: bool) -> None:
     """Fit a :class:`~rnnkit.tasks.conditioned_lm.ConditionedGenerator` on one labelled file."""
-    from rnnkit.evaluation import perplexity
+    from rnnkit.tasks.io import perplexity
     from rnnkit.tasks.conditioned_lm import ConditionedGenerator
 
     if len(files) != 1:
@@ -36,7 +36,7 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
     valid_texts, valid_conditions = _read(valid, condition_col, cols, text_col) if valid else (None, None)
     params = {k: v for k, v in options.items() if v is not None}
     gen = ConditionedGenerator(tokenizer=tokenizer, verbose=not quiet, run_dir=str(out), **params)
-    gen.fit(texts, conditions, valid_texts, valid_conditions, resume=resume)
+    gen.fit(texts, conditions, valid_texts, valid_conditions, resume=resume, overwrite=overwrite)
     exit_if_interrupted(gen, out)
     console.print(f"stopped: {gen.stopped_because_}; best validation loss {gen.best_valid_loss_:.4f} nats/token "
                   f"(perplexity {perplexity(gen.best_valid_loss_):.2f})", soft_wrap=True)
@@ -44,7 +44,7 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
         for label in gen.classes_[:10]:
             console.print(f"[bold]{label}[/]: {gen.generate(label, n=1, temperature=0.8, seed=0)[0]}",
                           highlight=False)
-    console.print(f"saved {out / 'model.safetensors'}; generate with: rnnkit lm generate {out / 'model.safetensors'} "
+    console.print(f"saved {out / 'model.safetensors'}; generate with: rnnkit generate sample {out / 'model.safetensors'} "
                   f"--condition {gen.classes_[0] if gen.classes_ is not None else '<values>'}",
                   highlight=False, soft_wrap=True)
 

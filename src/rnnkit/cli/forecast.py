@@ -46,7 +46,7 @@ def _print_backtest(bt) -> None:
 
 
 def _write_backtest(bt, forecaster, out_dir: Path, prefix: str) -> None:
-    from rnnkit.evaluation.forecast_plot import plot_backtest
+    from rnnkit.tasks.io import plot_backtest
 
     (out_dir / f"{prefix}_report.json").write_text(json.dumps(bt.to_dict(), indent=1), encoding="utf-8")
     png = plot_backtest(bt, out_dir / f"{prefix}_forecasts.png", context=forecaster.context)
@@ -119,7 +119,7 @@ def train(
     series = f.read(data)  # read and checked once, for training and for the backtest
     for line in series.report:
         console.print(f"data: {line}", highlight=False)
-    f.fit(series, resume=resume)
+    f.fit(series, resume=resume, overwrite=overwrite)
     console.print(f"trained: {f.stopped_because_}; best validation loss {f.best_valid_loss_:.4f}; "
                   f"model: {out / 'model.safetensors'}", highlight=False)
     bt = f.backtest(series, "test")

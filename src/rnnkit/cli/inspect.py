@@ -14,44 +14,6 @@ app = typer.Typer(help="Look inside recurrent networks: how gradients flow back 
                   no_args_is_help=True)
 
 
-def _checkpoint_flow(path: Path, text: Optional[str], length: int, probes: int, seed: int):
-    """Gradient flow through the first recurrent layer of a trained model, reading ``text``
-    (through the model's embedding) or, without text, random tokens / N(0, 1) steps."""
-    import torch
-
-    from rnnkit.diagnostics.gradient_flow import jacobian_norms
-    from rnnkit.errors import DataError
-    from rnnkit.layers import Recurrent
-    from rnnkit.training import load_checkpoint
-    from rnnkit.training.model_io import build_model
-
-    ck = load_checkpoint(path)
-    model = build_model(ck, str(path))
-    rnn = next((m for m in model.modules() if isinstance(m, Recurrent)), None)
-    if rnn is None:
-        raise DataError(f"{path} holds no recurrent layer")
-    cell = rnn.cells[0]
-    gen = torch.Generator().manual_seed(seed)
-    embedding = getattr(model, "embedding", None)
-    if embedding is not None:
-        if text is not None:
-            from rnnkit.data import Vocab
-
-            vocab = Vocab.from_dict(ck.meta["vocab"])
-            tokens = list(text) if vocab.level == "char" else text.split()
-            ids = torch.as_tensor(vocab.encode(tokens))
-            if len(ids) == 0:
-                raise DataError("--text is empty")
-            ids = ids.repeat(-(-length // len(ids)))[:length]
-        else:
-            ids = torch.randint(0, embedding.num_embeddings, (length,), generator=gen)
-        inputs = embedding(ids).detach()
-    else:
-        inputs = torch.randn(length, cell.input_size, generator=gen)
-    label = f"{path.name}: {rnn.cell_type} layer 1"
-    return jacobian_norms(cell, inputs, probes, seed, label=label)
-
-
 @app.command()
 @user_errors
 def gradients(
@@ -69,14 +31,13 @@ def gradients(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the norms as JSON."),
 ) -> None:
     """Plot ||dh_T/dh_t|| against T - t: how much gradient survives the trip back through time."""
-    from rnnkit.cells import CELL_TYPES
-    from rnnkit.diagnostics.gradient_flow import fresh_cell_flows, plot_gradient_flow
+    from rnnkit.tasks.inspect import CELL_TYPES, checkpoint_flow, fresh_cell_flows, plot_gradient_flow
     from rnnkit.errors import ConfigError
 
     if length < 2:
         raise ConfigError("--length must be at least 2")
     if checkpoints:
-        flows = [_checkpoint_flow(p, text, length, probes, seed) for p in checkpoints]
+        flows = [checkpoint_flow(p, text, length, probes, seed) for p in checkpoints]
     else:
         names = [c.strip() for c in cells.split(",") if c.strip()]
         unknown = [c for c in names if c not in CELL_TYPES]
@@ -113,8 +74,7 @@ def long_range(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every run's result as JSON."),
 ) -> None:
     """Train each cell on a long-range memory task at growing lengths: which still solves it?"""
-    from rnnkit.cells import CELL_TYPES
-    from rnnkit.diagnostics.long_range import EXTRA_CELLS, TASKS, plot_long_range, run_long_range
+    from rnnkit.tasks.inspect import CELL_TYPES, EXTRA_CELLS, TASKS, plot_long_range, run_long_range
     from rnnkit.errors import ConfigError
 
     if task not in TASKS:
@@ -160,9 +120,8 @@ def activations(
     seed: int = typer.Option(0, help="Seed for the generated default text."),
 ) -> None:
     """Record gates and cell states while a language model reads text; write an HTML page."""
-    from rnnkit.data.text import read_text
-    from rnnkit.diagnostics.activation_page import write_activation_page
-    from rnnkit.diagnostics.activations import gate_saturation, record_activations
+    from rnnkit.tasks.inspect import gate_saturation, record_activations, write_activation_page
+    from rnnkit.tasks.io import read_text
     from rnnkit.errors import DataError
     from rnnkit.tasks import lm
 

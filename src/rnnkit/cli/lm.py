@@ -141,7 +141,7 @@ def generate(
 ) -> None:
     """Generate text from a trained language model (or a conditioned generator, with --condition)."""
     from rnnkit.tasks import lm
-    from rnnkit.training.checkpoint import checkpoint_task
+    from rnnkit.tasks.io import checkpoint_task
 
     if checkpoint_task(checkpoint) == "conditioned_lm":
         from rnnkit.cli.conditioned import generate_conditioned

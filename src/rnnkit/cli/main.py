@@ -36,18 +36,9 @@ def root(
 @user_errors
 def info(checkpoint: Path = typer.Argument(..., help="A checkpoint file written by rnnkit.")) -> None:
     """Show what a checkpoint holds: task, model configuration, training step and metrics."""
-    from rnnkit.training.checkpoint import load_checkpoint
+    from rnnkit.tasks.runs import checkpoint_summary
 
-    ck = load_checkpoint(checkpoint)
-    # Vocabularies and encoders can hold thousands of tokens: show their sizes, not their contents.
-    codecs = ("vocab", "encoder", "codec", "src_codec", "tgt_codec")
-    meta = {k: v for k, v in ck.meta.items() if k not in ("states", *codecs)}
-    for key in codecs:
-        if ck.meta.get(key):
-            words = ck.meta[key].get("words", ck.meta[key])
-            how = f", tokenizer {words['tokenizer']}" if words.get("tokenizer") else ""
-            meta[key] = f"{len(words.get('tokens', []))} tokens{how}"
-    n_params = sum(t.numel() for k, t in ck.tensors.items() if k.startswith("model/"))
+    n_params, meta = checkpoint_summary(checkpoint)
     console.print(f"[bold]{checkpoint}[/]  ({n_params:,} model parameters)")
     for key, value in meta.items():
         console.print(f"  {key}: {value}", highlight=False)
@@ -62,24 +53,9 @@ def report(
     length: int = typer.Option(300, help="Tokens per sample."),
 ) -> None:
     """Write one offline HTML page for a training run: configuration, curves, gradients, samples, plots."""
-    from rnnkit.diagnostics.run_report import write_run_report
+    from rnnkit.tasks.runs import run_report
 
-    console.print(f"report: {write_run_report(run_dir, out, _lm_samples(run_dir, samples, length))}",
-                  highlight=False)
-
-
-def _lm_samples(run_dir: Path, count: int, length: int) -> list[str]:
-    """Samples from a language-model run's best checkpoint (temperature 0.8, seeds 0..count-1)."""
-    ckpt = next((run_dir / n for n in ("best.safetensors", "last.safetensors") if (run_dir / n).exists()), None)
-    if ckpt is None or count <= 0:
-        return []
-    from rnnkit.tasks import lm
-    from rnnkit.training.checkpoint import load_checkpoint
-
-    if load_checkpoint(ckpt).meta.get("task") != lm.TASK:
-        return []
-    trained = lm.load(ckpt)
-    return [trained.generate(length=length, temperature=0.8, seed=seed) for seed in range(count)]
+    console.print(f"report: {run_report(run_dir, out, samples, length)}", highlight=False)
 
 
 def _register_subcommands() -> None:
@@ -87,6 +63,7 @@ def _register_subcommands() -> None:
     from rnnkit.cli import classify as classify_cli
     from rnnkit.cli import demo as demo_cli
     from rnnkit.cli import forecast as forecast_cli
+    from rnnkit.cli import generate as generate_cli
     from rnnkit.cli import inspect as inspect_cli
     from rnnkit.cli import lm as lm_cli
     from rnnkit.cli import music as music_cli
@@ -99,6 +76,7 @@ def _register_subcommands() -> None:
     app.add_typer(forecast_cli.app, name="forecast")
     app.add_typer(music_cli.app, name="music")
     app.add_typer(translate_cli.app, name="translate")
+    app.add_typer(generate_cli.app, name="generate")
     app.add_typer(inspect_cli.app, name="inspect")
     app.command(name="demo")(demo_cli.demo)
 

@@ -38,7 +38,7 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a piano-roll model; report NLL per step and frame accuracy on the test pieces."""
-    from rnnkit.data.music import read_music
+    from rnnkit.tasks.io import read_music
     from rnnkit.tasks import music
 
     check_run_folder(out, resume, overwrite)
@@ -66,7 +66,7 @@ def evaluate(
     steps_per_quarter: int = typer.Option(4, help="MIDI input: grid steps per quarter note."),
 ) -> None:
     """Negative log-likelihood per time step and frame-level accuracy."""
-    from rnnkit.data.music import read_music
+    from rnnkit.tasks.io import read_music
     from rnnkit.tasks import music
 
     splits = read_music(data, steps_per_quarter)
@@ -96,7 +96,7 @@ def generate(
     seed: Optional[int] = typer.Option(None, help="Random seed for a reproducible piece."),
 ) -> None:
     """Sample a piece, optionally continuing a few chords of an existing one; write MIDI."""
-    from rnnkit.data.music import read_music, write_midi
+    from rnnkit.tasks.io import read_music, write_midi
     from rnnkit.tasks import music
 
     if length < 1:

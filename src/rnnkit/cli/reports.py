@@ -12,7 +12,7 @@ import numpy as np
 from rich.table import Table
 
 from rnnkit.cli.common import console
-from rnnkit.evaluation.classification import classification_metrics, confusion_matrix, per_class_report
+from rnnkit.tasks.io import classification_metrics, confusion_matrix, per_class_report
 
 
 def label_ids(classes: Sequence, labels: Sequence) -> np.ndarray:
@@ -48,7 +48,7 @@ def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / f"{name}_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-        from rnnkit.evaluation.confusion_plot import plot_confusion_matrix
+        from rnnkit.tasks.io import plot_confusion_matrix
 
         png = plot_confusion_matrix(cm, names, out_dir / f"{name}_confusion.png", title=f"{name} confusion matrix")
         console.print(f"report: {out_dir / f'{name}_report.json'}" + (f", confusion matrix: {png}" if png else ""),

@@ -16,7 +16,7 @@ _TAG_HELP = "CoNLL-U: the tag column (upos, xpos, deprel, lemma). Plain CoNLL al
 
 
 def _read(path: Path, tag_column: str):
-    from rnnkit.data.conll import read_conll
+    from rnnkit.tasks.io import read_conll
 
     return read_conll(path, tag_column)
 
@@ -72,7 +72,7 @@ def train(
                        optimizer=optimizer, schedule=schedule, clip=clip, label_smoothing=label_smoothing,
                        early_stopping=early_stopping or None, validation_fraction=validation_fraction,
                        max_time=max_time, seed=seed, device=device, verbose=not quiet, run_dir=str(out))
-    tagger.fit(sentences, tags, *valid, resume=resume)
+    tagger.fit(sentences, tags, *valid, resume=resume, overwrite=overwrite)
     if test is not None and tagger.stopped_because_ != "interrupted":
         _tag_and_write(tagger, test[0], test[1], out / "test_predictions.tsv", out, "test")
     report_fit(tagger, out, "tag")
@@ -114,7 +114,7 @@ def predict(
                                           "(default: FILE's name + .tagged.tsv in the current folder)."),
 ) -> None:
     """Tag every token of FILE; prints accuracy and a per-tag report when FILE has tags."""
-    from rnnkit.data.text import read_text
+    from rnnkit.tasks.io import read_text
     from rnnkit.errors import DataError
     from rnnkit.tasks.tag import RNNTagger
 

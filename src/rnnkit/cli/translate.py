@@ -34,7 +34,7 @@ app = typer.Typer(cls=_CheckpointFirst, no_args_is_help=True,
 
 
 def _read_pairs(pairs: Optional[Path], src: Optional[Path], tgt: Optional[Path]) -> tuple[list[str], list[str]]:
-    from rnnkit.data.parallel import read_parallel
+    from rnnkit.tasks.io import read_parallel
 
     return read_parallel(pairs, src, tgt)
 
@@ -100,7 +100,7 @@ def train(
                        epochs=epochs, lr=lr, schedule=schedule, clip=clip, early_stopping=early_stopping or None,
                        beam_size=beam_size, max_time=max_time, seed=seed, device=device, verbose=not quiet,
                        run_dir=str(out))
-    model.fit(train_src, train_tgt, v_src, v_tgt, resume=resume)
+    model.fit(train_src, train_tgt, v_src, v_tgt, resume=resume, overwrite=overwrite)
     exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; {model.n_train_pairs_:,} pairs used "
                   f"({model.n_filtered_:,} longer than {max_length} tokens left out); vocabularies "
@@ -116,7 +116,7 @@ def train(
 
 
 def _input_sentences(sentences: list[str], file: Optional[Path]) -> list[str]:
-    from rnnkit.data.text import read_text
+    from rnnkit.tasks.io import read_text
 
     if sentences and file:
         raise ConfigError("give sentences or --file, not both")
@@ -168,7 +168,7 @@ def evaluate(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> None:
     """Corpus BLEU and chrF (sacrebleu, detokenised) of the model's translations of --src."""
-    from rnnkit.data.parallel import read_parallel
+    from rnnkit.tasks.io import read_parallel
     from rnnkit.tasks.translate import Translator
 
     sources, references = read_parallel(pairs, src, ref)
@@ -178,7 +178,7 @@ def evaluate(
                   f"beam {scores['beam_size']}{', lowercased' if model.lowercase else ''})", highlight=False)
     console.print(f"[dim]{scores['bleu_signature']}[/]", highlight=False)
     if output:
-        from rnnkit.training.checkpoint import atomic_write_bytes
+        from rnnkit.tasks.io import atomic_write_bytes
 
         atomic_write_bytes(output, ("\n".join(scores["translations"]) + "\n").encode("utf-8"))
     if json_out:

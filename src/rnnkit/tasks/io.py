@@ -1,0 +1,43 @@
+"""What the commands read and write: the public face of rnnkit's readers, writers and report
+helpers, so the CLI (and a user's script) reaches them through ``rnnkit.tasks``.
+
+Names load on first use (matplotlib, pandas and mido stay unimported until needed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    # readers
+    "read_text": "rnnkit.data.text",
+    "read_labelled_file": "rnnkit.data.labelled_files",
+    "LabelledSequences": "rnnkit.data.labelled_files",
+    "read_conll": "rnnkit.data.conll",
+    "read_conditioned_text": "rnnkit.data.conditioned_text",
+    "read_parallel": "rnnkit.data.parallel",
+    "read_music": "rnnkit.data.music",
+    "python_stdlib_text": "rnnkit.data.builtin",
+    # writers
+    "write_midi": "rnnkit.data.music",
+    "atomic_write_bytes": "rnnkit.training.checkpoint",
+    "plot_backtest": "rnnkit.evaluation.forecast_plot",
+    "plot_confusion_matrix": "rnnkit.evaluation.confusion_plot",
+    # metrics
+    "perplexity": "rnnkit.evaluation",
+    "classification_metrics": "rnnkit.evaluation.classification",
+    "confusion_matrix": "rnnkit.evaluation.classification",
+    "per_class_report": "rnnkit.evaluation.classification",
+    # checkpoints
+    "load_checkpoint": "rnnkit.training.checkpoint",
+    "checkpoint_task": "rnnkit.training.checkpoint",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'rnnkit.tasks.io' has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)
