@@ -13,7 +13,10 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: demo test test-slow bench install clean docs
+.PHONY: demo test test-slow bench install clean docs lint
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples scripts
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +33,7 @@ demo: $(STAMP)
 	$(VENV)/bin/rnnkit demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples scripts
 	$(PY) -m pytest -n 2 -q
 
 test-slow: $(STAMP)

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from bench_text import SST2
+
 from rnnkit.data.labelled_text import read_labelled_sentences
 from rnnkit.tasks.classify import RNNClassifier
 from rnnkit.tasks.conditioned_lm import ConditionedGenerator

@@ -59,7 +59,8 @@ def main(argv=None) -> dict:
     run_dir = HERE / "runs" / args.preset
     out_path = HERE / "results" / f"lm_{args.preset}.json"
     # a resumed run adds its time to the time already spent (recorded by the earlier part)
-    previous = json.loads(out_path.read_text()).get("train_wall_seconds", 0.0) if args.resume and out_path.exists() else 0.0
+    resumed = args.resume and out_path.exists()
+    previous = json.loads(out_path.read_text()).get("train_wall_seconds", 0.0) if resumed else 0.0
     start = time.time()
     result = lm.train(settings, run_dir, resume=args.resume, overwrite=not args.resume)
     wall = previous + time.time() - start

@@ -19,8 +19,8 @@ import argparse
 import csv
 import importlib.util
 import json
-import sys
 import re
+import sys
 import time
 from pathlib import Path
 

@@ -89,7 +89,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a better validation loss (0: train every epoch)")
+    ap.add_argument("--patience", type=int, default=2,
+                    help="stop after this many epochs without a better validation loss (0: train every epoch)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)

@@ -9,9 +9,8 @@ Importing ``rnnkit`` loads torch but none of the optional extras (matplotlib, pa
 
 from rnnkit._version import __version__
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
-from rnnkit.layers import Recurrent
-
 from rnnkit.errors import CheckpointError, ConfigError, DataError, RnnkitError
+from rnnkit.layers import Recurrent
 from rnnkit.tasks import ESTIMATORS as _ESTIMATORS
 
 __all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent", *_ESTIMATORS,

@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
-from helpers import assert_matches_torch
 from torch import nn
 
+from helpers import assert_matches_torch
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell, make_cell
 
 SIZES = [(1, 1, 1), (3, 5, 7), (4, 16, 8)]  # (batch, input, hidden)

@@ -69,7 +69,8 @@ def test_info_shows_the_checkpoint(trained):
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, corpus):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert runner.invoke(app, ["lm", "train", str(corpus), "--epochs", "2", "--out", str(whole), *TINY]).exit_code == 0
-    r = runner.invoke(app, ["lm", "train", str(corpus), "--epochs", "2", "--out", str(parts), "--max-steps", "7", *TINY])
+    r = runner.invoke(app, ["lm", "train", str(corpus), "--epochs", "2", "--out", str(parts),
+                            "--max-steps", "7", *TINY])
     assert r.exit_code == 0 and "max_steps reached" in r.output
     r = runner.invoke(app, ["lm", "train", "--resume", "--epochs", "2", "--out", str(parts), "--quiet"])
     assert r.exit_code == 0, r.output

@@ -9,8 +9,7 @@ import torch
 
 from rnnkit.data import Vocab
 from rnnkit.diagnostics.activation_page import page_data, write_activation_page
-from rnnkit.diagnostics.activations import (feature_correlations, gate_saturation, record_activations,
-                                            text_features)
+from rnnkit.diagnostics.activations import feature_correlations, gate_saturation, record_activations, text_features
 from rnnkit.models import LanguageModel, LanguageModelConfig
 
 

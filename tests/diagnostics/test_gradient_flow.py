@@ -42,7 +42,7 @@ def test_probe_estimate_matches_autograd_jacobian():
     for k in range(6):
         _, state = cell(x[k:k + 1], state)
         states.append(tuple(s[0].detach() for s in state))
-    exact = [torch.linalg.norm(torch.autograd.functional.jacobian(lambda h: h_T_from(t, h, states[t][1]),
+    exact = [torch.linalg.norm(torch.autograd.functional.jacobian(lambda h: h_T_from(t, h, states[t][1]),  # noqa: B023
                                                                    states[t][0])).item() for t in range(6)]
     flow = jacobian_norms(cell, x.float(), probes=4000, seed=1)
     np.testing.assert_allclose(flow.norms, exact[::-1], rtol=0.08)

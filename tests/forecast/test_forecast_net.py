@@ -50,7 +50,8 @@ def test_gaussian_interval_is_the_normal_quantile():
     g = make(likelihood="gaussian")
     out = torch.stack([torch.zeros(1, 5, 2), torch.ones(1, 5, 2)], -1)
     lo, hi = g.intervals(out, level=0.8)
-    assert float(hi[0, 0, 0]) == pytest.approx(1.2815516, rel=1e-5) and float(lo[0, 0, 0]) == pytest.approx(-1.2815516, rel=1e-5)
+    assert float(hi[0, 0, 0]) == pytest.approx(1.2815516, rel=1e-5)
+    assert float(lo[0, 0, 0]) == pytest.approx(-1.2815516, rel=1e-5)
 
 
 def test_config_errors_and_shape_errors():

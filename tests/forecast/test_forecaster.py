@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from rnnkit.errors import CheckpointError, DataError
-from rnnkit.evaluation.forecasting import (baseline_forecasts, default_season, forecast_metrics, naive_forecast,
-                                           seasonal_naive_forecast)
+from rnnkit.evaluation.forecasting import (
+    baseline_forecasts,
+    default_season,
+    forecast_metrics,
+    naive_forecast,
+    seasonal_naive_forecast,
+)
 from rnnkit.tasks.forecast import Forecaster
 
 FAST = dict(epochs=2, hidden_size=8, batch_size=32, device="cpu")

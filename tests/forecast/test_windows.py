@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.data.windows import (Scaler, SplitBounds, WindowBatches, split_bounds, split_bounds_at, window_arrays,
-                                 window_origins)
+from rnnkit.data.windows import (
+    Scaler,
+    SplitBounds,
+    WindowBatches,
+    split_bounds,
+    split_bounds_at,
+    window_arrays,
+    window_origins,
+)
 from rnnkit.errors import ConfigError, DataError
 
 

@@ -4,16 +4,16 @@ import itertools
 
 import pytest
 import torch
-from helpers import assert_matches_torch
 from torch import nn
 
+from helpers import assert_matches_torch
 from rnnkit.cells import RecurrentCell
 from rnnkit.layers import Recurrent, locked_dropout
 from rnnkit.layers import recurrent as recurrent_module
 
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 BACKENDS = ["fused", "reference"]
-T, B, I, H = 5, 3, 4, 6
+T, B, I, H = 5, 3, 4, 6  # noqa: E741
 
 
 def _state_like(layer, batch, scale=1.0):

@@ -6,9 +6,9 @@ from torch import nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.layers.char_encoder import CharWordEncoder
+from rnnkit.layers.pooling import valid_mask
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig, SequenceTagger, SequenceTaggerConfig
 from rnnkit.models.classifier import znormalise
-from rnnkit.layers.pooling import valid_mask
 
 
 def _padded(seqs, value=0.0):

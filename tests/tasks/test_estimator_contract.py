@@ -2,8 +2,9 @@
 parameter protocol, ``fit`` returns self and leaves the parameters alone, not-fitted errors,
 save/load gives identical predictions, one run-folder rule, all exported from ``rnnkit``."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd

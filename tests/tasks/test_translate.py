@@ -67,8 +67,8 @@ def test_read_pairs_and_aligned_files(tmp_path):
 def test_gzipped_files_are_read(tmp_path):
     import gzip
 
-    (tmp_path / "s.gz").write_bytes(gzip.compress("eins\nzwei\n".encode()))
-    (tmp_path / "t.gz").write_bytes(gzip.compress("one\ntwo\n".encode()))
+    (tmp_path / "s.gz").write_bytes(gzip.compress(b"eins\nzwei\n"))
+    (tmp_path / "t.gz").write_bytes(gzip.compress(b"one\ntwo\n"))
     assert read_aligned(tmp_path / "s.gz", tmp_path / "t.gz") == (["eins", "zwei"], ["one", "two"])
     (tmp_path / "bad.gz").write_bytes(b"not gzip at all")
     with pytest.raises(DataError, match="not a readable gzip"):

@@ -40,7 +40,8 @@ class RecordingLMTask:
         with torch.no_grad():
             x, y = self.batches.window(0)
             logits, _ = model(x)
-            return {"loss": float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)))}
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            return {"loss": float(loss)}
 
     def describe(self, loss):
         return {}

@@ -137,9 +137,8 @@ def predict(
                                           "(default: FILE's name + .predictions.csv in the current folder)."),
 ) -> None:
     """Predict classes (with probabilities) for FILE; scores them too when FILE has labels."""
-    from rnnkit.tasks.io import LabelledSequences
-    from rnnkit.tasks.io import read_text
     from rnnkit.tasks.classify import RNNClassifier
+    from rnnkit.tasks.io import LabelledSequences, read_text
 
     clf = RNNClassifier.load(checkpoint)
     if no_labels:

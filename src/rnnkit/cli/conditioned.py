@@ -23,8 +23,8 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
                       condition_col: str | None, feature_cols: str | None, text_col: str, tokenizer: str,
                       options: dict, quiet: bool) -> None:
     """Fit a :class:`~rnnkit.tasks.conditioned_lm.ConditionedGenerator` on one labelled file."""
-    from rnnkit.tasks.io import perplexity
     from rnnkit.tasks.conditioned_lm import ConditionedGenerator
+    from rnnkit.tasks.io import perplexity
 
     if len(files) != 1:
         raise ConfigError("conditioned generation trains on one labelled file (give --valid for a second)")
@@ -44,7 +44,8 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
         for label in gen.classes_[:10]:
             console.print(f"[bold]{label}[/]: {gen.generate(label, n=1, temperature=0.8, seed=0)[0]}",
                           highlight=False)
-    console.print(f"saved {out / 'model.safetensors'}; generate with: rnnkit generate sample {out / 'model.safetensors'} "
+    console.print(f"saved {out / 'model.safetensors'}; "
+                  f"generate with: rnnkit generate sample {out / 'model.safetensors'} "
                   f"--condition {gen.classes_[0] if gen.classes_ is not None else '<values>'}",
                   highlight=False, soft_wrap=True)
 

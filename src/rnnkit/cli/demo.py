@@ -18,9 +18,8 @@ def demo(
 ) -> None:
     """Train a character LSTM on Python's own sources for ~2 minutes, then generate code."""
     from rnnkit.cli.lm import report_training
-    from rnnkit.tasks.io import python_stdlib_text
     from rnnkit.tasks import lm
-    from rnnkit.tasks.io import atomic_write_bytes
+    from rnnkit.tasks.io import atomic_write_bytes, python_stdlib_text
 
     corpus_file = out / "corpus.txt"
     if not (resume and corpus_file.exists()):

@@ -37,7 +37,8 @@ def _print_backtest(bt) -> None:
         table.add_column(col, justify="right" if col != "forecaster" else "left")
     for name, m in bt.metrics.items():
         s = bt.scaled[name]
-        table.add_row(name, f"{m['mae']:.4g}", f"{m['rmse']:.4g}", f"{m['smape']:.2f}", f"{m.get('mase', float('nan')):.3f}",
+        table.add_row(name, f"{m['mae']:.4g}", f"{m['rmse']:.4g}", f"{m['smape']:.2f}",
+                      f"{m.get('mase', float('nan')):.3f}",
                       f"{s['mse']:.4f}", f"{s['mae']:.4f}")
     console.print(table)
     best = min((k for k in bt.metrics if k != "model"), key=lambda k: bt.metrics[k]["mse"])

@@ -31,8 +31,8 @@ def gradients(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the norms as JSON."),
 ) -> None:
     """Plot ||dh_T/dh_t|| against T - t: how much gradient survives the trip back through time."""
-    from rnnkit.tasks.inspect import CELL_TYPES, checkpoint_flow, fresh_cell_flows, plot_gradient_flow
     from rnnkit.errors import ConfigError
+    from rnnkit.tasks.inspect import CELL_TYPES, checkpoint_flow, fresh_cell_flows, plot_gradient_flow
 
     if length < 2:
         raise ConfigError("--length must be at least 2")
@@ -74,8 +74,8 @@ def long_range(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every run's result as JSON."),
 ) -> None:
     """Train each cell on a long-range memory task at growing lengths: which still solves it?"""
-    from rnnkit.tasks.inspect import CELL_TYPES, EXTRA_CELLS, TASKS, plot_long_range, run_long_range
     from rnnkit.errors import ConfigError
+    from rnnkit.tasks.inspect import CELL_TYPES, EXTRA_CELLS, TASKS, plot_long_range, run_long_range
 
     if task not in TASKS:
         raise ConfigError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
@@ -120,10 +120,10 @@ def activations(
     seed: int = typer.Option(0, help="Seed for the generated default text."),
 ) -> None:
     """Record gates and cell states while a language model reads text; write an HTML page."""
-    from rnnkit.tasks.inspect import gate_saturation, record_activations, write_activation_page
-    from rnnkit.tasks.io import read_text
     from rnnkit.errors import DataError
     from rnnkit.tasks import lm
+    from rnnkit.tasks.inspect import gate_saturation, record_activations, write_activation_page
+    from rnnkit.tasks.io import read_text
 
     trained = lm.load(checkpoint)
     if text_file is not None:

@@ -18,7 +18,8 @@ app = typer.Typer(help="Polyphonic music (88-key piano rolls): JSB Chorales .jso
 @app.command()
 @user_errors
 def train(
-    data: Path = typer.Argument(..., help="JSB .json (train/valid/test), Coconet .npz, a .mid file or a folder of them."),
+    data: Path = typer.Argument(...,
+                              help="JSB .json (train/valid/test), Coconet .npz, a .mid file or a folder of them."),
     steps_per_quarter: int = typer.Option(4, help="MIDI input: grid steps per quarter note."),
     cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
     hidden_size: int = typer.Option(128, "--hidden", help="Units per recurrent layer."),
@@ -38,8 +39,8 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train a piano-roll model; report NLL per step and frame accuracy on the test pieces."""
-    from rnnkit.tasks.io import read_music
     from rnnkit.tasks import music
+    from rnnkit.tasks.io import read_music
 
     check_run_folder(out, resume, overwrite)
     splits = read_music(data, steps_per_quarter)
@@ -66,8 +67,8 @@ def evaluate(
     steps_per_quarter: int = typer.Option(4, help="MIDI input: grid steps per quarter note."),
 ) -> None:
     """Negative log-likelihood per time step and frame-level accuracy."""
-    from rnnkit.tasks.io import read_music
     from rnnkit.tasks import music
+    from rnnkit.tasks.io import read_music
 
     splits = read_music(data, steps_per_quarter)
     if split not in splits:
@@ -96,8 +97,8 @@ def generate(
     seed: Optional[int] = typer.Option(None, help="Random seed for a reproducible piece."),
 ) -> None:
     """Sample a piece, optionally continuing a few chords of an existing one; write MIDI."""
-    from rnnkit.tasks.io import read_music, write_midi
     from rnnkit.tasks import music
+    from rnnkit.tasks.io import read_music, write_midi
 
     if length < 1:
         raise ConfigError("--length must be at least 1")

@@ -114,8 +114,8 @@ def predict(
                                           "(default: FILE's name + .tagged.tsv in the current folder)."),
 ) -> None:
     """Tag every token of FILE; prints accuracy and a per-tag report when FILE has tags."""
-    from rnnkit.tasks.io import read_text
     from rnnkit.errors import DataError
+    from rnnkit.tasks.io import read_text
     from rnnkit.tasks.tag import RNNTagger
 
     tagger = RNNTagger.load(checkpoint)

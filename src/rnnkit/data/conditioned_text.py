@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -26,7 +26,8 @@ FORMATS = ("auto", "ucr", "ts", "csv", "text")
 
 @dataclass
 class LabelledSequences:
-    """``X``: ``(T, C)`` float arrays (``kind="series"``) or sentences (``kind="text"``); ``y``: labels, or ``None`` for unlabelled input."""
+    """``X``: ``(T, C)`` float arrays (``kind="series"``) or sentences (``kind="text"``);
+    ``y``: labels, or ``None`` for unlabelled input."""
 
     X: list
     y: list[str] | None

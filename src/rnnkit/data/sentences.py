@@ -23,8 +23,8 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -81,7 +81,7 @@ class SentenceCodec:
     # ------------------------------------------------------------- fitting
     @classmethod
     def fit(cls, sentences: Iterable[str], tokenizer: str = "simple", lowercase: bool = True,
-            min_freq: int = 1, max_size: int | None = None, sp_vocab_size: int = 8000) -> "SentenceCodec":
+            min_freq: int = 1, max_size: int | None = None, sp_vocab_size: int = 8000) -> SentenceCodec:
         """Vocabulary of the training ``sentences``: specials, then tokens by frequency."""
         sentences = list(sentences)
         if not sentences:
@@ -150,7 +150,7 @@ class SentenceCodec:
                 "sp_model": base64.b64encode(self.sp_model).decode("ascii") if self.sp_model else None}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SentenceCodec":
+    def from_dict(cls, d: dict) -> SentenceCodec:
         sp = base64.b64decode(d["sp_model"]) if d.get("sp_model") else None
         return cls(Vocab(d["tokens"], level="word", unk=UNK), d["tokenizer"], d["lowercase"], sp)
 

@@ -7,7 +7,8 @@ same for a given epoch in every run, which is what makes a resumed run exact.
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Sequence
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -95,7 +96,7 @@ class IndexedBatches:
             return np.arange(self.n_items)
         return np.random.default_rng(self.seed + epoch).permutation(self.n_items)
 
-    def for_epoch(self, epoch: int) -> "EpochBatches":
+    def for_epoch(self, epoch: int) -> EpochBatches:
         return EpochBatches(self, self.order(epoch))
 
     def batch(self, idx: np.ndarray):

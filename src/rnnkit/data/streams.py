@@ -13,7 +13,7 @@ window ``k+1`` (Zaremba et al. 2014; char-rnn; the PyTorch word_language_model e
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

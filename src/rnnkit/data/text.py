@@ -12,8 +12,8 @@ import gzip
 import hashlib
 import os
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -21,9 +21,9 @@ beyond the end of the data.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -66,7 +66,7 @@ class Series:
     """One regular series: row ``i`` is time ``times[i]``."""
 
     key: str  # the series id ("" when the table has one series)
-    times: "object"  # pandas DatetimeIndex
+    times: object  # pandas DatetimeIndex
     targets: np.ndarray  # (N, n_targets) float32
     past: np.ndarray  # (N, n_past) float32: observed covariates, unknown in the future
     known: np.ndarray  # (N, n_known) float32: user's known-future covariates and calendar features
@@ -84,7 +84,7 @@ class SeriesSet:
     past_cols: list[str]
     known_cols: list[str]  # the user's known-future columns; calendar features come after them
     calendar: list[str]  # names of derived calendar features
-    freq: "object"  # pandas Timedelta: the step between rows
+    freq: object  # pandas Timedelta: the step between rows
     report: list[str] = field(default_factory=list)  # what was fixed (duplicates merged, gaps filled)
 
     @property
@@ -166,7 +166,7 @@ def step_name(step) -> str:
     return name if name[:1].isdigit() else f"1{name}"
 
 
-def infer_step(times) -> "object":
+def infer_step(times) -> object:
     """The most common difference between consecutive (sorted, unique) times."""
     import pandas as pd
 
@@ -251,7 +251,7 @@ def prepare_series(df, time_col: str | None, targets: Sequence[str] | None = Non
         full = pd.date_range(t[0], t[-1], freq=step)
         off_grid = t.difference(full)
         if len(off_grid):
-            raise DataError(f"{len(off_grid)} timestamp(s){where} are off the {step_name(step)} grid, first {off_grid[0]}; "
+            raise DataError(f"{len(off_grid)} timestamp(s){where} are off the {step_name(step)} grid, first {off_grid[0]}; "  # noqa: E501
                             f"pass --freq to set the step")
         values = g.set_index(pd.DatetimeIndex(g["__time"].to_numpy()))[value_cols].reindex(full)
         n_gaps = len(full) - len(t)

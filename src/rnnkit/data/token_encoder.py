@@ -9,8 +9,8 @@ digits and suffixes are what tell a tagger about a word it never saw.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class TokenEncoder:
 
     @classmethod
     def fit(cls, sentences: Iterable[Sequence[str]], min_freq: int = 1, lowercase: bool = True,
-            char_features: bool = False, max_word_length: int = 20) -> "TokenEncoder":
+            char_features: bool = False, max_word_length: int = 20) -> TokenEncoder:
         sentences = list(sentences)
         fold = (lambda w: w.lower()) if lowercase else (lambda w: w)
         words = Vocab.build_words(([fold(w) for w in s] for s in sentences), min_freq=min_freq, specials=(PAD, UNK))
@@ -67,6 +67,6 @@ class TokenEncoder:
                 "lowercase": self.lowercase, "max_word_length": self.max_word_length}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TokenEncoder":
+    def from_dict(cls, d: dict) -> TokenEncoder:
         chars = Vocab.from_dict(d["chars"]) if d.get("chars") else None
         return cls(Vocab.from_dict(d["words"]), chars, d["lowercase"], d["max_word_length"])

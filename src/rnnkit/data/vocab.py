@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class Vocab:
         return f"Vocab({len(self)} {self.level} tokens, unk={self.unk!r})"
 
     @classmethod
-    def build_chars(cls, texts: Iterable[str]) -> "Vocab":
+    def build_chars(cls, texts: Iterable[str]) -> Vocab:
         """Every distinct character, sorted by code point (char-rnn's convention)."""
         chars: set[str] = set()
         for text in texts:
@@ -56,7 +56,7 @@ class Vocab:
 
     @classmethod
     def build_words(cls, token_lists: Iterable[Iterable[str]], min_freq: int = 1,
-                    max_size: int | None = None, specials: Sequence[str] = (EOS, UNK)) -> "Vocab":
+                    max_size: int | None = None, specials: Sequence[str] = (EOS, UNK)) -> Vocab:
         """``specials`` first (ids 0, 1, ...; ``<unk>`` must be among them), then words by
         descending frequency, ties alphabetical. Language models use ``(<eos>, <unk>)``;
         padded batches use ``(<pad>, <unk>)`` so that id 0 is padding."""
@@ -103,5 +103,5 @@ class Vocab:
         return {"tokens": self.tokens, "level": self.level, "unk": self.unk}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocab":
+    def from_dict(cls, d: dict) -> Vocab:
         return cls(d["tokens"], d["level"], d.get("unk"))

@@ -9,8 +9,9 @@ rows before the split, exactly as a forecaster standing at ``t`` could.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -96,7 +97,7 @@ class Scaler:
             raise ConfigError(f"scaler must be one of {', '.join(SCALERS)}, got {kind!r}")
         self.kind, self.loc, self.scale = kind, loc, scale
 
-    def fit(self, values: np.ndarray, names: Sequence[str] = (), where: str = "") -> "Scaler":
+    def fit(self, values: np.ndarray, names: Sequence[str] = (), where: str = "") -> Scaler:
         values = np.asarray(values, dtype=np.float64)
         if self.kind == "none":
             self.loc, self.scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
@@ -123,7 +124,7 @@ class Scaler:
         return {"kind": self.kind, "loc": np.asarray(self.loc).tolist(), "scale": np.asarray(self.scale).tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Scaler":
+    def from_dict(cls, d: dict) -> Scaler:
         return cls(d["kind"], np.asarray(d["loc"], dtype=np.float64), np.asarray(d["scale"], dtype=np.float64))
 
 

@@ -26,7 +26,7 @@ class CharWordEncoder(nn.Module):
         self.output_size = 2 * hidden_size
 
     def forward(self, chars: Tensor, char_lengths: Tensor) -> Tensor:
-        b, t, l = chars.shape
+        b, t, l = chars.shape  # noqa: E741
         flat_len = char_lengths.reshape(-1)
         present = flat_len > 0
         out = chars.new_zeros(b * t, self.output_size, dtype=self.embedding.weight.dtype)

@@ -14,7 +14,7 @@ batch statistics include padded steps, as they include the other sequences.)
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 from torch.nn import functional as F

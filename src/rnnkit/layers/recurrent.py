@@ -14,10 +14,11 @@ They compute the same function and are tested against each other and against
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Union
 
 import torch
-from torch import Tensor, _VF, nn
+from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells import FusableCell, RecurrentCell, make_cell
@@ -409,7 +410,7 @@ class Recurrent(nn.Module):
         return module
 
     @classmethod
-    def from_torch(cls, module: nn.RNNBase, **kwargs) -> "Recurrent":
+    def from_torch(cls, module: nn.RNNBase, **kwargs) -> Recurrent:
         """A ``Recurrent`` holding a copy of a ``torch.nn.LSTM``/``GRU``/``RNN``'s weights."""
         if getattr(module, "proj_size", 0):
             raise ValueError("LSTMs with proj_size are not supported")

@@ -10,8 +10,8 @@ from torch import Tensor, nn
 from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent
 from rnnkit.layers.char_encoder import CharWordEncoder
-from rnnkit.layers.embedding import word_embedding
 from rnnkit.layers.conv_branch import ConvBranch
+from rnnkit.layers.embedding import word_embedding
 from rnnkit.layers.pooling import POOLINGS, AttentionPooling, masked_max, masked_mean, valid_mask
 
 

@@ -78,7 +78,7 @@ class Memory(NamedTuple):
     keys: Tensor | None
     mask: Tensor
 
-    def select(self, idx: Tensor) -> "Memory":
+    def select(self, idx: Tensor) -> Memory:
         return Memory(self.outputs[idx], None if self.keys is None else self.keys[idx], self.mask[idx])
 
 
@@ -88,7 +88,7 @@ class DecoderState(NamedTuple):
     rnn: TorchState
     feed: Tensor
 
-    def select(self, idx: Tensor) -> "DecoderState":
+    def select(self, idx: Tensor) -> DecoderState:
         rnn = tuple(s[:, idx] for s in self.rnn) if isinstance(self.rnn, tuple) else self.rnn[:, idx]
         return DecoderState(rnn, self.feed[idx])
 

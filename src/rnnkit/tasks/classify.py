@@ -15,8 +15,7 @@ import torch
 
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
-from rnnkit.tasks.estimator import (RecurrentEstimator, numeric_sequences, random_split, stratified_split,
-                                    to_targets)
+from rnnkit.tasks.estimator import RecurrentEstimator, numeric_sequences, random_split, stratified_split, to_targets
 
 TASK = "classify"
 

@@ -16,20 +16,21 @@ sentence); then ``generate`` takes one such vector. The CLI is ``rnnkit lm train
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
 from rnnkit.data.conditioned_text import ConditionedBatches
+from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import perplexity
 from rnnkit.generation import sample_sequences
 from rnnkit.models import ConditionedLM, ConditionedLMConfig
-from rnnkit.tasks.estimator import random_split, to_targets
 from rnnkit.tasks.base import Estimator
+from rnnkit.tasks.estimator import random_split, to_targets
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig

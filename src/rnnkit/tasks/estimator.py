@@ -13,7 +13,6 @@ synced many-to-many (logits ``(B, T, C)``, only valid steps counted) problems.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np

@@ -24,8 +24,15 @@ import numpy as np
 import torch
 
 from rnnkit.data.time_table import SeriesSet, calendar_features, prepare_series
-from rnnkit.data.windows import (Scaler, SplitBounds, WindowBatches, split_bounds, split_bounds_at,
-                                 window_arrays, window_origins)
+from rnnkit.data.windows import (
+    Scaler,
+    SplitBounds,
+    WindowBatches,
+    split_bounds,
+    split_bounds_at,
+    window_arrays,
+    window_origins,
+)
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.forecasting import baseline_forecasts, default_season, forecast_metrics, seasonal_scale
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig

@@ -14,10 +14,10 @@ The CLI (``rnnkit lm train|generate|evaluate``) is a thin layer over these funct
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from collections.abc import Sequence
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,8 +32,8 @@ from rnnkit.generation import generate
 from rnnkit.models import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.training import Trainer, TrainerConfig, TrainResult, load_checkpoint
-from rnnkit.training.run_folder import check_run_folder
 from rnnkit.training.optim import OptimConfig
+from rnnkit.training.run_folder import check_run_folder
 from rnnkit.training.trainer import detach_state
 
 TASK = "lm"
@@ -122,7 +122,7 @@ class LMSettings:
     preset: str | None = None
 
     @classmethod
-    def from_preset(cls, preset: str | None = None, **overrides: Any) -> "LMSettings":
+    def from_preset(cls, preset: str | None = None, **overrides: Any) -> LMSettings:
         """Defaults, then the preset's values, then ``overrides`` (``None`` values ignored)."""
         values: dict[str, Any] = {}
         if preset is not None:

@@ -7,7 +7,7 @@ the validation loss is the token-weighted mean over the validation batches.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -16,8 +16,8 @@ is a thin layer over this class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -29,8 +29,8 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import perplexity
 from rnnkit.generation.beam import Hypothesis, beam_search, greedy_search
 from rnnkit.models import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.base import Estimator
+from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 from rnnkit.training import TrainerConfig
 from rnnkit.training.optim import OptimConfig

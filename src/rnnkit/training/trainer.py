@@ -22,9 +22,10 @@ import math
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -336,7 +337,8 @@ class Trainer:
         self.carried_state = detach_state(state) if self.task.carries_state else None
         self.global_step += 1
         self.batch_in_epoch += 1
-        return {"kind": "train", "step": self.global_step, "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
+        return {"kind": "train", "step": self.global_step,
+                "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
                 "loss": loss.item(), "grad_norm": grad_norm, "lr": lr, "items": items}
 
     def _validate_partial(self, progress) -> None:
@@ -346,7 +348,8 @@ class Trainer:
         reproduces the uninterrupted run.
         """
         valid = self.task.evaluate(self.model, "valid")
-        record = {"kind": "valid", "step": self.global_step, "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
+        record = {"kind": "valid", "step": self.global_step,
+                  "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
                   **valid, **self.task.describe(valid["loss"])}
         self.log(record)
         for cb in self.callbacks:
