@@ -14,6 +14,7 @@ COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"],
             ["forecast"], ["forecast", "train"], ["forecast", "predict"], ["forecast", "evaluate"],
             ["music"], ["music", "train"], ["music", "evaluate"], ["music", "generate"],
             ["translate"], ["translate", "train"], ["translate", "text"], ["translate", "evaluate"],
+            ["generate"], ["generate", "train"], ["generate", "sample"],
             ["inspect"], ["inspect", "gradients"], ["inspect", "long-range"], ["inspect", "activations"], ["report"]]
 
 
