@@ -59,19 +59,23 @@ def test_refusal_names_the_callable(tmp_path):
         read_npz_arrays(npz_with_object_payload(tmp_path, marker))
 
 
+def train_args(tmp_path, path):
+    return ["music", "train", str(path), "--epochs", "1", "--out", str(tmp_path / "run")]
+
+
+def generate_args(tmp_path, path):
+    ckpt = tiny_music_checkpoint(tmp_path)
+    return ["music", "generate", str(ckpt), "--prime", str(path), "--output", str(tmp_path / "x.mid")]
+
+
 @pytest.mark.parametrize("make", [pickle_named_npz, npz_with_object_payload])
-@pytest.mark.parametrize("command", [["music", "train", "{path}", "--epochs", "1"],
-                                     ["music", "generate", "{ckpt}", "--prime", "{path}"]])
+@pytest.mark.parametrize("command", [train_args, generate_args])
 def test_cli_on_malicious_npz_runs_nothing(tmp_path, make, command):
     marker = tmp_path / "pwned"
-    path = make(tmp_path, marker)
-    args = [a.format(path=path, ckpt=tmp_path / "none.safetensors") for a in command]
-    if "generate" in args:  # needs a checkpoint first; a tiny one from a one-piece JSON
-        args[args.index(str(tmp_path / "none.safetensors"))] = str(tiny_music_checkpoint(tmp_path))
+    args = command(tmp_path, make(tmp_path, marker))
     env = {**os.environ, "RNNKIT_CACHE": str(tmp_path / "cache")}
-    r = subprocess.run([sys.executable, "-m", "rnnkit", *args, "--out" if "train" in args else "--output",
-                        str(tmp_path / ("run" if "train" in args else "x.mid"))],
-                       capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "rnnkit", *args], capture_output=True, text=True, cwd=tmp_path,
+                       env=env, timeout=120)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr + r.stdout
     lines = [x for x in (r.stderr + r.stdout).splitlines() if x.strip()]

@@ -265,10 +265,11 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
     A fresh run into a folder that already holds one needs ``overwrite=True``.
     """
     run_dir = Path(run_dir)
-    check_run_folder(run_dir, resume, overwrite)
+    check_run_folder(run_dir, resume, overwrite)  # before the corpus is read: fail fast
     if resume:
         settings = _settings_for_resume(run_dir, settings)
-    trainer = _trainer(settings, run_dir, callbacks)
+    task = _task(settings)
+    trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=_callbacks(task, callbacks))
     return trainer.fit(resume=resume, overwrite=overwrite)
 
 
@@ -290,11 +291,6 @@ def _callbacks(task: LanguageModelTask, given: list[Callable] | None) -> list[Ca
 
         callbacks.append(GradientMonitor(task.model, every=task.settings.monitor_gradients))
     return callbacks
-
-
-def _trainer(settings: LMSettings, run_dir: Path, callbacks: list[Callable] | None) -> Trainer:
-    task = _task(settings)
-    return Trainer(task, settings.trainer_config(), run_dir, callbacks=_callbacks(task, callbacks))
 
 
 def _settings_for_resume(run_dir: Path, given: LMSettings) -> LMSettings:
