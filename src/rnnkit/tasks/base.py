@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -33,6 +33,7 @@ from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
 from rnnkit.training.callbacks import Callback
 from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.training.model_io import PREFIX, build_model, put_model
+from rnnkit.training.optim import OptimConfig
 from rnnkit.training.protocol import TrainingTask
 from rnnkit.training.run_folder import check_run_folder
 from rnnkit.training.trainer import TrainResult, resolve_device
@@ -55,6 +56,8 @@ class Estimator:
     run_dir: str | Path | None
     device: str
     model_: nn.Module
+    #: the family's training: ``_fit(*data, resume=False, ...)`` (each family types its data)
+    _fit: Callable[..., None]
 
     # ------------------------------------------------------------- parameters
     @classmethod
@@ -97,8 +100,17 @@ class Estimator:
         self._fit(*data, resume=resume, **kwargs)
         return self
 
-    def _fit(self, *data: Any, resume: bool = False, **kwargs: Any) -> None:
-        raise NotImplementedError
+    def _trainer_config(self, **fixed: Any) -> TrainerConfig:
+        """The one place an estimator's parameters become a :class:`TrainerConfig`: each
+        training parameter the family has (``epochs``, ``optimizer``, ``lr``,
+        ``weight_decay``, ``schedule``, ``clip``, ``early_stopping``, ``max_time``, ``seed``,
+        ``device``; ``verbose`` -> the progress bar), then the family's ``fixed`` values;
+        anything else keeps the Trainer's default. Estimators checkpoint at epoch ends."""
+        p = self.get_params()
+        optim = OptimConfig(**{k: p[k] for k in ("optimizer", "lr", "weight_decay", "schedule") if k in p})
+        own = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device") if k in p}
+        return TrainerConfig(**{"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
+                                "sample_every": 0.0, "log_every": 1, **own, **fixed})
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

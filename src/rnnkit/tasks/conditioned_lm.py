@@ -32,8 +32,6 @@ from rnnkit.models import ConditionedLM, ConditionedLMConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split, to_targets
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
-from rnnkit.training import TrainerConfig
-from rnnkit.training.optim import OptimConfig
 
 
 def sentence_loss(model: ConditionedLM, batch, device) -> tuple[Tensor, int]:
@@ -142,11 +140,7 @@ class ConditionedGenerator(Estimator):
         torch.manual_seed(self.seed)
         model = ConditionedLM(self._model_config())
         task = TokenLossTask(model, train, valid, self._checkpoint_meta(), sentence_loss, sampler=self._training_sample)
-        cfg = TrainerConfig(epochs=self.epochs,
-                            optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay),
-                            clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
-                            device=self.device, progress=self.verbose, sample_every=30.0 if self.verbose else 0.0,
-                            log_every=1, max_time=self.max_time)
+        cfg = self._trainer_config(sample_every=30.0 if self.verbose else 0.0)
         self._fit_with_trainer(model, task, cfg, resume)
 
     def _training_sample(self, model) -> str:

@@ -26,8 +26,6 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.classification import classification_metrics
 from rnnkit.layers.pooling import valid_mask
 from rnnkit.tasks.base import Estimator
-from rnnkit.training import TrainerConfig
-from rnnkit.training.optim import OptimConfig
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -203,13 +201,7 @@ class RecurrentEstimator(Estimator):
         """Fit ``model`` with the trainer; keep the best epoch's weights (by validation loss)."""
         meta = self._checkpoint_meta()
         task = SupervisedTask(model, train, valid, meta, class_weights, self.label_smoothing)
-        cfg = TrainerConfig(epochs=self.epochs,
-                            optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
-                                              schedule=self.schedule),
-                            clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
-                            device=self.device, progress=self.verbose, sample_every=0.0, log_every=1,
-                            max_time=self.max_time)
-        self._fit_with_trainer(model, task, cfg, resume)
+        self._fit_with_trainer(model, task, self._trainer_config(), resume)
 
     # ------------------------------------------------------------- prediction
     @torch.no_grad()

@@ -37,8 +37,6 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.forecasting import baseline_forecasts, default_season, forecast_metrics, seasonal_scale
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.tasks.base import Estimator
-from rnnkit.training import TrainerConfig
-from rnnkit.training.optim import OptimConfig
 
 TASK = "forecast"
 
@@ -260,11 +258,7 @@ class Forecaster(Estimator):
 
     def _train(self, model: ForecastNet, train: WindowBatches, valid: WindowBatches, resume: bool) -> None:
         task = ForecastTask(model, train, valid, self._checkpoint_meta())
-        cfg = TrainerConfig(epochs=self.epochs, optim=OptimConfig(optimizer="adam", lr=self.lr,
-                                                                  weight_decay=self.weight_decay),
-                            clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
-                            device=self.device, progress=self.verbose, sample_every=0.0, log_every=10,
-                            max_time=self.max_time)
+        cfg = self._trainer_config(log_every=10)
         self._fit_with_trainer(model, task, cfg, resume)
 
     def _scaler_for(self, key: str) -> Scaler:

@@ -32,8 +32,6 @@ from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
-from rnnkit.training import TrainerConfig
-from rnnkit.training.optim import OptimConfig
 
 
 def pair_loss(model: Seq2Seq, batch: PairBatch, device, teacher_forcing: float = 1.0,
@@ -136,12 +134,7 @@ class Translator(Estimator):
         task = TokenLossTask(model, train, valid, self._checkpoint_meta(),
                              lambda m, batch, device: pair_loss(m, batch, device, tf, smoothing),
                              sampler=lambda m: f"{preview}\n  -> {self._translate(m, [preview], 1)[0]}")
-        cfg = TrainerConfig(epochs=self.epochs,
-                            optim=OptimConfig(optimizer=self.optimizer, lr=self.lr, weight_decay=self.weight_decay,
-                                              schedule=self.schedule),
-                            clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
-                            device=self.device, progress=self.verbose, sample_every=60.0 if self.verbose else 0.0,
-                            log_every=1, max_time=self.max_time)
+        cfg = self._trainer_config(sample_every=60.0 if self.verbose else 0.0)
         self._fit_with_trainer(model, task, cfg, resume)
 
     def _meta(self) -> dict:
