@@ -10,7 +10,7 @@ from rnnkit.cli.main import app
 from rnnkit.data.parallel import PairBatches, keep_by_length, read_aligned, read_pairs_tsv, read_parallel
 from rnnkit.data.sentences import BOS_ID, EOS_ID
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.generation.beam import beam_search, greedy_search
+from rnnkit.generation.beam import SpecialIds, beam_search, greedy_search
 from rnnkit.layers.attention import Attention
 from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.translate import Translator
@@ -208,8 +208,9 @@ def test_beam_of_one_is_greedy():
     torch.manual_seed(0)
     model = Seq2Seq(Seq2SeqConfig(src_vocab_size=12, tgt_vocab_size=12, hidden_size=8, embedding_size=8)).eval()
     src, lengths = torch.randint(4, 12, (4, 6)), torch.tensor([6, 5, 3, 6])
-    greedy = greedy_search(model, src, lengths, max_length_ratio=2.0)
-    beam = beam_search(model, src, lengths, beam_size=1, length_penalty=0.0, max_length_ratio=2.0)
+    specials = SpecialIds(bos=BOS_ID, eos=EOS_ID, pad=0)
+    greedy = greedy_search(model, src, lengths, specials, max_length_ratio=2.0)
+    beam = beam_search(model, src, lengths, specials, beam_size=1, length_penalty=0.0, max_length_ratio=2.0)
     for g, b in zip(greedy, beam):
         assert g.ids == b.ids and g.score == pytest.approx(b.score, abs=1e-5)
         assert len(g.ids) <= 12

@@ -55,6 +55,13 @@ class RecurrentCell(nn.Module, ABC):
         dtype = dtype if dtype is not None else (ref.dtype if ref is not None else None)
         return tuple(torch.zeros(batch, size, device=device, dtype=dtype) for size in self.state_size)
 
+    def reset_parameters(self) -> None:
+        """Re-initialise the weights; by default each submodule's own ``reset_parameters``."""
+        for m in self.children():
+            reset = getattr(m, "reset_parameters", None)
+            if callable(reset):
+                reset()
+
     @abstractmethod
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One step: ``x_t`` (B, input_size) -> ``(h_t (B, hidden_size), new_state)``."""
@@ -106,7 +113,7 @@ class FusableCell(RecurrentCell):
 
     def flat_weights(self) -> list[Tensor]:
         """``[weight_ih, weight_hh, bias_ih, bias_hh]`` (biases only if ``bias``), torch's order."""
-        ws = [self.weight_ih, self.weight_hh]
+        ws: list[Tensor] = [self.weight_ih, self.weight_hh]
         if self.bias:
             ws += [self.bias_ih, self.bias_hh]
         return ws

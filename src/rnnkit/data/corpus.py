@@ -61,6 +61,7 @@ def load_corpus(
             if not t.strip():
                 raise DataError(f"the {name} split of the training text is empty; the corpus is too small to split")
     else:
+        assert test is not None  # both or neither, checked above
         texts = {"train": train_text, "valid": read_text(valid), "test": read_text(test)}
     if level == "char":
         vocab = Vocab.build_chars(texts.values())

@@ -66,9 +66,9 @@ def read_npz(path: str | Path) -> dict[str, list[np.ndarray]]:
     """Coconet's ``.npz`` (object arrays of ``(T, voices)`` pitch arrays), read without
     running any code the file might carry (:mod:`rnnkit.data.npz`)."""
     z = read_npz_arrays(path)
-    out = {}
+    out: dict[str, list[np.ndarray]] = {}
     for split in SPLITS:
-        pieces = z.get(split, [])
+        pieces = z.get(split, np.zeros(0))
         out[split] = [roll_from_steps(np.asarray(p, dtype=np.float64).tolist(), f" in {split} piece {i}")
                       for i, p in enumerate(pieces) if len(p)]
     return out
@@ -95,7 +95,8 @@ def read_midi(path: str | Path, steps_per_quarter: int = 4) -> np.ndarray:
     per_step = mid.ticks_per_beat / steps_per_quarter
     notes = []  # (pitch, start tick, end tick)
     for track in mid.tracks:
-        tick, open_notes = 0, {}
+        tick = 0
+        open_notes: dict[tuple[int, int], int] = {}
         for msg in track:
             tick += msg.time
             if msg.type not in ("note_on", "note_off") or getattr(msg, "channel", 0) == 9:

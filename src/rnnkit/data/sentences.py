@@ -110,6 +110,8 @@ class SentenceCodec:
             return text.split()
         if self.tokenizer == "char":
             return list(text)
+        if self._sp is None:
+            raise ConfigError(f"unknown tokenizer {self.tokenizer!r}")
         return self._sp.encode(text, out_type=str)
 
     def encode(self, sentence: str) -> np.ndarray:

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class Series:
     """One regular series: row ``i`` is time ``times[i]``."""
 
     key: str  # the series id ("" when the table has one series)
-    times: object  # pandas DatetimeIndex
+    times: Any  # pandas DatetimeIndex
     targets: np.ndarray  # (N, n_targets) float32
     past: np.ndarray  # (N, n_past) float32: observed covariates, unknown in the future
     known: np.ndarray  # (N, n_known) float32: user's known-future covariates and calendar features
@@ -84,7 +85,7 @@ class SeriesSet:
     past_cols: list[str]
     known_cols: list[str]  # the user's known-future columns; calendar features come after them
     calendar: list[str]  # names of derived calendar features
-    freq: object  # pandas Timedelta: the step between rows
+    freq: Any  # pandas Timedelta: the step between rows
     report: list[str] = field(default_factory=list)  # what was fixed (duplicates merged, gaps filled)
 
     @property

@@ -79,7 +79,8 @@ def _fill_interior(values: np.ndarray, missing: str, where: str) -> np.ndarray:
 def read_ucr_tsv(path: str | os.PathLike, missing: str = "error") -> SeriesDataset:
     """A UCR 2018 ``.tsv`` file (label, then values; trailing ``NaN`` = shorter series)."""
     path = Path(path)
-    series, labels = [], []
+    series: list[np.ndarray] = []
+    labels: list[str] = []
     for lineno, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
@@ -115,7 +116,8 @@ def read_ts(path: str | os.PathLike, missing: str = "error") -> SeriesDataset:
     """A sktime/aeon ``.ts`` file (univariate or multivariate, equal or unequal length)."""
     path = Path(path)
     header: dict[str, str] = {}
-    series, labels = [], []
+    series: list[np.ndarray] = []
+    labels: list[str] = []
     in_data = False
     for lineno, raw in enumerate(read_text(path).splitlines(), 1):
         line = raw.strip()

@@ -90,7 +90,8 @@ class Vocab:
         toks = [self.tokens[int(i)] for i in ids]
         if self.level == "char":
             return "".join(toks)
-        lines, words = [], []
+        lines: list[str] = []
+        words: list[str] = []
         for t in toks:
             if t == EOS:
                 lines.append(" ".join(words) + "\n")

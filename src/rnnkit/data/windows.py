@@ -95,7 +95,10 @@ class Scaler:
     def __init__(self, kind: str = "standard", loc: np.ndarray | None = None, scale: np.ndarray | None = None):
         if kind not in SCALERS:
             raise ConfigError(f"scaler must be one of {', '.join(SCALERS)}, got {kind!r}")
-        self.kind, self.loc, self.scale = kind, loc, scale
+        self.kind = kind
+        # empty until fit (or given): the per-column offset and scale
+        self.loc: np.ndarray = np.zeros(0) if loc is None else np.asarray(loc)
+        self.scale: np.ndarray = np.zeros(0) if scale is None else np.asarray(scale)
 
     def fit(self, values: np.ndarray, names: Sequence[str] = (), where: str = "") -> Scaler:
         values = np.asarray(values, dtype=np.float64)
@@ -169,7 +172,8 @@ class WindowBatches(IndexedBatches):
         parts = []
         for s in np.unique(rows[:, 0]):
             mask = rows[:, 0] == s
-            parts.append((np.flatnonzero(mask), window_arrays(*self.series[s], rows[mask, 1], self.context,
+            inputs, known, targets = self.series[s]
+            parts.append((np.flatnonzero(mask), window_arrays(inputs, known, targets, rows[mask, 1], self.context,
                                                                 self.horizon)))
         if len(parts) == 1:
             past, future, y = parts[0][1]

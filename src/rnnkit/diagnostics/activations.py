@@ -13,6 +13,7 @@ near 0 or 1 per layer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -120,7 +121,7 @@ def feature_correlations(rec: Recording, top: int = 5) -> list[dict]:
     for fname, f in feats.items():
         if f.std() == 0:
             continue  # the text never changes this feature (e.g. no quotes)
-        cands = []
+        cands: list[dict[str, Any]] = []
         for layer, sig in enumerate(rec.signals):
             for sname in ("c", "h"):
                 if sname in sig:

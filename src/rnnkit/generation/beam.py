@@ -19,6 +19,9 @@ Only endings ranked inside the beam are kept as hypotheses. Beam search prunes, 
 can (rarely) lose the greedy path; it finds the better-scoring output on average.
 Every sentence may write at most ``ceil(max_length_ratio * source length)`` tokens
 before ``<eos>``; a hypothesis still running then is finished where it stands.
+
+The special token ids come from the caller's vocabulary (:class:`SpecialIds`): decoding
+starts from ``bos``, ends at ``eos``, and never writes ``bos`` or ``pad``.
 """
 
 from __future__ import annotations
@@ -29,8 +32,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID
 from rnnkit.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    """The ids a decoder needs from its target vocabulary."""
+
+    bos: int
+    eos: int
+    pad: int
+
+    @property
+    def banned(self) -> tuple[int, ...]:
+        """Tokens a decoder never writes."""
+        return (self.pad, self.bos)
 
 
 @dataclass
@@ -60,33 +76,34 @@ def _banned_mask(vocab_size: int, banned: tuple[int, ...], device) -> Tensor:
 
 
 @torch.no_grad()
-def greedy_search(model, src: Tensor, src_lengths: Tensor, max_length_ratio: float = 1.5,
-                  banned: tuple[int, ...] = (PAD_ID, BOS_ID), return_attention: bool = False) -> list[Hypothesis]:
+def greedy_search(model, src: Tensor, src_lengths: Tensor, specials: SpecialIds, max_length_ratio: float = 1.5,
+                  return_attention: bool = False) -> list[Hypothesis]:
     """The most likely next token at every step, for a batch of sources at once."""
     limits = max_output_lengths(src_lengths, max_length_ratio)
     memory, state = model.encode(src, src_lengths)
     batch = src.shape[0]
-    tokens = torch.full((batch,), BOS_ID, dtype=torch.long, device=src.device)
-    ids, scores = [[] for _ in range(batch)], [0.0] * batch
+    tokens = torch.full((batch,), specials.bos, dtype=torch.long, device=src.device)
+    ids: list[list[int]] = [[] for _ in range(batch)]
+    scores = [0.0] * batch
     attn: list[list[Tensor]] = [[] for _ in range(batch)]
     done = [False] * batch
     bias = None
     for t in range(max(limits) + 1):
         logits, state, weights = model.step(tokens, state, memory)
-        bias = _banned_mask(logits.shape[-1], banned, logits.device) if bias is None else bias
+        bias = _banned_mask(logits.shape[-1], specials.banned, logits.device) if bias is None else bias
         logp = torch.log_softmax(logits.float(), -1) + bias
         best, tokens = logp.max(-1)
         best_list, token_list = best.tolist(), tokens.tolist()  # one transfer per step
-        w_cpu = weights.cpu() if return_attention else None
+        w_cpu = weights.cpu() if return_attention else torch.empty(0)
         for b in range(batch):
             if done[b]:
                 continue
             if return_attention:
                 attn[b].append(w_cpu[b])
             tok = token_list[b]
-            if tok == EOS_ID or t >= limits[b]:  # at the limit the sentence ends here
+            if tok == specials.eos or t >= limits[b]:  # at the limit the sentence ends here
                 done[b] = True
-                if tok == EOS_ID:
+                if tok == specials.eos:
                     scores[b] += best_list[b]
                 continue
             ids[b].append(tok)
@@ -97,8 +114,8 @@ def greedy_search(model, src: Tensor, src_lengths: Tensor, max_length_ratio: flo
 
 
 @torch.no_grad()
-def beam_search(model, src: Tensor, src_lengths: Tensor, beam_size: int = 5, length_penalty: float = 0.6,
-                max_length_ratio: float = 1.5, banned: tuple[int, ...] = (PAD_ID, BOS_ID),
+def beam_search(model, src: Tensor, src_lengths: Tensor, specials: SpecialIds, beam_size: int = 5,
+                length_penalty: float = 0.6, max_length_ratio: float = 1.5,
                 return_attention: bool = False) -> list[Hypothesis]:
     """The best of ``beam_size`` hypotheses per source (see the module docstring)."""
     if beam_size < 1:
@@ -110,7 +127,7 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, beam_size: int = 5, len
     memory, state = memory.select(origin), state.select(origin)
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # one live prefix (<bos>) per sentence to start
-    tokens = torch.full((batch * k,), BOS_ID, dtype=torch.long, device=device)
+    tokens = torch.full((batch * k,), specials.bos, dtype=torch.long, device=device)
     prefixes: list[list[int]] = [[] for _ in range(batch * k)]
     attn: list[list[Tensor]] = [[] for _ in range(batch * k)]
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
@@ -118,18 +135,18 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, beam_size: int = 5, len
     bias = None
     for t in range(max(limits) + 1):
         logits, state, weights = model.step(tokens, state, memory)
-        bias = _banned_mask(logits.shape[-1], banned, device) if bias is None else bias
+        bias = _banned_mask(logits.shape[-1], specials.banned, device) if bias is None else bias
         logp = torch.log_softmax(logits.float(), -1) + bias  # (B*K, V)
         vocab = logp.shape[-1]
         cand = (scores.view(-1, 1) + logp).view(batch, k * vocab)
-        top_scores, top_idx = cand.topk(min(2 * k, k * vocab), dim=1)  # (B, 2K): enough to refill after <eos>
-        top_scores, top_idx = top_scores.tolist(), top_idx.tolist()
-        w_cpu = weights.cpu() if return_attention else None
+        top = cand.topk(min(2 * k, k * vocab), dim=1)  # (B, 2K): enough to refill after <eos>
+        top_scores, top_idx = top.values.tolist(), top.indices.tolist()
+        w_cpu = weights.cpu() if return_attention else torch.empty(0)
         live_scores = scores.view(-1).tolist()
         # bookkeeping on the CPU: one transfer per step, not one per candidate
         new_scores = torch.full((batch, k), float("-inf"))
         new_from = torch.zeros((batch, k), dtype=torch.long)
-        new_tokens = torch.full((batch, k), PAD_ID, dtype=torch.long)
+        new_tokens = torch.full((batch, k), specials.pad, dtype=torch.long)
         for b in range(batch):
             if done[b]:
                 new_from[b] = b * k
@@ -139,9 +156,9 @@ def beam_search(model, src: Tensor, src_lengths: Tensor, beam_size: int = 5, len
                 if sc == float("-inf"):
                     break
                 row, tok = b * k + flat // vocab, flat % vocab
-                if tok == EOS_ID or t >= limits[b]:
+                if tok == specials.eos or t >= limits[b]:
                     steps = attn[row] + [w_cpu[row]] if return_attention else None
-                    if tok == EOS_ID:
+                    if tok == specials.eos:
                         if rank >= k:  # an ending ranked below the beam is not a beam hypothesis
                             continue
                         finished[b].append(Hypothesis(list(prefixes[row]), sc,

@@ -100,7 +100,7 @@ class Recurrent(nn.Module):
         self.num_directions = 2 if bidirectional else 1
 
         self.cell_type = cell if isinstance(cell, str) else getattr(cell, "__name__", type(cell).__name__)
-        cells = []
+        cells: list[RecurrentCell] = []
         for layer in range(num_layers):
             layer_in = input_size if layer == 0 else hidden_size * self.num_directions
             for _ in range(self.num_directions):
@@ -111,7 +111,8 @@ class Recurrent(nn.Module):
                     cells.append(make_cell(cell, layer_in, hidden_size, bias, **kwargs))
                 else:
                     cells.append(cell(layer_in, hidden_size, bias))
-        self.cells = nn.ModuleList(cells)
+        # A ModuleList registers the cells; typed as the sequence of cells it is.
+        self.cells: Sequence[RecurrentCell] = nn.ModuleList(cells)  # type: ignore[assignment]
         self.state_size: tuple[int, ...] = tuple(self.cells[0].state_size)
 
         self.fused_mode = self._common_fused_mode()
@@ -162,7 +163,7 @@ class Recurrent(nn.Module):
         for custom cells, and when weights alias or differ in dtype (torch's own rules)."""
         if self.fused_mode is None:
             return
-        flat = [w for cell in self.cells for w in cell.flat_weights()]
+        flat = [w for cell in self.cells if isinstance(cell, FusableCell) for w in cell.flat_weights()]
         first = flat[0]
         if not all(w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w) for w in flat):
             return
@@ -178,7 +179,7 @@ class Recurrent(nn.Module):
     # ------------------------------------------------------------------ state helpers
     def initial_state(self, batch: int, device=None, dtype=None) -> TorchState:
         """All-zero state in torch's convention, ``(num_layers * D, batch, hidden)`` each."""
-        ref = self.cells[0].weight_ih if hasattr(self.cells[0], "weight_ih") else next(self.parameters())
+        ref = next(self.parameters())
         n = self.num_layers * self.num_directions
         parts = tuple(torch.zeros(n, batch, size, device=device or ref.device, dtype=dtype or ref.dtype)
                       for size in self.state_size)
@@ -252,10 +253,11 @@ class Recurrent(nn.Module):
 
     def _weights_per_cell(self) -> list[list[Tensor]] | None:
         """Each cell's ``[w_ih, w_hh, b_ih, b_hh]``, with DropConnect on ``w_hh`` in training."""
-        if not all(isinstance(c, FusableCell) for c in self.cells):
+        fusable = [c for c in self.cells if isinstance(c, FusableCell)]
+        if len(fusable) != len(self.cells):
             return None
         per_cell = []
-        for cell in self.cells:
+        for cell in fusable:
             ws = cell.flat_weights()
             ws[1] = drop_connect(ws[1], self.weight_drop, self.training)
             per_cell.append(ws)
@@ -376,7 +378,7 @@ class Recurrent(nn.Module):
 
     def torch_state_dict(self) -> dict[str, Tensor]:
         """Parameters under ``torch.nn.LSTM``/``GRU``/``RNN`` names (``weight_ih_l0_reverse``...)."""
-        sd = {}
+        sd: dict[str, Tensor] = {}
         for k, suffix in self._torch_names():
             for name, p in self.cells[k].named_parameters(recurse=False):
                 sd[name + suffix] = p

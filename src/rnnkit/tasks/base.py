@@ -30,7 +30,7 @@ from torch import nn
 
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
-from rnnkit.training.callbacks import Callback
+from rnnkit.training.callbacks import CallbackLike
 from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.training.model_io import PREFIX, build_model, put_model
 from rnnkit.training.optim import OptimConfig
@@ -117,7 +117,7 @@ class Estimator:
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _fit_with_trainer(self, model: nn.Module, task: TrainingTask, config: TrainerConfig, resume: bool = False,
-                          callbacks: Sequence[Callback] = ()) -> TrainResult:
+                          callbacks: Sequence[CallbackLike] = ()) -> TrainResult:
         """Run the Trainer; keep the best epoch's weights in ``model_``, the log in ``history_``."""
         with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
             run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)

@@ -80,7 +80,7 @@ class RNNClassifier(RecurrentEstimator):
 
     def _items(self, X) -> tuple[list, str]:
         seqs, kind = as_sequences(X)
-        return ([s.split() for s in seqs] if kind == "text" else seqs), kind
+        return ([str(s).split() for s in seqs] if kind == "text" else seqs), kind
 
     def _model_config(self) -> SequenceClassifierConfig:
         text = self.input_kind_ == "text"
@@ -122,13 +122,14 @@ class RNNClassifier(RecurrentEstimator):
             v_inputs, v_chars = self._encoded(v_items, v_kind)
             valid = (v_inputs, to_targets(self.classes_, y_valid), v_chars)
         split = (lambda t: stratified_split(np.asarray(t), self.validation_fraction, self.seed))
-        train, valid = self._train_valid_batches(inputs, targets, chars, valid, split)
+        train_batches, valid_batches = self._train_valid_batches(inputs, targets, chars, valid, split)
         torch.manual_seed(self.seed)
         model = SequenceClassifier(self._model_config())
         if kind == "series":
             steps = np.concatenate(inputs)  # (sum of lengths, F): per-channel statistics of the training set
             model.set_input_scaling(torch.from_numpy(steps.mean(0)), torch.from_numpy(steps.std(0)))
-        self._train(model, train, valid, self._class_weights(train.targets), resume=resume)
+        self._train(model, train_batches, valid_batches, self._class_weights(np.asarray(train_batches.targets)),
+                    resume=resume)
 
     def predict_proba(self, X) -> np.ndarray:
         """``(n, n_classes)`` class probabilities, columns in the order of ``classes_``."""

@@ -32,7 +32,8 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int = 0) -> tupl
     """Indices ``(train, valid)`` with about ``fraction`` of each class in valid (at least one
     per class that has two or more examples)."""
     rng = np.random.default_rng(seed)
-    train, valid = [], []
+    train: list[int] = []
+    valid: list[int] = []
     for c in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == c))
         k = int(round(len(idx) * fraction))
@@ -71,9 +72,10 @@ def numeric_sequences(X: list) -> list[np.ndarray]:
 
 def model_inputs(batch: Batch, device: torch.device) -> tuple:
     """The positional arguments a classifier or tagger takes for ``batch``."""
-    if batch.chars is None:
+    chars, char_lengths = batch.chars, batch.char_lengths
+    if chars is None or char_lengths is None:
         return batch.x.to(device), batch.lengths
-    return batch.x.to(device), batch.lengths, batch.chars.to(device), batch.char_lengths.to(device)
+    return batch.x.to(device), batch.lengths, chars.to(device), char_lengths.to(device)
 
 
 def flat_logits(logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
@@ -140,12 +142,27 @@ class RecurrentEstimator(Estimator):
     TASK = ""
     _per_step = False  # taggers: one label per step
 
+    # hyperparameters both subclasses take in __init__
+    min_freq: int
+    lowercase: bool
+    char_features: bool
+    batch_size: int
+    seed: int
+    validation_fraction: float
+    class_weight: str | None
+    label_smoothing: float
+    # learned
+    classes_: np.ndarray
+    input_kind_: str
+    encoder_: TokenEncoder
+    n_features_in_: int
+
     # ------------------------------------------------------------- inputs
     def _fit_encoder(self, token_lists: list[list[str]]) -> None:
         self.encoder_ = TokenEncoder.fit(token_lists, min_freq=self.min_freq, lowercase=self.lowercase,
                                          char_features=self.char_features)
 
-    def _encoded(self, items: list, kind: str) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    def _encoded(self, items: list, kind: str) -> tuple[list[np.ndarray], list | None]:
         """Model inputs (and char arrays) for token lists (text) or ``(T, F)`` arrays (series)."""
         if kind != self.input_kind_:
             raise DataError(f"this {type(self).__name__} was fitted on {self.input_kind_} input, got {kind}")
@@ -173,7 +190,9 @@ class RecurrentEstimator(Estimator):
             if len(va) == 0:
                 raise DataError("too few examples to hold out a validation set; pass X_valid and y_valid, "
                                 "or validation_fraction=0 to choose the model by its training loss")
-            pick = (lambda seq, idx: None if seq is None else [seq[i] for i in idx])
+            def pick(seq: Any, idx: np.ndarray) -> Any:
+                return None if seq is None else [seq[i] for i in idx]
+
             inputs, targets, chars, valid = (pick(inputs, tr), pick(targets, tr), pick(chars, tr),
                                              (pick(inputs, va), pick(targets, va), pick(chars, va)))
         elif valid is None:
@@ -211,7 +230,7 @@ class RecurrentEstimator(Estimator):
         model = self.model_.eval()
         device = next(model.parameters()).device
         dummy = [np.zeros(len(x), dtype=np.int64) for x in inputs] if self._per_step else np.zeros(len(inputs))
-        out = []
+        out: list[np.ndarray] = []
         for batch in self._batches(inputs, dummy, chars, shuffle=False, batch_size=256).for_epoch(0):
             probs = model(*model_inputs(batch, device)).float().softmax(-1).cpu().numpy()
             if self._per_step:

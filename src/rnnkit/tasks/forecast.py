@@ -128,6 +128,7 @@ class Forecaster(Estimator):
 
     TASK = TASK
     KIND = "forecasting"
+    model_: ForecastNet
 
     def __init__(self, horizon: int = 24, context: int = 96, target: Any = None, time_col: str | None = None,
                  past_covariates: tuple = (), known_covariates: tuple = (), calendar: bool = True,
@@ -220,7 +221,9 @@ class Forecaster(Estimator):
         self.season_ = self.season or default_season(sset.freq)
         self.data_report_ = sset.report
         self.scalers_: dict[str, Scaler] = {}
-        arrays, train_index, valid_index = [], [], []
+        arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        train_parts: list[np.ndarray] = []
+        valid_parts: list[np.ndarray] = []
         for i, s in enumerate(sset.series):
             bounds = self._bounds(s)
             if bounds.train_end < self._reach + self.horizon:
@@ -233,9 +236,9 @@ class Forecaster(Estimator):
             arrays.append(self._scaled(s, self.scalers_[s.key]))
             tr = window_origins(bounds, "train", self._reach, self.horizon, self.stride)
             va = window_origins(bounds, "valid", self._reach, self.horizon, 1)
-            train_index.append(np.stack([np.full(len(tr), i), tr], 1))
-            valid_index.append(np.stack([np.full(len(va), i), va], 1))
-        train_index, valid_index = np.concatenate(train_index), np.concatenate(valid_index)
+            train_parts.append(np.stack([np.full(len(tr), i), tr], 1))
+            valid_parts.append(np.stack([np.full(len(va), i), va], 1))
+        train_index, valid_index = np.concatenate(train_parts), np.concatenate(valid_parts)
         if len(valid_index) == 0:  # no validation rows: choose the epoch by training loss
             valid_index = train_index
         self.n_series_ = len(sset.series)
@@ -358,8 +361,8 @@ class Forecaster(Estimator):
         if split not in ("train", "valid", "test", "all"):
             raise ConfigError(f"split must be train, valid, test or all, got {split!r}")
         sset = self.read(data)
-        preds = {"model": [], "naive": [], "seasonal_naive": [], "mean": []}
-        scaled = {k: [] for k in preds}
+        preds: dict[str, list[np.ndarray]] = {"model": [], "naive": [], "seasonal_naive": [], "mean": []}
+        scaled: dict[str, list[np.ndarray]] = {k: [] for k in preds}
         ys, ys_scaled, scales, per_series = [], [], [], []
         for s in sset.series:
             bounds = self._bounds(s)

@@ -14,7 +14,7 @@ The CLI (``rnnkit lm train|generate|evaluate``) is a thin layer over these funct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from rnnkit.generation import generate
 from rnnkit.models import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.training import Trainer, TrainerConfig, TrainResult, load_checkpoint
+from rnnkit.training.callbacks import CallbackLike
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.run_folder import check_run_folder
 from rnnkit.training.trainer import detach_state
@@ -257,7 +258,7 @@ def describe_loss(loss: float, level: str) -> dict:
 
 
 def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
-          callbacks: list[Callable] | None = None) -> TrainResult:
+          callbacks: Sequence[CallbackLike] | None = None) -> TrainResult:
     """Train a language model into ``run_dir`` (checkpoints, metrics.jsonl, curves.png).
 
     With ``resume=True`` the run continues from ``run_dir/last.safetensors`` with the
@@ -284,7 +285,7 @@ def _task(settings: LMSettings) -> LanguageModelTask:
     return LanguageModelTask(corpus, model, settings)
 
 
-def _callbacks(task: LanguageModelTask, given: list[Callable] | None) -> list[Callable]:
+def _callbacks(task: LanguageModelTask, given: Sequence[CallbackLike] | None) -> list[CallbackLike]:
     callbacks = list(given or [])
     if task.settings.monitor_gradients:
         from rnnkit.diagnostics.gradient_monitor import GradientMonitor
@@ -325,6 +326,9 @@ class LanguageModeler(Estimator):
 
     TASK = TASK
     KIND = "language-model"
+    model_: LanguageModel
+    vocab_: Vocab
+    settings_: LMSettings | None
 
     def __init__(self, preset: str | None = None, level: str | None = None, cell: str | None = None,
                  hidden_size: int | None = None, num_layers: int | None = None, embedding_size: int | None = None,
@@ -360,7 +364,8 @@ class LanguageModeler(Estimator):
                                       progress=self.verbose, sample_every=30.0 if self.verbose else 0.0, **given)
 
     def _fit(self, train: str | Path | Sequence[str | Path], valid: str | Path | None = None,
-             test: str | Path | None = None, resume: bool = False, callbacks: list[Callable] | None = None) -> None:
+             test: str | Path | None = None, resume: bool = False,
+             callbacks: Sequence[CallbackLike] | None = None) -> None:
         """Train on text file(s) ``train``; without ``valid``/``test`` files they are split 90/5/5."""
         files = [str(train)] if isinstance(train, (str, Path)) else [str(f) for f in train]
         settings = self._settings(files, None if valid is None else str(valid), None if test is None else str(test))
@@ -372,12 +377,12 @@ class LanguageModeler(Estimator):
         self._fit_with_trainer(task.model, task, settings.trainer_config(), resume, _callbacks(task, callbacks))
 
     def _meta(self) -> dict:
-        return {"vocab": self.vocab_.to_dict(), "settings": self.settings_.to_dict(),
+        return {"vocab": self.vocab_.to_dict(), "settings": self.settings_ and self.settings_.to_dict(),
                 "unigram_counts": self.unigram_counts_}
 
     def _restore(self, meta: dict) -> None:
         self.vocab_ = Vocab.from_dict(meta["vocab"])
-        self.settings_ = LMSettings(**meta["settings"]) if "settings" in meta else None
+        self.settings_ = LMSettings(**meta["settings"]) if meta.get("settings") else None
         self.unigram_counts_ = meta.get("unigram_counts")
 
     # ------------------------------------------------------------- use

@@ -10,7 +10,7 @@ probability exceeds 0.5.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.training import Trainer, TrainerConfig
+from rnnkit.training.callbacks import CallbackLike
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.trainer import TrainResult
 
@@ -116,7 +117,8 @@ class MusicTask:
 
 
 def train(settings: MusicSettings, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
-          splits: dict[str, list[np.ndarray]] | None = None, callbacks: list[Callable] | None = None) -> TrainResult:
+          splits: dict[str, list[np.ndarray]] | None = None,
+          callbacks: Sequence[CallbackLike] | None = None) -> TrainResult:
     """Train on ``settings.data`` (or the given ``splits``) into ``run_dir``; the epoch with the
     best validation NLL is kept as ``best.safetensors``."""
     if splits is None:
@@ -143,6 +145,7 @@ class MusicModeler(Estimator):
 
     TASK = TASK
     KIND = "music"
+    model_: PolyphonicModel
 
     def __init__(self, cell: str | None = None, hidden_size: int | None = None, num_layers: int | None = None,
                  dropout: float | None = None, steps_per_quarter: int | None = None, epochs: int | None = None,
@@ -160,7 +163,7 @@ class MusicModeler(Estimator):
         return MusicSettings(data=data, progress=self.verbose, **given)
 
     def _fit(self, data: str | Path | dict[str, list[np.ndarray]], resume: bool = False,
-             callbacks: list[Callable] | None = None) -> None:
+             callbacks: Sequence[CallbackLike] | None = None) -> None:
         settings = self._settings("" if isinstance(data, dict) else str(data))
         splits = data if isinstance(data, dict) else read_music(data, settings.steps_per_quarter)
         if not splits.get("train"):

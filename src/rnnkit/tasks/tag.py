@@ -105,12 +105,12 @@ class RNNTagger(RecurrentEstimator):
             v_targets = self._targets(v_items, y_valid)
             v_inputs, v_chars = self._encoded(v_items, v_kind)
             valid = (v_inputs, v_targets, v_chars)
-        train, valid = self._train_valid_batches(
+        train_batches, valid_batches = self._train_valid_batches(
             inputs, targets, chars, valid, lambda t: random_split(len(t), self.validation_fraction, self.seed))
         torch.manual_seed(self.seed)
         model = SequenceTagger(self._model_config())
-        weights = self._class_weights(np.concatenate(list(train.targets))) if self.class_weight else None
-        self._train(model, train, valid, weights, resume=resume)
+        weights = self._class_weights(np.concatenate(list(train_batches.targets))) if self.class_weight else None
+        self._train(model, train_batches, valid_batches, weights, resume=resume)
 
     def predict_proba(self, X) -> list[np.ndarray]:
         """One ``(T_i, n_tags)`` array of tag probabilities per sequence."""

@@ -23,16 +23,18 @@ import numpy as np
 import torch
 
 from rnnkit.data.parallel import PairBatch, PairBatches, keep_by_length
-from rnnkit.data.sentences import UNK_ID, SentenceCodec
+from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
 from rnnkit.data.sequences import pad_batch
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import perplexity
-from rnnkit.generation.beam import Hypothesis, beam_search, greedy_search
+from rnnkit.generation.beam import Hypothesis, SpecialIds, beam_search, greedy_search
 from rnnkit.models import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 
+#: the target vocabulary's special ids, as the decoding searches need them
+TARGET_SPECIALS = SpecialIds(bos=BOS_ID, eos=EOS_ID, pad=PAD_ID)
 
 def pair_loss(model: Seq2Seq, batch: PairBatch, device, teacher_forcing: float = 1.0,
               label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
@@ -154,10 +156,10 @@ class Translator(Estimator):
             idx = order[start:start + batch_size]
             src, lengths = pad_batch([ids[i] for i in idx], torch.long)
             if beam_size == 1:
-                hyps = greedy_search(model, src.to(device), lengths, self.max_length_ratio,
+                hyps = greedy_search(model, src.to(device), lengths, TARGET_SPECIALS, self.max_length_ratio,
                                      return_attention=return_attention)
             else:
-                hyps = beam_search(model, src.to(device), lengths, beam_size, self.length_penalty,
+                hyps = beam_search(model, src.to(device), lengths, TARGET_SPECIALS, beam_size, self.length_penalty,
                                    self.max_length_ratio, return_attention=return_attention)
             for i, h in zip(idx, hyps):
                 out[i] = h

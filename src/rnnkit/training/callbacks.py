@@ -14,7 +14,7 @@ written), ``on_fit_end`` (with the :class:`~rnnkit.training.TrainResult`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
     from rnnkit.training.trainer import Trainer, TrainResult
@@ -49,8 +49,12 @@ class StepFunction(Callback):
         self.fn(trainer, record)
 
 
-def as_callback(cb: Callback | Callable[[Trainer, dict[str, Any]], None]) -> Callback:
+#: what ``Trainer(callbacks=...)`` accepts: a :class:`Callback` or a per-step function
+CallbackLike = Union[Callback, Callable[["Trainer", dict[str, Any]], None]]
+
+
+def as_callback(cb: CallbackLike) -> Callback:
     return cb if isinstance(cb, Callback) else StepFunction(cb)
 
 
-__all__ = ["Callback", "StepFunction", "as_callback"]
+__all__ = ["Callback", "CallbackLike", "StepFunction", "as_callback"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 
 class TrainingProgress:
@@ -20,7 +20,7 @@ class TrainingProgress:
             TextColumn("{task.fields[stats]}"),
             console=self.console, disable=not enabled, transient=False,
         )
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self):
         self._progress.__enter__()
@@ -38,7 +38,8 @@ class TrainingProgress:
     def update(self, record: dict, derived: dict) -> None:
         parts = [f"loss {record['loss']:.3f}"] + [f"{k} {v:.2f}" for k, v in derived.items()]
         parts += [f"|g| {record['grad_norm']:.2f}", f"{record['items_per_s'] / 1000:.1f}k tok/s"]
-        self._progress.update(self._task, advance=1, stats="  ".join(parts))
+        if self._task is not None:
+            self._progress.update(self._task, advance=1, stats="  ".join(parts))
 
     def end_epoch(self, epoch: int, record: dict, improved: bool) -> None:
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in record.items()

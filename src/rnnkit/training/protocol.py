@@ -33,7 +33,9 @@ class TrainingTask(Protocol):
     batch (detached) starts the next one (truncated BPTT); otherwise ``state`` is ``None``.
     """
 
-    model: nn.Module
+    @property
+    def model(self) -> nn.Module: ...
+
     carries_state: bool
 
     def train_batches(self, epoch: int) -> EpochBatches: ...

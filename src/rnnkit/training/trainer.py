@@ -22,7 +22,7 @@ import math
 import random
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import CheckpointError, ConfigError
-from rnnkit.training.callbacks import Callback, as_callback
+from rnnkit.training.callbacks import Callback, CallbackLike, as_callback
 from rnnkit.training.checkpoint import Checkpoint, atomic_write_bytes, load_checkpoint, save_checkpoint
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
@@ -133,7 +133,7 @@ class Trainer:
     """Train ``task.model`` on ``task`` into ``run_dir``; see the module docstring."""
 
     def __init__(self, task: TrainingTask, config: TrainerConfig, run_dir: str | Path,
-                 callbacks: list[Callback | Callable[[Trainer, dict], None]] | None = None,
+                 callbacks: Sequence[CallbackLike] | None = None,
                  extra_meta: dict | None = None) -> None:
         check_task(task)
         self.task = task
