@@ -17,6 +17,7 @@ STAMP := $(VENV)/.rnnkit-installed
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples scripts
+	$(VENV)/bin/mypy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples scripts
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 -q
 
 test-slow: $(STAMP)

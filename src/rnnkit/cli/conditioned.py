@@ -62,7 +62,7 @@ def generate_conditioned(checkpoint: Path, condition: str | None, samples: int, 
     if gen.classes_ is not None:
         if condition not in set(gen.classes_.tolist()):
             raise DataError(f"unknown condition {condition!r}; the model knows {', '.join(gen.classes_.tolist())}")
-        value = condition
+        value: str | list[float] = condition
     else:
         try:
             value = [float(v) for v in condition.split(",")]

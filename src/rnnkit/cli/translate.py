@@ -89,7 +89,7 @@ def train(
     if valid_pairs or valid_src or valid_tgt:
         v_src, v_tgt = _read_pairs(valid_pairs, valid_src, valid_tgt)
     else:
-        v_src = v_tgt = None
+        v_src = v_tgt = []
     console.print(f"data: {len(train_src):,} training pairs"
                   + (f", {len(v_src):,} validation pairs" if v_src else ""), highlight=False)
     model = Translator(tokenizer=tokenizer, lowercase=lowercase, min_freq=min_freq, max_vocab=max_vocab,
@@ -100,7 +100,7 @@ def train(
                        epochs=epochs, lr=lr, schedule=schedule, clip=clip, early_stopping=early_stopping or None,
                        beam_size=beam_size, max_time=max_time, seed=seed, device=device, verbose=not quiet,
                        run_dir=str(out))
-    model.fit(train_src, train_tgt, v_src, v_tgt, resume=resume, overwrite=overwrite)
+    model.fit(train_src, train_tgt, v_src or None, v_tgt or None, resume=resume, overwrite=overwrite)
     exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; {model.n_train_pairs_:,} pairs used "
                   f"({model.n_filtered_:,} longer than {max_length} tokens left out); vocabularies "

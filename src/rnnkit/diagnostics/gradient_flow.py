@@ -78,7 +78,8 @@ def jacobian_norms(cell: RecurrentCell, inputs: Tensor, probes: int = 32, seed: 
             hs.append(h)
         v = torch.randn(probes, cell.hidden_size, generator=gen, dtype=torch.float64)
         (hs[-1] * v).sum().backward()
-    sq = torch.stack([h.grad.pow(2).sum(1).mean() for h in hs])  # (T,): estimates of ||J_t||_F^2
+    grads = [h.grad if h.grad is not None else torch.zeros_like(h) for h in hs]  # no path back: zero
+    sq = torch.stack([g.pow(2).sum(1).mean() for g in grads])  # (T,): estimates of ||J_t||_F^2
     norms = sq.sqrt().flip(0).numpy()  # distance order: d = T - 1 - t
     return GradientFlow(label or type(cell).__name__, norms)
 

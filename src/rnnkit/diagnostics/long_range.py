@@ -71,6 +71,7 @@ class LongRangeNet(nn.Module):
     def __init__(self, task: str, cell: str, hidden_size: int, forget_bias: float | None = None) -> None:
         super().__init__()
         self.task = task
+        self.embed: nn.Embedding | None
         if task == "copy":
             self.embed = nn.Embedding(COPY_SYMBOLS + 2, COPY_SYMBOLS + 2)
             self.embed.weight.data = torch.eye(COPY_SYMBOLS + 2)  # one-hot input
@@ -78,9 +79,8 @@ class LongRangeNet(nn.Module):
             features, outputs = COPY_SYMBOLS + 2, COPY_SYMBOLS + 1
         else:
             self.embed, features, outputs = None, 2, 1
-        kwargs = {"forget_bias": forget_bias} if cell == "lstm" and forget_bias is not None else {}
         self.rnn = Recurrent("rnn_relu" if cell == "irnn" else cell, features, hidden_size, batch_first=True,
-                             **kwargs)
+                             forget_bias=forget_bias if cell == "lstm" else None)
         if cell == "irnn":
             identity_init(self.rnn)
         self.head = nn.Linear(hidden_size, outputs)

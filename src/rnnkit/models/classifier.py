@@ -85,12 +85,13 @@ class SequenceClassifier(nn.Module):
         super().__init__()
         self.config = config
         c = config
+        self.embedding: nn.Embedding | None
         if c.vocab_size is not None:
             self.embedding = word_embedding(c.vocab_size, c.embedding_size)
             features = c.embedding_size
         else:
             self.embedding = None
-            features = c.input_size
+            features = c.input_size or 0
         self.chars = CharWordEncoder(c.num_chars, c.char_embedding, c.char_hidden) if c.num_chars else None
         if self.chars is not None:
             features += self.chars.output_size
@@ -100,6 +101,8 @@ class SequenceClassifier(nn.Module):
         self.attention = AttentionPooling(out) if c.pooling == "attention" else None
         self.conv = ConvBranch(features) if c.conv_branch else None
         n_in = c.input_size or 0
+        self.input_mean: Tensor
+        self.input_std: Tensor
         self.register_buffer("input_mean", torch.zeros(n_in))
         self.register_buffer("input_std", torch.ones(n_in))
         self.dropout = nn.Dropout(c.dropout)
@@ -147,6 +150,7 @@ class SequenceClassifier(nn.Module):
             return masked_mean(out, mask)
         if pooling == "max":
             return masked_max(out, mask)
+        assert self.attention is not None  # pooling == "attention" built it
         return self.attention(out, mask)[0]
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,

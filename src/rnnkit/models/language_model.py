@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from torch import Tensor, nn
 
+from rnnkit.cells import FusableCell
 from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent, TorchState, embedding_dropout, locked_dropout
 
@@ -85,7 +86,8 @@ class LanguageModel(nn.Module):
             from rnnkit.cells.lstm import init_forget_bias
 
             for cell in self.rnn.cells:
-                init_forget_bias(cell.bias_ih, cell.bias_hh, cell.hidden_size, self.config.forget_bias)
+                if isinstance(cell, FusableCell) and cell.bias:
+                    init_forget_bias(cell.bias_ih, cell.bias_hh, cell.hidden_size, self.config.forget_bias)
 
     def _dropout(self, x: Tensor) -> Tensor:
         p = self.config.dropout

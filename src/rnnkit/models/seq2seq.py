@@ -161,16 +161,18 @@ class Seq2Seq(nn.Module):
             h, weights = self._attend(s, memory)  # every step attends at once: (B, T, H), (B, T, S)
             logits = self.output(self.drop(h))
             return (logits, weights) if return_attention else logits
-        logits, weights, tokens = [], [], tgt_in[:, 0]
+        step_logits: list[Tensor] = []
+        step_weights: list[Tensor] = []
+        tokens = tgt_in[:, 0]
         for t in range(tgt_in.shape[1]):
             out, state, w = self.step(tokens, state, memory)
-            logits.append(out)
-            weights.append(w)
+            step_logits.append(out)
+            step_weights.append(w)
             if t + 1 < tgt_in.shape[1]:
                 tokens = tgt_in[:, t + 1]
                 if teacher_forcing < 1.0:
                     own = out.argmax(-1)
                     tokens = torch.where(torch.rand(tokens.shape, device=tokens.device) < teacher_forcing,
                                          tokens, own)
-        logits = torch.stack(logits, 1)
-        return (logits, torch.stack(weights, 1)) if return_attention else logits
+        logits = torch.stack(step_logits, 1)
+        return (logits, torch.stack(step_weights, 1)) if return_attention else logits

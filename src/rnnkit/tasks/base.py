@@ -108,9 +108,11 @@ class Estimator:
         anything else keeps the Trainer's default. Estimators checkpoint at epoch ends."""
         p = self.get_params()
         optim = OptimConfig(**{k: p[k] for k in ("optimizer", "lr", "weight_decay", "schedule") if k in p})
-        own = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device") if k in p}
-        return TrainerConfig(**{"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
-                                "sample_every": 0.0, "log_every": 1, **own, **fixed})
+        own: dict[str, Any] = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device")
+                               if k in p}
+        values: dict[str, Any] = {"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
+                                  "sample_every": 0.0, "log_every": 1, **own, **fixed}
+        return TrainerConfig(**values)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

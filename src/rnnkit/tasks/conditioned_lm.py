@@ -55,6 +55,9 @@ class ConditionedGenerator(Estimator):
 
     TASK = "conditioned_lm"
     KIND = "conditioned-generation"
+    # learned: labels (or None for feature vectors), and the feature count (or None for labels)
+    classes_: np.ndarray | None
+    n_features_in_: int | None
 
     def __init__(self, tokenizer: str = "simple", lowercase: bool = True, min_freq: int = 1,
                  max_vocab: int | None = None, max_length: int = 60, cell: str = "lstm", hidden_size: int = 256,
@@ -76,7 +79,7 @@ class ConditionedGenerator(Estimator):
     # ------------------------------------------------------------- conditions
     def _condition_array(self, conditions: Any, n: int) -> np.ndarray:
         """Labels -> class ids (N,); features -> (N, F) float32, checked against the fit."""
-        if getattr(self, "classes_", None) is not None:
+        if self.classes_ is not None:
             return to_targets(self.classes_, [str(c) for c in np.asarray(conditions, dtype=object).reshape(-1)])
         feats = np.asarray(conditions, dtype=np.float32)
         feats = feats.reshape(1, -1) if feats.ndim == 1 and n == 1 else feats

@@ -112,7 +112,7 @@ class Translator(Estimator):
             raise DataError("no sentence pairs to train on")
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise ConfigError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
-        if src_valid is None:
+        if src_valid is None or tgt_valid is None:
             if self.validation_fraction <= 0:
                 src_valid, tgt_valid = src, tgt
             else:
@@ -213,6 +213,7 @@ class Translator(Estimator):
         hyp = self.hypotheses([sentence], beam_size, return_attention=True)[0]
         src_tokens = self.src_codec_.tokens_of(self.src_codec_.encode(sentence)) or ["<unk>"]
         out_tokens = self.tgt_codec_.tokens_of(hyp.ids) + ["<eos>"]
+        assert hyp.attention is not None  # asked for above
         weights = hyp.attention[: len(out_tokens), : len(src_tokens)].numpy()
         return plot_attention(weights, src_tokens, out_tokens[: len(weights)], path)
 

@@ -85,6 +85,8 @@ def put_model(ck: Checkpoint, model: nn.Module) -> None:
 
 def _construct(entry: dict[str, Any], path: str) -> nn.Module:
     config = entry.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: the model config is not a JSON object")
     if "class" in entry:
         if entry["class"] not in MODELS:
             raise CheckpointError(f"{path} holds an unknown model {entry['class']!r}")
@@ -98,8 +100,6 @@ def _construct(entry: dict[str, Any], path: str) -> nn.Module:
         if not dataclasses.is_dataclass(config_cls):
             raise CheckpointError(f"{path}: {entry['config_class_path']} is not a dataclass")
         return cls(config_cls(**config))
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path}: the model config is not a JSON object")
     return cls(**config)
 
 
