@@ -100,3 +100,38 @@ def test_corpus_errors(tmp_path):
         load_corpus(path)
     with pytest.raises(DataError, match="give both --valid and --test"):
         load_corpus(path, valid=path)
+
+
+# ------------------------------------------------------------------ the specials policy
+
+
+def test_every_policy_names_its_special_ids():
+    from rnnkit.data.sentences import SentenceCodec
+    from rnnkit.data.token_encoder import TokenEncoder
+    from rnnkit.data.vocab import LM_WORDS, NO_SPECIALS, PADDED, SEQ2SEQ
+
+    lm_words = Vocab.build_words([["a", "b", "a"]])
+    assert lm_words.specials == LM_WORDS and (lm_words.eos_id, lm_words.unk_id, lm_words.pad_id) == (0, 1, None)
+    chars = Vocab.build_chars(["ab"])
+    assert chars.specials == NO_SPECIALS and chars.unk_id is None and chars.eos_id is None
+    enc = TokenEncoder.fit([["The", "cat"]], char_features=True)
+    assert enc.words.specials == PADDED and enc.chars is not None and enc.chars.specials == PADDED
+    assert (enc.words.pad_id, enc.words.unk_id) == (0, 1)
+    codec = SentenceCodec.fit(["a cat sat"], tokenizer="whitespace")
+    assert codec.vocab.specials == SEQ2SEQ
+    assert (codec.vocab.pad_id, codec.vocab.unk_id, codec.vocab.bos_id, codec.vocab.eos_id) == (0, 1, 2, 3)
+    with pytest.raises(ValueError, match="starts with"):
+        SentenceCodec(Vocab(["<pad>", "<unk>", "a"], level="word", unk="<unk>"))
+    with pytest.raises(ValueError, match="must start with its specials"):
+        Vocab(["a", "<pad>"], level="word", specials=("<pad>",))
+
+
+def test_vocabularies_saved_before_the_policy_load_with_their_specials():
+    old_lm = {"tokens": ["<eos>", "<unk>", "the"], "level": "word", "unk": "<unk>"}  # no "specials" key
+    old_tagger = {"tokens": ["<pad>", "<unk>", "the"], "level": "word", "unk": "<unk>"}
+    old_chars = {"tokens": ["\n", " ", "a"], "level": "char", "unk": None}
+    assert Vocab.from_dict(old_lm).specials == ("<eos>", "<unk>")
+    assert Vocab.from_dict(old_tagger).pad_id == 0
+    assert Vocab.from_dict(old_chars).specials == ()
+    v = Vocab.build_words([["x", "y"]], specials=("<pad>", "<unk>"))
+    assert Vocab.from_dict(v.to_dict()).specials == v.specials

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.data.text import encode_cached, read_text, tokens
-from rnnkit.data.vocab import Vocab
+from rnnkit.data.vocab import LM_WORDS, Vocab
 from rnnkit.errors import DataError
 
 
@@ -66,7 +66,8 @@ def load_corpus(
     if level == "char":
         vocab = Vocab.build_chars(texts.values())
     else:
-        vocab = Vocab.build_words([tokens(texts["train"], "word")], min_freq=min_freq, max_size=max_vocab)
+        vocab = Vocab.build_words([tokens(texts["train"], "word")], min_freq=min_freq, max_size=max_vocab,
+                                  specials=LM_WORDS)
 
     corpus = Corpus(vocab, *(encode_cached(texts[name], vocab) for name in ("train", "valid", "test")))
     if len(corpus.train) < 2:

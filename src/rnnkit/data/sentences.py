@@ -31,11 +31,11 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.sequences import pad_batch
-from rnnkit.data.vocab import BOS, EOS, PAD, UNK, Vocab
+from rnnkit.data.vocab import BOS, EOS, PAD, SEQ2SEQ, UNK, Vocab
 from rnnkit.errors import ConfigError, DataError
 
-SPECIALS = (PAD, UNK, BOS, EOS)
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
+SPECIALS = SEQ2SEQ  # every sentence vocabulary follows the sequence-to-sequence policy
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = (SEQ2SEQ.index(t) for t in (PAD, UNK, BOS, EOS))
 TOKENIZERS = ("simple", "whitespace", "char", "sentencepiece")
 
 # a word (letters/digits, with inner apostrophes or hyphens: "man's", "t-shirt") or one mark
@@ -69,7 +69,7 @@ class SentenceCodec:
                  sp_model: bytes | None = None) -> None:
         if tokenizer not in TOKENIZERS:
             raise ConfigError(f"unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
-        if vocab.tokens[:4] != list(SPECIALS):
+        if vocab.specials != SPECIALS:
             raise ValueError(f"a sentence vocabulary starts with {SPECIALS}")
         self.vocab, self.tokenizer, self.lowercase, self.sp_model = vocab, tokenizer, lowercase, sp_model
         self._sp = None
@@ -92,7 +92,7 @@ class SentenceCodec:
         if tokenizer == "sentencepiece":
             text = [s.lower() if lowercase else s for s in sentences]
             sp_model = _train_sentencepiece(text, sp_vocab_size)
-        probe = cls(Vocab(list(SPECIALS), level="word", unk=UNK), tokenizer, lowercase, sp_model)
+        probe = cls(Vocab(list(SPECIALS), level="word", unk=UNK, specials=SPECIALS), tokenizer, lowercase, sp_model)
         vocab = Vocab.build_words((probe.tokenize(s) for s in sentences), min_freq=min_freq,
                                   max_size=max_size, specials=SPECIALS)
         if len(vocab) == len(SPECIALS):
@@ -154,7 +154,7 @@ class SentenceCodec:
     @classmethod
     def from_dict(cls, d: dict) -> SentenceCodec:
         sp = base64.b64decode(d["sp_model"]) if d.get("sp_model") else None
-        return cls(Vocab(d["tokens"], level="word", unk=UNK), d["tokenizer"], d["lowercase"], sp)
+        return cls(Vocab(d["tokens"], level="word", unk=UNK, specials=SPECIALS), d["tokenizer"], d["lowercase"], sp)
 
 
 def _sentencepiece():

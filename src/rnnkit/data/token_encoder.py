@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.data.vocab import PAD, UNK, Vocab
+from rnnkit.data.vocab import PADDED, UNK, Vocab
 
 
 @dataclass
@@ -41,12 +41,12 @@ class TokenEncoder:
             char_features: bool = False, max_word_length: int = 20) -> TokenEncoder:
         sentences = list(sentences)
         fold = (lambda w: w.lower()) if lowercase else (lambda w: w)
-        words = Vocab.build_words(([fold(w) for w in s] for s in sentences), min_freq=min_freq, specials=(PAD, UNK))
+        words = Vocab.build_words(([fold(w) for w in s] for s in sentences), min_freq=min_freq, specials=PADDED)
         chars = None
         if char_features:
             # id 0 pads, 1 stands for characters never seen in training.
             seen = sorted({c for s in sentences for w in s for c in w})
-            chars = Vocab([PAD, UNK] + [c for c in seen if c not in (PAD, UNK)], level="char", unk=UNK)
+            chars = Vocab([*PADDED, *(c for c in seen if c not in PADDED)], level="char", unk=UNK, specials=PADDED)
         return cls(words, chars, lowercase, max_word_length)
 
     def encode(self, tokens: Sequence[str]) -> EncodedTokens:

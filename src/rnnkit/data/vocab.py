@@ -1,4 +1,18 @@
-"""Vocabularies: the map between tokens (characters or words) and integer ids."""
+"""Vocabularies: the map between tokens (characters or words) and integer ids.
+
+One class, :class:`Vocab`, serves every model; what differs is its *specials policy*: which
+special tokens come first, and so which ids they have. The policies, by use:
+
+=================  =====================  ==============================================
+``NO_SPECIALS``    ``()``                 character language models (char-rnn)
+``LM_WORDS``       ``(<eos>, <unk>)``     word language models: ``<eos>`` closes a line
+``PADDED``         ``(<pad>, <unk>)``     padded batches (classifier, tagger): 0 pads
+``SEQ2SEQ``        ``(<pad>, <unk>,       sentence generators and translators: decoding
+                   <bos>, <eos>)``        starts at ``<bos>`` and ends at ``<eos>``
+=================  =====================  ==============================================
+
+Code that needs a special id asks the vocabulary (``vocab.eos_id``), never a constant.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +27,12 @@ UNK = "<unk>"
 EOS = "<eos>"
 PAD = "<pad>"
 BOS = "<bos>"
+SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)
+
+NO_SPECIALS: tuple[str, ...] = ()
+LM_WORDS = (EOS, UNK)
+PADDED = (PAD, UNK)
+SEQ2SEQ = (PAD, UNK, BOS, EOS)
 
 
 class Vocab:
@@ -21,9 +41,12 @@ class Vocab:
     ``level`` is ``"char"`` (a token is one character) or ``"word"`` (whitespace-split
     words, ``<eos>`` closing each line as in Mikolov's Penn Treebank files). If ``unk``
     is set, unknown tokens map to it; otherwise encoding an unknown token is an error.
+    ``specials``: the special tokens the vocabulary starts with (its policy, see the module
+    docstring); ``pad_id``/``unk_id``/``bos_id``/``eos_id`` are their ids, ``None`` if absent.
     """
 
-    def __init__(self, tokens: Sequence[str], level: str = "char", unk: str | None = None) -> None:
+    def __init__(self, tokens: Sequence[str], level: str = "char", unk: str | None = None,
+                 specials: Sequence[str] | None = None) -> None:
         if level not in ("char", "word"):
             raise ValueError(f"level must be 'char' or 'word', got {level!r}")
         if len(set(tokens)) != len(tokens):
@@ -33,7 +56,29 @@ class Vocab:
         self.tokens = list(tokens)
         self.level = level
         self.unk = unk
+        self.specials = _leading_specials(self.tokens) if specials is None else tuple(specials)
+        if self.tokens[:len(self.specials)] != list(self.specials):
+            raise ValueError(f"the vocabulary must start with its specials {self.specials}")
         self.stoi = {t: i for i, t in enumerate(self.tokens)}
+
+    def _special_id(self, token: str) -> int | None:
+        return self.specials.index(token) if token in self.specials else None
+
+    @property
+    def pad_id(self) -> int | None:
+        return self._special_id(PAD)
+
+    @property
+    def unk_id(self) -> int | None:
+        return self._special_id(UNK)
+
+    @property
+    def bos_id(self) -> int | None:
+        return self._special_id(BOS)
+
+    @property
+    def eos_id(self) -> int | None:
+        return self._special_id(EOS)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -42,7 +87,7 @@ class Vocab:
         return token in self.stoi
 
     def __repr__(self) -> str:
-        return f"Vocab({len(self)} {self.level} tokens, unk={self.unk!r})"
+        return f"Vocab({len(self)} {self.level} tokens, specials={self.specials})"
 
     @classmethod
     def build_chars(cls, texts: Iterable[str]) -> Vocab:
@@ -52,14 +97,14 @@ class Vocab:
             chars.update(text)
         if not chars:
             raise DataError("cannot build a vocabulary from empty text")
-        return cls(sorted(chars), level="char")
+        return cls(sorted(chars), level="char", specials=NO_SPECIALS)
 
     @classmethod
     def build_words(cls, token_lists: Iterable[Iterable[str]], min_freq: int = 1,
-                    max_size: int | None = None, specials: Sequence[str] = (EOS, UNK)) -> Vocab:
-        """``specials`` first (ids 0, 1, ...; ``<unk>`` must be among them), then words by
-        descending frequency, ties alphabetical. Language models use ``(<eos>, <unk>)``;
-        padded batches use ``(<pad>, <unk>)`` so that id 0 is padding."""
+                    max_size: int | None = None, specials: Sequence[str] = LM_WORDS) -> Vocab:
+        """``specials`` first (ids 0, 1, ...; ``<unk>`` must be among them; one of the
+        policies of the module docstring), then words by descending frequency, ties
+        alphabetical."""
         if UNK not in specials:
             raise ValueError(f"specials must include {UNK!r}")
         counts: Counter[str] = Counter()
@@ -69,7 +114,7 @@ class Vocab:
                        key=lambda w: (-counts[w], w))
         if max_size is not None:
             words = words[: max(0, max_size - len(specials))]
-        return cls(list(specials) + words, level="word", unk=UNK)
+        return cls(list(specials) + words, level="word", unk=UNK, specials=specials)
 
     def encode(self, tokens: Iterable[str]) -> np.ndarray:
         """Token ids as an ``int64`` array; unknown tokens map to ``unk`` or raise ``DataError``."""
@@ -101,8 +146,17 @@ class Vocab:
         return "".join(lines) + " ".join(words)
 
     def to_dict(self) -> dict:
-        return {"tokens": self.tokens, "level": self.level, "unk": self.unk}
+        return {"tokens": self.tokens, "level": self.level, "unk": self.unk, "specials": list(self.specials)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Vocab:
-        return cls(d["tokens"], d["level"], d.get("unk"))
+        # checkpoints from before the specials were recorded: the leading special tokens
+        return cls(d["tokens"], d["level"], d.get("unk"), d.get("specials"))
+
+
+def _leading_specials(tokens: Sequence[str]) -> tuple[str, ...]:
+    """The run of special tokens a vocabulary starts with."""
+    n = 0
+    while n < len(tokens) and tokens[n] in SPECIAL_TOKENS:
+        n += 1
+    return tuple(tokens[:n])

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from rnnkit.data.parallel import PairBatch, PairBatches, keep_by_length
-from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
+from rnnkit.data.sentences import UNK_ID, SentenceCodec
 from rnnkit.data.sequences import pad_batch
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import perplexity
@@ -33,8 +33,6 @@ from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
 
-#: the target vocabulary's special ids, as the decoding searches need them
-TARGET_SPECIALS = SpecialIds(bos=BOS_ID, eos=EOS_ID, pad=PAD_ID)
 
 def pair_loss(model: Seq2Seq, batch: PairBatch, device, teacher_forcing: float = 1.0,
               label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
@@ -143,6 +141,12 @@ class Translator(Estimator):
         return {"src_codec": self.src_codec_.to_dict(), "tgt_codec": self.tgt_codec_.to_dict()}
 
     # ------------------------------------------------------------- decoding
+    def _target_specials(self) -> SpecialIds:
+        """The decoding searches' special ids, from the target vocabulary's policy."""
+        v = self.tgt_codec_.vocab
+        assert v.bos_id is not None and v.eos_id is not None and v.pad_id is not None  # SEQ2SEQ policy
+        return SpecialIds(bos=v.bos_id, eos=v.eos_id, pad=v.pad_id)
+
     def _hypotheses(self, model, sentences: Sequence[str], beam_size: int, return_attention: bool = False,
                     batch_size: int = 64) -> list[Hypothesis]:
         was = model.training
@@ -152,14 +156,15 @@ class Translator(Estimator):
         ids = [x if len(x) else np.array([UNK_ID]) for x in ids]  # an empty line still gets an answer
         order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together: less padding
         out: list[Hypothesis | None] = [None] * len(ids)
+        specials = self._target_specials()
         for start in range(0, len(ids), batch_size):
             idx = order[start:start + batch_size]
             src, lengths = pad_batch([ids[i] for i in idx], torch.long)
             if beam_size == 1:
-                hyps = greedy_search(model, src.to(device), lengths, TARGET_SPECIALS, self.max_length_ratio,
+                hyps = greedy_search(model, src.to(device), lengths, specials, self.max_length_ratio,
                                      return_attention=return_attention)
             else:
-                hyps = beam_search(model, src.to(device), lengths, TARGET_SPECIALS, beam_size, self.length_penalty,
+                hyps = beam_search(model, src.to(device), lengths, specials, beam_size, self.length_penalty,
                                    self.max_length_ratio, return_attention=return_attention)
             for i, h in zip(idx, hyps):
                 out[i] = h
