@@ -51,3 +51,26 @@ def test_char_model_on_tiny_shakespeare_beats_baseline(shared_data, tmp_path):
     model = lm.load(result.best_checkpoint)
     scores = model.evaluate(path, batch_size=16, bptt=100)
     assert scores["loss"] < 2.0 < scores["unigram_loss"]  # 1 epoch of 2x128 reaches ~1.7 nats/char
+
+
+def test_settings_mirror_every_config_field_or_say_why_not():
+    """A field renamed in a config dataclass must not be dropped silently by LMSettings."""
+    import dataclasses
+    from dataclasses import fields
+
+    from rnnkit.models import LanguageModelConfig
+    from rnnkit.training import OptimConfig, TrainerConfig
+
+    settings = lm.LMSettings()
+    names = {f.name for f in fields(lm.LMSettings)}
+    for cls in (LanguageModelConfig, TrainerConfig, OptimConfig):
+        assert {f.name for f in fields(cls)} - lm.LMSettings.NOT_MIRRORED[cls.__name__] <= names, cls.__name__
+        settings._shared(cls)  # and the run's values reach it
+
+    @dataclasses.dataclass
+    class TrainerConfig:  # a config with a field the settings do not know
+        epochs: int = 1
+        warmup_steps: int = 0
+
+    with pytest.raises(TypeError, match="does not mirror TrainerConfig.warmup_steps"):
+        settings._shared(TrainerConfig)

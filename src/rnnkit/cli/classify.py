@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
 from rnnkit.cli.reports import report_fit
+from rnnkit.tasks.classify import RNNClassifier
 
 app = typer.Typer(help="Sequence classification (many-to-one): UCR/UEA series, CSV sequences, labelled text.",
                   no_args_is_help=True)
@@ -26,6 +27,7 @@ def _read(path: Path, fmt: str, label_column: str, id_column: Optional[str], tim
 
 @app.command()
 @user_errors
+@model_defaults(RNNClassifier)
 def train(
     train_file: Path = typer.Option(..., "--train", help="Training file."),
     valid_file: Optional[Path] = typer.Option(None, "--valid", help="Validation file for early stopping "
@@ -38,56 +40,55 @@ def train(
     time_column: Optional[str] = typer.Option(None, help="CSV long layout: order rows within a sequence by this."),
     missing: str = typer.Option("error", help="NaN inside a series: 'error' or 'interpolate' (linear)."),
     out: Path = typer.Option(Path("runs/classify"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
-    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
-    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
-    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
-    hidden_size: int = typer.Option(128, "--hidden", help="Units per recurrent layer and direction."),
-    num_layers: int = typer.Option(1, "--layers", help="Stacked recurrent layers."),
-    bidirectional: bool = typer.Option(True, "--bidirectional/--unidirectional", help="Read both directions."),
-    pooling: str = typer.Option("last", help="Sequence summary: last, mean, max or attention (all masked)."),
-    dropout: float = typer.Option(0.0, help="Dropout between layers and before the output layer."),
-    znorm: str = typer.Option("auto", help="Series scaling: 'series' (z-normalise each series on its own), "
+    resume: bool = typer.Option(False, help=Help.RESUME),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    cell: Optional[str] = typer.Option(None, help=Help.CELL),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer and direction."),
+    num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
+    bidirectional: Optional[bool] = typer.Option(None, "--bidirectional/--unidirectional",
+                                                 help="Read both directions."),
+    pooling: Optional[str] = typer.Option(None, help="Sequence summary: last, mean, max or attention (all masked)."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout between layers and before the output layer."),
+    znorm: Optional[str] = typer.Option(None, help="Series scaling: 'series' (z-normalise each series on its own), "
                               "'dataset' (per channel, training-set statistics), or 'auto' (series for "
                               "univariate, dataset for multivariate)."),
-    conv_branch: bool = typer.Option(False, "--conv-branch/--no-conv-branch",
+    conv_branch: Optional[bool] = typer.Option(None, "--conv-branch/--no-conv-branch",
                                      help="Series: add LSTM-FCN's convolutional branch (Karim et al. 2018)."),
-    embedding_size: int = typer.Option(100, "--embedding", help="Text: word embedding size."),
-    char_features: bool = typer.Option(False, "--char-features/--no-char-features",
+    embedding_size: Optional[int] = typer.Option(None, "--embedding", help="Text: word embedding size."),
+    char_features: Optional[bool] = typer.Option(None, "--char-features/--no-char-features",
                                        help="Text: add a character BiLSTM per word."),
-    min_freq: int = typer.Option(1, help="Text: words seen fewer times become <unk>."),
-    epochs: int = typer.Option(50, help="Maximum passes over the training set."),
-    batch_size: int = typer.Option(32, help="Sequences per batch."),
-    lr: float = typer.Option(1e-3, help="Learning rate."),
-    optimizer: str = typer.Option("adam", help="sgd, adam or adamw."),
-    weight_decay: float = typer.Option(0.0, help="L2 penalty (decoupled for adamw)."),
-    schedule: str = typer.Option("constant", help="Learning-rate schedule: constant, cosine or plateau."),
-    clip: float = typer.Option(5.0, help="Clip the global gradient norm to this value."),
+    min_freq: Optional[int] = typer.Option(None, help="Text: words seen fewer times become <unk>."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training set."),
+    batch_size: Optional[int] = typer.Option(None, help="Sequences per batch."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate."),
+    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
+    weight_decay: Optional[float] = typer.Option(None, help="L2 penalty (decoupled for adamw)."),
+    schedule: Optional[str] = typer.Option(None, help="Learning-rate schedule: constant, cosine or plateau."),
+    clip: Optional[float] = typer.Option(None, help=Help.CLIP),
     class_weight: Optional[str] = typer.Option(None, help="'balanced': weight classes by inverse frequency."),
-    label_smoothing: float = typer.Option(0.0, help="Label smoothing for the cross-entropy."),
-    early_stopping: int = typer.Option(10, help="Stop after N epochs without a better validation loss (0: never)."),
-    validation_fraction: float = typer.Option(0.1, help="Held-out share of --train when no --valid is given "
+    label_smoothing: Optional[float] = typer.Option(None, help="Label smoothing for the cross-entropy."),
+    early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
+    validation_fraction: Optional[float] = typer.Option(None, help="Held-out share of --train when no --valid is given "
                                               "(0: choose the model by training loss)."),
-    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    seed: Optional[int] = typer.Option(None, help=Help.SEED),
+    device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a recurrent classifier; with --test, score it and write predictions and a report."""
-    from rnnkit.tasks.classify import RNNClassifier
-
     check_run_folder(out, resume, overwrite)
     train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)
     valid_data = _read(valid_file, fmt, label_column, id_column, time_column, missing) if valid_file else None
     test_data = _read(test_file, fmt, label_column, id_column, time_column, missing) if test_file else None
     console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes",
                   highlight=False)
-    clf = RNNClassifier(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                        pooling=pooling, dropout=dropout, znorm=_znorm(znorm), conv_branch=conv_branch,
-                        embedding_size=embedding_size, char_features=char_features, min_freq=min_freq,
-                        epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
-                        schedule=schedule, clip=clip, class_weight=class_weight, label_smoothing=label_smoothing,
-                        early_stopping=early_stopping or None, validation_fraction=validation_fraction,
-                        max_time=max_time, seed=seed, device=device, verbose=not quiet, run_dir=str(out))
+    clf = RNNClassifier(**given(
+        cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, pooling=pooling,
+        dropout=dropout, znorm=_znorm(znorm), conv_branch=conv_branch, embedding_size=embedding_size,
+        char_features=char_features, min_freq=min_freq, epochs=epochs, batch_size=batch_size, lr=lr,
+        optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip, class_weight=class_weight,
+        label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time, seed=seed,
+        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
     clf.fit(train_data.X, train_data.y, valid_data.X if valid_data else None, valid_data.y if valid_data else None,
             resume=resume, overwrite=overwrite)
     if test_data is not None and clf.stopped_because_ != "interrupted":
@@ -95,9 +96,11 @@ def train(
     report_fit(clf, out, "classify")
 
 
-def _znorm(value: str):
+def _znorm(value: Optional[str]):
     from rnnkit.errors import ConfigError
 
+    if value is None:
+        return None
     choices = {"auto": "auto", "series": True, "dataset": False}
     if value not in choices:
         raise ConfigError(f"unknown --znorm {value!r}; choose auto, series or dataset")
@@ -137,7 +140,6 @@ def predict(
                                           "(default: FILE's name + .predictions.csv in the current folder)."),
 ) -> None:
     """Predict classes (with probabilities) for FILE; scores them too when FILE has labels."""
-    from rnnkit.tasks.classify import RNNClassifier
     from rnnkit.tasks.io import LabelledSequences, read_text
 
     clf = RNNClassifier.load(checkpoint)

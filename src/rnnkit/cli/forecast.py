@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
 from rnnkit.errors import ConfigError
+from rnnkit.tasks.forecast import Forecaster
 
 app = typer.Typer(help="Time-series forecasting from CSV or Parquet: train, predict the next horizon, backtest.",
                   no_args_is_help=True)
@@ -19,7 +20,9 @@ def _columns(value: Optional[str]) -> tuple:
     return tuple(c.strip() for c in value.split(",") if c.strip()) if value else ()
 
 
-def _split(value: str) -> tuple:
+def _split(value: Optional[str]) -> Optional[tuple]:
+    if value is None:
+        return None
     try:
         parts = tuple(float(v) for v in value.split(","))
     except ValueError:
@@ -56,67 +59,69 @@ def _write_backtest(bt, forecaster, out_dir: Path, prefix: str) -> None:
 
 @app.command()
 @user_errors
+@model_defaults(Forecaster)
 def train(
     data: Path = typer.Argument(..., help="CSV or Parquet table with a time column and one or more series."),
     time_col: Optional[str] = typer.Option(None, help="Time column (default: one named date/time/datetime/timestamp)."),
     target: Optional[str] = typer.Option(None, help="Column(s) to forecast, comma-separated (default: all numeric)."),
     past_covariates: Optional[str] = typer.Option(None, help="Observed covariates, unknown ahead (comma-separated)."),
     known_covariates: Optional[str] = typer.Option(None, help="Covariates known ahead (predict needs --future)."),
-    calendar: bool = typer.Option(True, "--calendar/--no-calendar", help="Add hour/weekday/day-of-year features."),
+    calendar: Optional[bool] = typer.Option(None, "--calendar/--no-calendar",
+                                            help="Add hour/weekday/day-of-year features."),
     id_col: Optional[str] = typer.Option(None, help="Series id column: many series in one file."),
     time_format: Optional[str] = typer.Option(None, help="strftime format of the time column, e.g. '%d-%m-%Y %H:%M'."),
-    dayfirst: bool = typer.Option(False, help="Read ambiguous dates as day first (31-12-2002)."),
-    duplicates: str = typer.Option("error", help="Duplicated timestamps: error, mean, first or last."),
+    dayfirst: Optional[bool] = typer.Option(None, help="Read ambiguous dates as day first (31-12-2002)."),
+    duplicates: Optional[str] = typer.Option(None, help="Duplicated timestamps: error, mean, first or last."),
     fill: Optional[str] = typer.Option(None, help="Gaps and missing values: interpolate or ffill (default: error)."),
     freq: Optional[str] = typer.Option(None, help="Time step, e.g. 1h or 15min (default: the most common one)."),
-    horizon: int = typer.Option(24, help="Steps to forecast."),
-    context: int = typer.Option(96, help="Steps the model reads before each forecast."),
-    split: str = typer.Option("0.7,0.1,0.2", help="Train, valid, test in time order: fractions or row counts."),
+    horizon: Optional[int] = typer.Option(None, help="Steps to forecast."),
+    context: Optional[int] = typer.Option(None, help="Steps the model reads before each forecast."),
+    split: Optional[str] = typer.Option(None, help="Train, valid, test in time order: fractions or row counts."),
     valid_start: Optional[str] = typer.Option(None, help="Date the validation rows start (with --test-start)."),
     test_start: Optional[str] = typer.Option(None, help="Date the test rows start."),
-    scaler: str = typer.Option("standard", help="standard, minmax or none (per series, fitted on training rows)."),
+    scaler: Optional[str] = typer.Option(None, help="standard, minmax or none (per series, fitted on training rows)."),
     season: Optional[int] = typer.Option(None, help="Seasonal period for the baseline and MASE (default: 24 for "
                                          "hourly, 7 for daily, ...)."),
-    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
-    hidden_size: int = typer.Option(64, "--hidden", help="Units per recurrent layer."),
-    num_layers: int = typer.Option(1, "--layers", help="Stacked recurrent layers."),
-    dropout: float = typer.Option(0.0, help="Dropout between layers and before the output layer."),
-    decoder: str = typer.Option("direct", help="direct (all steps at once) or autoregressive."),
-    likelihood: str = typer.Option("point", help="point (MSE), gaussian or quantile (prediction intervals)."),
-    quantiles: str = typer.Option("0.1,0.5,0.9", help="Quantiles for --likelihood quantile."),
-    instance_norm: bool = typer.Option(True, "--instance-norm/--no-instance-norm",
+    cell: Optional[str] = typer.Option(None, help=Help.CELL),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
+    num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
+    dropout: Optional[float] = typer.Option(None, help="Dropout between layers and before the output layer."),
+    decoder: Optional[str] = typer.Option(None, help="direct (all steps at once) or autoregressive."),
+    likelihood: Optional[str] = typer.Option(None, help="point (MSE), gaussian or quantile (prediction intervals)."),
+    quantiles: Optional[str] = typer.Option(None, help="Quantiles for --likelihood quantile, comma-separated."),
+    instance_norm: Optional[bool] = typer.Option(None, "--instance-norm/--no-instance-norm",
                                        help="Forecast the change from each window's last value, in its own scale."),
-    epochs: int = typer.Option(20, help="Maximum passes over the training windows."),
-    batch_size: int = typer.Option(64, help="Windows per batch."),
-    lr: float = typer.Option(1e-3, help="Adam learning rate."),
-    clip: float = typer.Option(1.0, help="Clip the global gradient norm to this value."),
-    early_stopping: int = typer.Option(5, help="Stop after N epochs without a better validation loss (0: never)."),
-    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training windows."),
+    batch_size: Optional[int] = typer.Option(None, help="Windows per batch."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate."),
+    clip: Optional[float] = typer.Option(None, help=Help.CLIP),
+    early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
+    max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    seed: Optional[int] = typer.Option(None, help=Help.SEED),
+    device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     out: Path = typer.Option(Path("runs/forecast"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
-    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
-    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    resume: bool = typer.Option(False, help=Help.RESUME),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a forecaster, then backtest it on the test rows beside the naive baselines."""
-    from rnnkit.tasks.forecast import Forecaster
-
     check_run_folder(out, resume, overwrite)
-    try:
-        qs = tuple(float(q) for q in quantiles.split(","))
-    except ValueError:
-        raise ConfigError(f"--quantiles takes numbers, got {quantiles!r}") from None
+    qs = None
+    if quantiles is not None:
+        try:
+            qs = tuple(float(q) for q in quantiles.split(","))
+        except ValueError:
+            raise ConfigError(f"--quantiles takes numbers, got {quantiles!r}") from None
     targets = _columns(target)
-    f = Forecaster(horizon=horizon, context=context, target=list(targets) if targets else None, time_col=time_col,
-                   past_covariates=_columns(past_covariates), known_covariates=_columns(known_covariates),
-                   calendar=calendar, id_col=id_col, time_format=time_format, dayfirst=dayfirst,
-                   duplicates=duplicates, fill=fill, freq=freq, split=_split(split), valid_start=valid_start,
-                   test_start=test_start, scaler=scaler, season=season, cell=cell, hidden_size=hidden_size,
-                   num_layers=num_layers, dropout=dropout, decoder=decoder, likelihood=likelihood, quantiles=qs,
-                   instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip,
-                   early_stopping=early_stopping or None, seed=seed, device=device, verbose=not quiet,
-                   run_dir=str(out), max_time=max_time)
+    f = Forecaster(**given(
+        horizon=horizon, context=context, target=list(targets) if targets else None, time_col=time_col,
+        past_covariates=_columns(past_covariates), known_covariates=_columns(known_covariates), calendar=calendar,
+        id_col=id_col, time_format=time_format, dayfirst=dayfirst, duplicates=duplicates, fill=fill, freq=freq,
+        split=_split(split), valid_start=valid_start, test_start=test_start, scaler=scaler, season=season, cell=cell,
+        hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, decoder=decoder, likelihood=likelihood,
+        quantiles=qs, instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed,
+        device=device, max_time=max_time), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        run_dir=str(out))
     series = f.read(data)  # read and checked once, for training and for the backtest
     for line in series.report:
         console.print(f"data: {line}", highlight=False)
@@ -138,8 +143,6 @@ def predict(
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or mps."),
 ) -> None:
     """Forecast the next horizon after the end of each series; write it to CSV."""
-    from rnnkit.tasks.forecast import Forecaster
-
     f = Forecaster.load(checkpoint, device=device)
     frame = f.predict(data, future)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -160,8 +163,6 @@ def evaluate(
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or mps."),
 ) -> None:
     """Rolling-origin backtest of a saved forecaster beside the naive baselines."""
-    from rnnkit.tasks.forecast import Forecaster
-
     if stride < 1:
         raise ConfigError("--stride must be at least 1")
     f = Forecaster.load(checkpoint, device=device)

@@ -8,8 +8,9 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import user_errors
+from rnnkit.cli.common import Help, model_defaults, user_errors
 from rnnkit.cli.conditioned import generate_conditioned, train_conditioned
+from rnnkit.tasks.conditioned_lm import ConditionedGenerator
 
 app = typer.Typer(help="Conditioned generation: a label (or feature vector) in, a sentence out.",
                   no_args_is_help=True)
@@ -17,6 +18,7 @@ app = typer.Typer(help="Conditioned generation: a label (or feature vector) in, 
 
 @app.command()
 @user_errors
+@model_defaults(ConditionedGenerator)
 def train(
     file: Path = typer.Argument(..., help="Labelled sentences: label-first lines (SST) or a CSV/TSV with a header."),
     condition_col: Optional[str] = typer.Option(None, help="The label column (or 'label' for label-first lines)."),
@@ -25,24 +27,25 @@ def train(
     text_col: str = typer.Option("text", help="The sentence column of a table."),
     valid: Optional[Path] = typer.Option(None, help="Validation file in the same format."),
     out: Path = typer.Option(Path("runs/generate"), "--out", "-o", help="Run folder: checkpoints, metrics."),
-    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
-    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
-    tokenizer: str = typer.Option("simple", help="simple (words and punctuation), whitespace, char or "
+    resume: bool = typer.Option(False, help=Help.RESUME),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    tokenizer: Optional[str] = typer.Option(None, help="simple (words and punctuation), whitespace, char or "
                                   "sentencepiece."),
-    cell: Optional[str] = typer.Option(None, help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
+    cell: Optional[str] = typer.Option(None, help=Help.CELL),
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
-    num_layers: Optional[int] = typer.Option(None, "--layers", help="Stacked recurrent layers."),
+    num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the sentences."),
     lr: Optional[float] = typer.Option(None, help="Learning rate."),
-    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
-    seed: Optional[int] = typer.Option(None, help="Random seed."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
+    max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    seed: Optional[int] = typer.Option(None, help=Help.SEED),
+    device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
 ) -> None:
     """Learn p(sentence | label) from labelled sentences."""
     if not condition_col and not feature_cols:
         condition_col = "label"
-    train_conditioned([file], valid, out, resume, overwrite, condition_col, feature_cols, text_col, tokenizer,
+    train_conditioned([file], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
+                      tokenizer or ConditionedGenerator.defaults()["tokenizer"],
                       dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, epochs=epochs, lr=lr,
                            max_time=max_time, seed=seed, device=device), quiet)
 

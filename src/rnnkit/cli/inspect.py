@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from rnnkit.cli.common import console, user_errors
+from rnnkit.cli.common import Help, console, user_errors
 
 app = typer.Typer(help="Look inside recurrent networks: how gradients flow back through time.",
                   no_args_is_help=True)
@@ -69,7 +69,7 @@ def long_range(
     clip: str = typer.Option("1,none", help="Gradient clipping: comma-separated max norms, 'none' for no "
                              "clipping; one panel each."),
     forget_bias: str = typer.Option("1", help="LSTM forget-gate bias at the start ('none': torch's init)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, help=Help.SEED),
     out: Path = typer.Option(Path("long_range.png"), "--out", "-o", help="PNG: score against length."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write every run's result as JSON."),
 ) -> None:

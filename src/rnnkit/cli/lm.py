@@ -7,8 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from rnnkit.cli.common import console, user_errors
+from rnnkit.cli.common import Help, console, model_defaults, user_errors
 from rnnkit.errors import ConfigError
+from rnnkit.tasks.lm import LanguageModeler
 
 app = typer.Typer(help="Character- and word-level language models: train, generate, evaluate.",
                   no_args_is_help=True)
@@ -18,6 +19,7 @@ _PRESETS_HELP = "zaremba-small, zaremba-medium, zaremba-large (PTB words), char-
 
 @app.command()
 @user_errors
+@model_defaults(LanguageModeler)
 def train(
     files: Optional[List[Path]] = typer.Argument(None, help="Training text file(s), UTF-8. Without --valid/--test "
                                                  "they are split contiguously 90/5/5."),
@@ -26,11 +28,11 @@ def train(
     test: Optional[Path] = typer.Option(None, help="Test text file (give --valid too)."),
     out: Path = typer.Option(Path("runs/lm"), "--out", "-o", help="Run folder: checkpoints, metrics, curves."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
-    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
     level: Optional[str] = typer.Option(None, help="Tokens: 'char' or 'word' (whitespace words, <eos> per line)."),
-    cell: Optional[str] = typer.Option(None, help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
+    cell: Optional[str] = typer.Option(None, help=Help.CELL),
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
-    num_layers: Optional[int] = typer.Option(None, "--layers", help="Stacked recurrent layers."),
+    num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
     embedding_size: Optional[int] = typer.Option(None, "--embedding", help="Embedding size (default: --hidden)."),
     dropout: Optional[float] = typer.Option(None, help="Dropout on non-recurrent connections."),
     locked_dropout: Optional[bool] = typer.Option(None, "--locked-dropout/--no-locked-dropout",
@@ -49,13 +51,13 @@ def train(
                                            "--decay-start), cosine or plateau."),
     decay: Optional[float] = typer.Option(None, help="Multiplier for the zaremba/plateau schedules."),
     decay_start: Optional[int] = typer.Option(None, help="Epochs at full learning rate (zaremba schedule)."),
-    clip: Optional[float] = typer.Option(None, help="Clip the global gradient norm to this value."),
+    clip: Optional[float] = typer.Option(None, help=Help.CLIP),
     early_stopping: Optional[int] = typer.Option(None, help="Stop after N epochs without a better validation loss."),
     max_time: Optional[float] = typer.Option(None, help="Stop (and save) after this many seconds."),
     max_steps: Optional[int] = typer.Option(None, help="Stop (and save) after this many steps in total."),
     checkpoint_every: Optional[int] = typer.Option(None, help="Steps between mid-epoch checkpoints."),
-    seed: Optional[int] = typer.Option(None, help="Random seed."),
-    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps."),
+    seed: Optional[int] = typer.Option(None, help=Help.SEED),
+    device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast."),
     sample_every: Optional[float] = typer.Option(None, help="Seconds between samples shown while training (0: off)."),
     prompt: Optional[str] = typer.Option(None, help="Prompt for the samples shown while training."),

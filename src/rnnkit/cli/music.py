@@ -8,8 +8,10 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
+from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.tasks.music import MusicModeler
 
 app = typer.Typer(help="Polyphonic music (88-key piano rolls): JSB Chorales .json, Coconet .npz, MIDI files.",
                   no_args_is_help=True)
@@ -17,40 +19,40 @@ app = typer.Typer(help="Polyphonic music (88-key piano rolls): JSB Chorales .jso
 
 @app.command()
 @user_errors
+@model_defaults(MusicModeler)
 def train(
     data: Path = typer.Argument(...,
                               help="JSB .json (train/valid/test), Coconet .npz, a .mid file or a folder of them."),
-    steps_per_quarter: int = typer.Option(4, help="MIDI input: grid steps per quarter note."),
-    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
-    hidden_size: int = typer.Option(128, "--hidden", help="Units per recurrent layer."),
-    num_layers: int = typer.Option(1, "--layers", help="Stacked recurrent layers."),
-    dropout: float = typer.Option(0.0, help="Dropout between layers and before the output layer."),
-    epochs: int = typer.Option(100, help="Maximum passes over the training pieces."),
-    batch_size: int = typer.Option(8, help="Pieces per batch."),
-    lr: float = typer.Option(3e-3, help="Adam learning rate."),
-    clip: float = typer.Option(1.0, help="Clip the global gradient norm to this value."),
-    early_stopping: int = typer.Option(10, help="Stop after N epochs without a better validation NLL (0: never)."),
-    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    steps_per_quarter: Optional[int] = typer.Option(None, help="MIDI input: grid steps per quarter note."),
+    cell: Optional[str] = typer.Option(None, help=Help.CELL),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
+    num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
+    dropout: Optional[float] = typer.Option(None, help="Dropout between layers and before the output layer."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training pieces."),
+    batch_size: Optional[int] = typer.Option(None, help="Pieces per batch."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate."),
+    clip: Optional[float] = typer.Option(None, help=Help.CLIP),
+    early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
+    max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    seed: Optional[int] = typer.Option(None, help=Help.SEED),
+    device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     out: Path = typer.Option(Path("runs/music"), "--out", "-o", help="Run folder: checkpoints, metrics, report."),
-    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
-    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    resume: bool = typer.Option(False, help=Help.RESUME),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a piano-roll model; report NLL per step and frame accuracy on the test pieces."""
-    from rnnkit.tasks import music
-    from rnnkit.tasks.io import read_music
-
     check_run_folder(out, resume, overwrite)
-    splits = read_music(data, steps_per_quarter)
+    model = MusicModeler(**given(
+        steps_per_quarter=steps_per_quarter, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+        dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed, device=device,
+        max_time=max_time), **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
+    splits = model.read(data)
     counts = ", ".join(f"{k} {len(v)} pieces / {sum(len(p) for p in v)} steps" for k, v in splits.items() if v)
     console.print(f"data: {counts}", highlight=False)
-    settings = music.MusicSettings(str(data), steps_per_quarter, cell, hidden_size, num_layers, dropout, epochs,
-                                   batch_size, lr, 0.0, clip, early_stopping or None, seed, device, not quiet, max_time)
-    result = music.train(settings, out, resume=resume, overwrite=overwrite, splits=splits)
-    console.print(f"trained: {result.stopped_because}; best: {result.best_checkpoint}", highlight=False)
-    model = music.load(result.best_checkpoint)
+    model.fit(data, splits=splits, resume=resume, overwrite=overwrite)
+    exit_if_interrupted(model, out)
+    console.print(f"trained: {model.stopped_because_}; model: {out / 'model.safetensors'}", highlight=False)
     report = {split: model.evaluate(splits[split]) for split in ("valid", "test") if splits.get(split)}
     for split, r in report.items():
         console.print(f"{split}: NLL per step {r['nll']:.3f} nats, frame accuracy {r['frame_accuracy']:.3f} "

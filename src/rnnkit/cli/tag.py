@@ -7,8 +7,9 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import check_run_folder, console, user_errors
+from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
 from rnnkit.cli.reports import report_fit
+from rnnkit.tasks.tag import RNNTagger
 
 app = typer.Typer(help="Sequence tagging (synced many-to-many) from CoNLL / CoNLL-U files.", no_args_is_help=True)
 
@@ -23,6 +24,7 @@ def _read(path: Path, tag_column: str):
 
 @app.command()
 @user_errors
+@model_defaults(RNNTagger)
 def train(
     train_file: Path = typer.Option(..., "--train", help="Training file: CoNLL-U (.conllu) or 'token tag' columns."),
     valid_file: Optional[Path] = typer.Option(None, "--valid", help="Validation file for early stopping "
@@ -30,48 +32,48 @@ def train(
     test_file: Optional[Path] = typer.Option(None, "--test", help="Test file: scored after training."),
     tag_column: str = typer.Option("upos", help=_TAG_HELP),
     out: Path = typer.Option(Path("runs/tag"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
-    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
-    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
-    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
-    hidden_size: int = typer.Option(128, "--hidden", help="Units per recurrent layer and direction."),
-    num_layers: int = typer.Option(2, "--layers", help="Stacked recurrent layers."),
-    bidirectional: bool = typer.Option(True, "--bidirectional/--unidirectional", help="Read both directions."),
-    dropout: float = typer.Option(0.33, help="Dropout on embeddings, between layers and before the output."),
-    embedding_size: int = typer.Option(100, "--embedding", help="Word embedding size."),
-    char_features: bool = typer.Option(True, "--char-features/--no-char-features",
+    resume: bool = typer.Option(False, help=Help.RESUME),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    cell: Optional[str] = typer.Option(None, help=Help.CELL),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer and direction."),
+    num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
+    bidirectional: Optional[bool] = typer.Option(None, "--bidirectional/--unidirectional",
+                                                 help="Read both directions."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout on embeddings, between layers and before the output."),
+    embedding_size: Optional[int] = typer.Option(None, "--embedding", help="Word embedding size."),
+    char_features: Optional[bool] = typer.Option(None, "--char-features/--no-char-features",
                                        help="Add a character BiLSTM per word (helps unseen words)."),
-    min_freq: int = typer.Option(1, help="Words seen fewer times become <unk>."),
-    lowercase: bool = typer.Option(True, "--lowercase/--keep-case", help="Look words up lowercased "
+    min_freq: Optional[int] = typer.Option(None, help="Words seen fewer times become <unk>."),
+    lowercase: Optional[bool] = typer.Option(None, "--lowercase/--keep-case", help="Look words up lowercased "
                                    "(characters keep their case)."),
-    epochs: int = typer.Option(30, help="Maximum passes over the training set."),
-    batch_size: int = typer.Option(32, help="Sentences per batch."),
-    lr: float = typer.Option(2e-3, help="Learning rate."),
-    optimizer: str = typer.Option("adam", help="sgd, adam or adamw."),
-    schedule: str = typer.Option("constant", help="Learning-rate schedule: constant, cosine or plateau."),
-    clip: float = typer.Option(5.0, help="Clip the global gradient norm to this value."),
-    label_smoothing: float = typer.Option(0.0, help="Label smoothing for the cross-entropy."),
-    early_stopping: int = typer.Option(5, help="Stop after N epochs without a better validation loss (0: never)."),
-    validation_fraction: float = typer.Option(0.1, help="Held-out share of --train when no --valid is given."),
-    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training set."),
+    batch_size: Optional[int] = typer.Option(None, help="Sentences per batch."),
+    lr: Optional[float] = typer.Option(None, help="Learning rate."),
+    optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
+    schedule: Optional[str] = typer.Option(None, help="Learning-rate schedule: constant, cosine or plateau."),
+    clip: Optional[float] = typer.Option(None, help=Help.CLIP),
+    label_smoothing: Optional[float] = typer.Option(None, help="Label smoothing for the cross-entropy."),
+    early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
+    validation_fraction: Optional[float] = typer.Option(None,
+                                                        help="Held-out share of --train when no --valid is given."),
+    max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    seed: Optional[int] = typer.Option(None, help=Help.SEED),
+    device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a BiLSTM tagger (words + characters); with --test, score it and write a report."""
-    from rnnkit.tasks.tag import RNNTagger
-
     check_run_folder(out, resume, overwrite)
     sentences, tags = _read(train_file, tag_column)
     valid = _read(valid_file, tag_column) if valid_file else (None, None)
     test = _read(test_file, tag_column) if test_file else None
     console.print(f"train: {len(sentences)} sentences, {sum(map(len, sentences))} tokens, "
                   f"{len({t for s in tags for t in s})} tags", highlight=False)
-    tagger = RNNTagger(cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional,
-                       dropout=dropout, embedding_size=embedding_size, char_features=char_features,
-                       min_freq=min_freq, lowercase=lowercase, epochs=epochs, batch_size=batch_size, lr=lr,
-                       optimizer=optimizer, schedule=schedule, clip=clip, label_smoothing=label_smoothing,
-                       early_stopping=early_stopping or None, validation_fraction=validation_fraction,
-                       max_time=max_time, seed=seed, device=device, verbose=not quiet, run_dir=str(out))
+    tagger = RNNTagger(**given(
+        cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
+        embedding_size=embedding_size, char_features=char_features, min_freq=min_freq, lowercase=lowercase,
+        epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule, clip=clip,
+        label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time, seed=seed,
+        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
     tagger.fit(sentences, tags, *valid, resume=resume, overwrite=overwrite)
     if test is not None and tagger.stopped_because_ != "interrupted":
         _tag_and_write(tagger, test[0], test[1], out / "test_predictions.tsv", out, "test")
@@ -116,8 +118,6 @@ def predict(
     """Tag every token of FILE; prints accuracy and a per-tag report when FILE has tags."""
     from rnnkit.errors import DataError
     from rnnkit.tasks.io import read_text
-    from rnnkit.tasks.tag import RNNTagger
-
     tagger = RNNTagger.load(checkpoint)
     if file.suffix.lower() == ".txt":
         sentences = [line.split() for line in read_text(file).splitlines() if line.strip()]

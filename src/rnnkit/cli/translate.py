@@ -14,9 +14,19 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from rnnkit.cli.common import check_run_folder, console, err_console, user_errors
+from rnnkit.cli.common import (
+    Help,
+    check_run_folder,
+    console,
+    err_console,
+    given,
+    model_defaults,
+    never_if_zero,
+    user_errors,
+)
 from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.tasks.translate import Translator
 
 
 class _CheckpointFirst(TyperGroup):
@@ -41,6 +51,7 @@ def _read_pairs(pairs: Optional[Path], src: Optional[Path], tgt: Optional[Path])
 
 @app.command()
 @user_errors
+@model_defaults(Translator)
 def train(
     pairs: Optional[Path] = typer.Option(None, help="Training pairs: 'source<TAB>target' per line."),
     src: Optional[Path] = typer.Option(None, help="Training source sentences, one per line (with --tgt)."),
@@ -48,42 +59,43 @@ def train(
     valid_pairs: Optional[Path] = typer.Option(None, help="Validation pairs (TSV); default: 5 percent of training."),
     valid_src: Optional[Path] = typer.Option(None, help="Validation source file (with --valid-tgt)."),
     valid_tgt: Optional[Path] = typer.Option(None, help="Validation target file."),
-    tokenizer: str = typer.Option("simple", help="simple (words + punctuation), whitespace, char or sentencepiece."),
-    lowercase: bool = typer.Option(True, "--lowercase/--keep-case", help="Lowercase both sides."),
-    min_freq: int = typer.Option(2, help="Rarer words become <unk>."),
+    tokenizer: Optional[str] = typer.Option(None,
+                                            help="simple (words + punctuation), whitespace, char or sentencepiece."),
+    lowercase: Optional[bool] = typer.Option(None, "--lowercase/--keep-case", help="Lowercase both sides."),
+    min_freq: Optional[int] = typer.Option(None, help="Rarer words become <unk>."),
     max_vocab: Optional[int] = typer.Option(None, help="Keep at most this many tokens per language."),
-    sp_vocab_size: int = typer.Option(8000, help="Subwords per language (sentencepiece)."),
-    max_length: int = typer.Option(50, help="Leave out training pairs with a longer side (tokens)."),
-    cell: str = typer.Option("lstm", help="Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."),
-    hidden_size: int = typer.Option(256, "--hidden", help="Units of the decoder (the encoder's two directions "
+    sp_vocab_size: Optional[int] = typer.Option(None, help="Subwords per language (sentencepiece)."),
+    max_length: Optional[int] = typer.Option(None, help="Leave out training pairs with a longer side (tokens)."),
+    cell: Optional[str] = typer.Option(None, help=Help.CELL),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden",
+                                              help="Units of the decoder (the encoder's two directions "
                                     "share them)."),
-    num_layers: int = typer.Option(1, "--layers", help="Stacked layers in encoder and decoder."),
-    embedding_size: int = typer.Option(256, "--embedding", help="Word embedding size."),
-    attention: str = typer.Option("general", help="general, dot (Luong), additive (Bahdanau) or none."),
-    input_feeding: bool = typer.Option(True, "--input-feeding/--no-input-feeding",
+    num_layers: Optional[int] = typer.Option(None, "--layers", help="Stacked layers in encoder and decoder."),
+    embedding_size: Optional[int] = typer.Option(None, "--embedding", help="Word embedding size."),
+    attention: Optional[str] = typer.Option(None, help="general, dot (Luong), additive (Bahdanau) or none."),
+    input_feeding: Optional[bool] = typer.Option(None, "--input-feeding/--no-input-feeding",
                                        help="Feed the previous attentional vector to the decoder."),
-    dropout: float = typer.Option(0.3, help="Dropout on embeddings, between layers and before the output."),
-    tie_embeddings: bool = typer.Option(False, help="Output layer shares the target embedding matrix."),
-    teacher_forcing: float = typer.Option(1.0, help="Probability of feeding the true previous word."),
-    label_smoothing: float = typer.Option(0.0, help="Label smoothing of the training loss."),
-    batch_size: int = typer.Option(64, help="Sentence pairs per batch (bucketed by length)."),
-    epochs: int = typer.Option(15, help="Maximum passes over the training pairs."),
-    lr: float = typer.Option(1e-3, help="Adam learning rate."),
-    schedule: str = typer.Option("constant", help="constant, cosine or plateau."),
-    clip: float = typer.Option(5.0, help="Clip the global gradient norm to this value."),
-    early_stopping: int = typer.Option(3, help="Stop after N epochs without a better validation loss (0: never)."),
-    beam_size: int = typer.Option(5, "--beam", help="Beam used for the reported scores and by default later."),
-    max_time: Optional[float] = typer.Option(None, help="Stop (and keep the best model) after this many seconds."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N or mps."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout on embeddings, between layers and before the output."),
+    tie_embeddings: Optional[bool] = typer.Option(None, help="Output layer shares the target embedding matrix."),
+    teacher_forcing: Optional[float] = typer.Option(None, help="Probability of feeding the true previous word."),
+    label_smoothing: Optional[float] = typer.Option(None, help="Label smoothing of the training loss."),
+    batch_size: Optional[int] = typer.Option(None, help="Sentence pairs per batch (bucketed by length)."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training pairs."),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate."),
+    schedule: Optional[str] = typer.Option(None, help="constant, cosine or plateau."),
+    clip: Optional[float] = typer.Option(None, help=Help.CLIP),
+    early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
+    beam_size: Optional[int] = typer.Option(None, "--beam",
+                                            help="Beam used for the reported scores and by default later."),
+    max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    seed: Optional[int] = typer.Option(None, help=Help.SEED),
+    device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     out: Path = typer.Option(Path("runs/translate"), "--out", "-o", help="Run folder: checkpoints, metrics."),
-    resume: bool = typer.Option(False, help="Continue the interrupted run in --out."),
-    overwrite: bool = typer.Option(False, help="Replace a previous run in --out instead of refusing."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    resume: bool = typer.Option(False, help=Help.RESUME),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a translation model; report validation BLEU and chrF."""
-    from rnnkit.tasks.translate import Translator
-
     check_run_folder(out, resume, overwrite)
     train_src, train_tgt = _read_pairs(pairs, src, tgt)
     if valid_pairs or valid_src or valid_tgt:
@@ -92,22 +104,22 @@ def train(
         v_src = v_tgt = []
     console.print(f"data: {len(train_src):,} training pairs"
                   + (f", {len(v_src):,} validation pairs" if v_src else ""), highlight=False)
-    model = Translator(tokenizer=tokenizer, lowercase=lowercase, min_freq=min_freq, max_vocab=max_vocab,
-                       sp_vocab_size=sp_vocab_size, max_length=max_length, cell=cell, hidden_size=hidden_size,
-                       num_layers=num_layers, embedding_size=embedding_size, attention=attention,
-                       input_feeding=input_feeding, dropout=dropout, tie_embeddings=tie_embeddings,
-                       teacher_forcing=teacher_forcing, label_smoothing=label_smoothing, batch_size=batch_size,
-                       epochs=epochs, lr=lr, schedule=schedule, clip=clip, early_stopping=early_stopping or None,
-                       beam_size=beam_size, max_time=max_time, seed=seed, device=device, verbose=not quiet,
-                       run_dir=str(out))
+    model = Translator(**given(
+        tokenizer=tokenizer, lowercase=lowercase, min_freq=min_freq, max_vocab=max_vocab,
+        sp_vocab_size=sp_vocab_size, max_length=max_length, cell=cell, hidden_size=hidden_size,
+        num_layers=num_layers, embedding_size=embedding_size, attention=attention, input_feeding=input_feeding,
+        dropout=dropout, tie_embeddings=tie_embeddings, teacher_forcing=teacher_forcing,
+        label_smoothing=label_smoothing, batch_size=batch_size, epochs=epochs, lr=lr, schedule=schedule, clip=clip,
+        beam_size=beam_size, max_time=max_time, seed=seed, device=device),
+        **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
     model.fit(train_src, train_tgt, v_src or None, v_tgt or None, resume=resume, overwrite=overwrite)
     exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; {model.n_train_pairs_:,} pairs used "
-                  f"({model.n_filtered_:,} longer than {max_length} tokens left out); vocabularies "
+                  f"({model.n_filtered_:,} longer than {model.max_length} tokens left out); vocabularies "
                   f"{len(model.src_codec_):,} / {len(model.tgt_codec_):,}", highlight=False, soft_wrap=True)
     if v_src:
         scores = model.evaluate(v_src, v_tgt)
-        console.print(f"validation: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} (beam {beam_size})",
+        console.print(f"validation: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} (beam {model.beam_size})",
                       highlight=False)
         (out / "valid_report.json").write_text(json.dumps({k: v for k, v in scores.items() if k != "translations"},
                                                           indent=1), encoding="utf-8")
@@ -144,8 +156,6 @@ def text(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> None:
     """Translate sentences with a trained model: one output line per input line."""
-    from rnnkit.tasks.translate import Translator
-
     lines = _input_sentences(sentences or [], file)
     model = Translator.load(checkpoint, device=device)
     for line, out in zip(lines, model.translate(lines, beam_size)):
@@ -169,8 +179,6 @@ def evaluate(
 ) -> None:
     """Corpus BLEU and chrF (sacrebleu, detokenised) of the model's translations of --src."""
     from rnnkit.tasks.io import read_parallel
-    from rnnkit.tasks.translate import Translator
-
     sources, references = read_parallel(pairs, src, ref)
     model = Translator.load(checkpoint, device=device)
     scores = model.evaluate(sources, references, beam_size)

@@ -66,7 +66,13 @@ class Estimator:
 
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
-        return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+        return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The value each parameter takes when it is not given: the one source of every
+        default, which the command line shows in its help."""
+        return cls._defaults()
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}

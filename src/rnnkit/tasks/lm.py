@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -155,9 +155,23 @@ class LMSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def _shared(self, cls) -> dict:
-        """This run's values for every field that ``cls`` (a config dataclass) shares with it."""
-        return {f.name: getattr(self, f.name) for f in fields(cls) if hasattr(self, f.name)}
+    #: fields of the config dataclasses that the settings do not mirror: set from the data,
+    #: nested, or left at the config's default. Every other field must be a settings field
+    #: of the same name, so a renamed one fails at once instead of being dropped.
+    NOT_MIRRORED: ClassVar[dict[str, frozenset[str]]] = {
+        "LanguageModelConfig": frozenset({"vocab_size"}),
+        "TrainerConfig": frozenset({"optim", "log_every"}),
+        "OptimConfig": frozenset(),
+    }
+
+    def _shared(self, cls: type) -> dict[str, Any]:
+        """This run's values for every field of ``cls`` (a config dataclass) it mirrors."""
+        names = [f.name for f in fields(cls) if f.name not in self.NOT_MIRRORED[cls.__name__]]
+        missing = [n for n in names if not hasattr(self, n)]
+        if missing:
+            raise TypeError(f"LMSettings does not mirror {cls.__name__}.{', '.join(missing)}: add the field "
+                            "to LMSettings or to LMSettings.NOT_MIRRORED")
+        return {n: getattr(self, n) for n in names}
 
     def model_config(self, vocab_size: int) -> LanguageModelConfig:
         return LanguageModelConfig(**{**self._shared(LanguageModelConfig), "vocab_size": vocab_size})
@@ -357,6 +371,12 @@ class LanguageModeler(Estimator):
         self.clip, self.early_stopping, self.checkpoint_every = clip, early_stopping, checkpoint_every
         self.max_time, self.max_steps, self.seed, self.device, self.bf16 = max_time, max_steps, seed, device, bf16
         self.monitor_gradients, self.verbose, self.run_dir = monitor_gradients, verbose, run_dir
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """``None`` parameters take :class:`LMSettings`' values (without a preset)."""
+        settings = LMSettings()
+        return {k: getattr(settings, k, v) if v is None else v for k, v in cls._defaults().items()}
 
     def _settings(self, train: Sequence[str], valid: str | None, test: str | None) -> LMSettings:
         given = {k: v for k, v in self.get_params().items() if k not in ("preset", "verbose", "run_dir")}

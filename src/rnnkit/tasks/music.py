@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -158,14 +159,29 @@ class MusicModeler(Estimator):
         self.weight_decay, self.clip, self.early_stopping, self.seed = weight_decay, clip, early_stopping, seed
         self.device, self.max_time, self.verbose, self.run_dir = device, max_time, verbose, run_dir
 
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """``None`` parameters take :class:`MusicSettings`' values."""
+        settings = MusicSettings()
+        return {k: getattr(settings, k, v) if v is None else v for k, v in cls._defaults().items()}
+
     def _settings(self, data: str) -> MusicSettings:
         given = {k: v for k, v in self.get_params().items() if v is not None and k not in ("verbose", "run_dir")}
         return MusicSettings(data=data, progress=self.verbose, **given)
 
+    def read(self, data: str | Path) -> dict[str, list[np.ndarray]]:
+        """The splits of a music file or folder, read on this model's grid."""
+        return read_music(data, self.defaults()["steps_per_quarter"] if self.steps_per_quarter is None
+                          else self.steps_per_quarter)
+
     def _fit(self, data: str | Path | dict[str, list[np.ndarray]], resume: bool = False,
-             callbacks: Sequence[CallbackLike] | None = None) -> None:
+             callbacks: Sequence[CallbackLike] | None = None,
+             splits: dict[str, list[np.ndarray]] | None = None) -> None:
+        """Train on a music file or folder, or on a dict of splits; ``splits`` gives the file's
+        pieces already read (the file is then only recorded, not read again)."""
         settings = self._settings("" if isinstance(data, dict) else str(data))
-        splits = data if isinstance(data, dict) else read_music(data, settings.steps_per_quarter)
+        if splits is None:
+            splits = data if isinstance(data, dict) else self.read(data)
         if not splits.get("train"):
             raise DataError(f"{settings.data or 'the data'} has no training pieces")
         self.settings_ = settings
