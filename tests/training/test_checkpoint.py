@@ -106,3 +106,27 @@ def test_loading_unpickles_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(pickle, "load", boom)
     monkeypatch.setattr(torch, "load", boom)
     assert load_checkpoint(path).meta["step"] == 7
+
+
+def test_a_checkpoint_another_version_cannot_use_names_its_writer(tmp_path, monkeypatch):
+    """Checkpoints record the rnnkit that wrote them; one this version cannot rebuild says so
+    in one line (here: a model config field this version does not know, and missing metadata)."""
+    from rnnkit import RNNClassifier, __version__
+    from rnnkit.training import build_model
+
+    X = np.random.default_rng(0).normal(size=(12, 6, 1)).astype(np.float32)
+    path = RNNClassifier(hidden_size=4, epochs=1, device="cpu").fit(X, ["a", "b"] * 6).save(tmp_path / "m.safetensors")
+    ck = load_checkpoint(path)
+    assert ck.written_by == __version__
+
+    ck.meta["model"]["config"]["from_the_future"] = 1
+    monkeypatch.setattr(ckpt_module, "__version__", "9.9.0")
+    save_checkpoint(tmp_path / "future.safetensors", ck)
+    with pytest.raises(CheckpointError, match=r"written by rnnkit 9\.9\.0\): its model config does not fit"):
+        build_model(load_checkpoint(tmp_path / "future.safetensors"))
+
+    del ck.meta["model"]["config"]["from_the_future"]
+    del ck.meta["classes"]
+    save_checkpoint(tmp_path / "partial.safetensors", ck)
+    with pytest.raises(CheckpointError, match=r"written by rnnkit 9\.9\.0\) lacks what this RNNClassifier needs"):
+        RNNClassifier.load(tmp_path / "partial.safetensors")

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 from torch import nn
 
+from rnnkit._version import __version__
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
 from rnnkit.training.callbacks import CallbackLike
@@ -175,7 +176,11 @@ class Estimator:
                   for k, v in ck.meta.get("params", {}).items() if k in cls._param_names()}
         est = cls(**params)
         est.model_ = build_model(ck, str(path)).to(resolve_device(device)).eval()
-        est._restore(ck.meta)
+        try:
+            est._restore(ck.meta)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path} ({ck.origin()}) lacks what this {cls.__name__} needs "
+                                  f"({type(e).__name__}: {e}); retrain with rnnkit {__version__}") from None
         return est
 
 

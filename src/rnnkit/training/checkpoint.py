@@ -4,7 +4,8 @@ Layout of a checkpoint file (a valid ``.safetensors`` file any safetensors reade
 
 * tensors: model weights under ``model/...``, and any other tensor state (optimizer
   moments under ``optimizer/...``, the torch RNG state, ...), flattened to string keys;
-* metadata ``{"format": "rnnkit", "version": "1", "meta": <JSON>}`` where the JSON holds the
+* metadata ``{"format": "rnnkit", "version": "1", "rnnkit": <the rnnkit version that wrote it>,
+  "meta": <JSON>}`` where the JSON holds the
   model class and config, vocabulary or scaler, step, metrics, and the non-tensor parts of
   nested states, with ``{"__tensor__": key}`` markers where tensors were.
 
@@ -28,6 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from rnnkit._version import __version__
 from rnnkit.errors import CheckpointError
 
 FORMAT = "rnnkit"
@@ -40,6 +42,11 @@ class Checkpoint:
 
     meta: dict[str, Any] = field(default_factory=dict)
     tensors: dict[str, torch.Tensor] = field(default_factory=dict)
+    written_by: str | None = None  # the rnnkit version that wrote the file (None: before it was recorded)
+
+    def origin(self) -> str:
+        """How errors name the writer: ``"written by rnnkit 0.1.0"``."""
+        return f"written by rnnkit {self.written_by}" if self.written_by else "written by an earlier rnnkit"
 
     def state(self, name: str) -> Any:
         """Rebuild a nested state (e.g. an optimizer ``state_dict``) stored with :meth:`put_state`."""
@@ -129,7 +136,8 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     except TypeError as e:
         raise TypeError(f"checkpoint metadata is not JSON-serialisable: {e}") from e
     tensors = {k: v.detach().cpu().contiguous() for k, v in checkpoint.tensors.items()}
-    data = st_save(tensors, metadata={"format": FORMAT, "version": FORMAT_VERSION, "meta": meta_json})
+    data = st_save(tensors, metadata={"format": FORMAT, "version": FORMAT_VERSION, "rnnkit": __version__,
+                                      "meta": meta_json})
     atomic_write_bytes(path, data)
     return Path(path)
 
@@ -157,7 +165,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         body = json.loads(meta["meta"])
     except (KeyError, json.JSONDecodeError):
         raise CheckpointError(f"{path} has corrupt rnnkit metadata") from None
-    return Checkpoint(meta=body, tensors=tensors)
+    return Checkpoint(meta=body, tensors=tensors, written_by=meta.get("rnnkit"))
 
 
 def checkpoint_task(path: str | os.PathLike) -> str | None:

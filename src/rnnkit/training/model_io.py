@@ -21,6 +21,7 @@ from typing import Any
 
 from torch import nn
 
+from rnnkit._version import __version__
 from rnnkit.errors import CheckpointError
 from rnnkit.models import MODELS
 from rnnkit.training.checkpoint import Checkpoint
@@ -111,12 +112,14 @@ def build_model(ck: Checkpoint, path: str = "checkpoint") -> nn.Module:
     try:
         model = _construct(entry, path)
     except TypeError as e:
-        raise CheckpointError(f"{path}: model config does not fit this rnnkit version ({e})") from None
+        raise CheckpointError(f"{path} ({ck.origin()}): its model config does not fit rnnkit {__version__} "
+                              f"({e})") from None
     weights = {k[len(PREFIX):]: v for k, v in ck.tensors.items() if k.startswith(PREFIX)}
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not match the model config ({str(e).splitlines()[0]})") from None
+        raise CheckpointError(f"{path} ({ck.origin()}): weights do not match the model config "
+                              f"({str(e).splitlines()[0]})") from None
     return model.eval()
 
 
