@@ -34,6 +34,7 @@ from rnnkit.errors import CheckpointError
 
 FORMAT = "rnnkit"
 FORMAT_VERSION = "1"
+TMP_SUFFIX = ".tmp"  # atomic writes go through ".NAME.<random>.tmp" beside the target
 
 
 @dataclass
@@ -117,8 +118,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
+        # mkstemp makes the file 0600; give it the mode any new file gets under the umask
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -127,6 +130,23 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_orphaned_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of writes a kill interrupted (``.NAME.*.tmp``); returns them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    orphans = [p for p in folder.glob(f".*{TMP_SUFFIX}") if p.is_file()]
+    for p in orphans:
+        p.unlink(missing_ok=True)
+    return orphans
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
@@ -199,4 +219,4 @@ def _read_metadata(data: bytes) -> dict[str, str]:
 
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "flatten_state", "unflatten_state",
-           "atomic_write_bytes", "checkpoint_task", "CheckpointError"]
+           "atomic_write_bytes", "checkpoint_task", "remove_orphaned_temporaries", "CheckpointError"]

@@ -33,7 +33,8 @@ from torch import nn
 
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.training.callbacks import Callback, CallbackLike, as_callback
-from rnnkit.training.checkpoint import Checkpoint, atomic_write_bytes, load_checkpoint, save_checkpoint
+from rnnkit.training.checkpoint import (Checkpoint, atomic_write_bytes, load_checkpoint, remove_orphaned_temporaries,
+                                       save_checkpoint)
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
 from rnnkit.training.protocol import TrainingTask, check_task
@@ -226,8 +227,14 @@ class Trainer:
         """Drop records logged after the checkpoint we resume from, so the log has no duplicates."""
         if not self.metrics_path.exists():
             return
-        keep = [line for line in self.metrics_path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= self.global_step]
+        keep = []
+        for line in self.metrics_path.read_text(encoding="utf-8", errors="replace").split("\n"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # empty, or cut short by a kill mid-write
+                continue
+            if isinstance(record, dict) and record.get("step", 0) <= self.global_step:
+                keep.append(line)
         atomic_write_bytes(self.metrics_path, ("\n".join(keep) + "\n" if keep else "").encode("utf-8"))
 
     # ---------------------------------------------------------------- training
@@ -238,6 +245,7 @@ class Trainer:
         cfg = self.config
         check_run_folder(self.run_dir, resume, overwrite)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_orphaned_temporaries(self.run_dir)  # half-written files of a run that was killed
         if resume:
             if not self.last_path.exists():
                 raise CheckpointError(f"nothing to resume: {self.last_path} does not exist")
@@ -252,7 +260,7 @@ class Trainer:
 
         progress = TrainingProgress(enabled=cfg.progress, total_epochs=cfg.epochs,
                                     steps_per_epoch=self.steps_per_epoch)
-        previous_handler = self._install_sigint_handler()
+        previous_handlers = self._install_stop_handlers()
         for cb in self.callbacks:
             cb.on_fit_start(self)
         try:
@@ -299,7 +307,8 @@ class Trainer:
                     self._end_epoch(progress)
                 stopped = self._stop_reason or "completed"
         finally:
-            signal.signal(signal.SIGINT, previous_handler)
+            for signum, previous in previous_handlers.items():
+                signal.signal(signum, previous)
         if not self.best_path.exists():
             self.save(self.best_path)  # stopped before any validation: best = latest
         self._plot()
@@ -309,16 +318,21 @@ class Trainer:
             cb.on_fit_end(self, result)
         return result
 
-    def _install_sigint_handler(self):
-        """First Ctrl-C: stop after this step and save; a second one interrupts at once."""
+    def _install_stop_handlers(self) -> dict[int, Any]:
+        """First Ctrl-C (or SIGTERM, as sent by ``kill``, schedulers and container stops):
+        stop after this step and save; a second one interrupts at once. Returns the handlers
+        they replace."""
         def handler(signum, frame):
             if self._stop_reason == "interrupted":
                 raise KeyboardInterrupt
             self._stop_reason = "interrupted"
-        try:
-            return signal.signal(signal.SIGINT, handler)
-        except ValueError:  # not the main thread (e.g. a notebook worker): keep the default
-            return signal.getsignal(signal.SIGINT)
+        previous = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[signum] = signal.signal(signum, handler)
+            except ValueError:  # not the main thread (e.g. a notebook worker): keep the default
+                pass
+        return previous
 
     def _train_step(self, batch) -> dict:
         cfg = self.config
@@ -377,9 +391,11 @@ class Trainer:
             self.best_valid, self.epochs_without_improvement = valid["loss"], 0
         else:
             self.epochs_without_improvement += 1
-        self.save()
+        # best before last: a kill between the two leaves an older last (which resumes and
+        # redoes this epoch), never a last that names a best not on disk
         if improved:
             self.save(self.best_path)
+        self.save()
         for cb in self.callbacks:
             cb.on_epoch_end(self, record)
         patience = self.config.early_stopping
