@@ -33,8 +33,13 @@ from torch import nn
 
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.training.callbacks import Callback, CallbackLike, as_callback
-from rnnkit.training.checkpoint import (Checkpoint, atomic_write_bytes, load_checkpoint, remove_orphaned_temporaries,
-                                       save_checkpoint)
+from rnnkit.training.checkpoint import (
+    Checkpoint,
+    atomic_write_bytes,
+    load_checkpoint,
+    remove_orphaned_temporaries,
+    save_checkpoint,
+)
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
 from rnnkit.training.protocol import TrainingTask, check_task
@@ -326,7 +331,7 @@ class Trainer:
             if self._stop_reason == "interrupted":
                 raise KeyboardInterrupt
             self._stop_reason = "interrupted"
-        previous = {}
+        previous: dict[int, Any] = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 previous[signum] = signal.signal(signum, handler)
