@@ -88,7 +88,10 @@ def never_if_zero(**options: int | None) -> dict[str, Any]:
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """The library's run-folder rule, applied before any data is read (fail fast)."""
+    """Lock ``out`` for this command (one writer per run folder), then apply the library's
+    run-folder rule, before any data is read (fail fast)."""
     from rnnkit.tasks.runs import check_run_folder as rule
+    from rnnkit.tasks.runs import hold_run_lock
 
+    hold_run_lock(out)
     rule(out, resume, overwrite)

@@ -6,21 +6,34 @@ from pathlib import Path
 
 import typer
 
-from rnnkit.cli.common import console, user_errors
+from rnnkit.cli.common import Help, check_run_folder, console, user_errors
+
+
+def _holds_a_demo_run(out: Path) -> bool:
+    """A previous ``rnnkit demo`` in ``out`` (which a rerun may replace without asking)."""
+    from rnnkit.tasks.io import load_checkpoint
+
+    last = out / "last.safetensors"
+    try:
+        return last.exists() and load_checkpoint(last).meta.get("settings", {}).get("preset") == "demo"
+    except ValueError:  # a corrupt checkpoint: not recognisably a demo
+        return False
 
 
 @user_errors
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run folder."),
-    seconds: float = typer.Option(120.0, help="Training time budget in seconds."),
-    max_chars: int = typer.Option(1_000_000, help="Characters of Python source to train on."),
+    seconds: float = typer.Option(120.0, min=1.0, help="Training time budget in seconds."),
+    max_chars: int = typer.Option(1_000_000, min=10_000, help="Characters of Python source to train on."),
     resume: bool = typer.Option(False, help="Continue the previous demo run in --out."),
+    overwrite: bool = typer.Option(False, help=Help.OVERWRITE + " (a previous demo run is replaced anyway)"),
 ) -> None:
     """Train a character LSTM on Python's own sources for ~2 minutes, then generate code."""
     from rnnkit.cli.lm import report_training
     from rnnkit.tasks import lm
     from rnnkit.tasks.io import atomic_write_bytes, python_stdlib_text
 
+    check_run_folder(out, resume, overwrite or (not resume and _holds_a_demo_run(out)))
     corpus_file = out / "corpus.txt"
     if not (resume and corpus_file.exists()):
         atomic_write_bytes(corpus_file, python_stdlib_text(max_chars).encode("utf-8"))

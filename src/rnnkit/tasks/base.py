@@ -36,7 +36,7 @@ from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.training.model_io import PREFIX, build_model, put_model
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.protocol import TrainingTask
-from rnnkit.training.run_folder import check_run_folder
+from rnnkit.training.run_folder import check_run_folder, run_lock
 from rnnkit.training.trainer import TrainResult, resolve_device
 
 E = TypeVar("E", bound="Estimator")
@@ -102,9 +102,12 @@ class Estimator:
         """
         if resume and not self.run_dir:
             raise ConfigError("resume needs run_dir: the folder of the run to continue")
-        if self.run_dir:
+        if not self.run_dir:
+            self._fit(*data, resume=resume, **kwargs)
+            return self
+        with run_lock(self.run_dir):  # one writer per run folder
             check_run_folder(self.run_dir, resume, overwrite)
-        self._fit(*data, resume=resume, **kwargs)
+            self._fit(*data, resume=resume, **kwargs)
         return self
 
     def _trainer_config(self, **fixed: Any) -> TrainerConfig:

@@ -34,7 +34,7 @@ from rnnkit.tasks.base import Estimator
 from rnnkit.training import Trainer, TrainerConfig, TrainResult, load_checkpoint
 from rnnkit.training.callbacks import CallbackLike
 from rnnkit.training.optim import OptimConfig
-from rnnkit.training.run_folder import check_run_folder
+from rnnkit.training.run_folder import check_run_folder, run_lock
 from rnnkit.training.trainer import detach_state
 
 TASK = "lm"
@@ -280,12 +280,13 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
     A fresh run into a folder that already holds one needs ``overwrite=True``.
     """
     run_dir = Path(run_dir)
-    check_run_folder(run_dir, resume, overwrite)  # before the corpus is read: fail fast
-    if resume:
-        settings = _settings_for_resume(run_dir, settings)
-    task = _task(settings)
-    trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=_callbacks(task, callbacks))
-    return trainer.fit(resume=resume, overwrite=overwrite)
+    with run_lock(run_dir):
+        check_run_folder(run_dir, resume, overwrite)  # before the corpus is read: fail fast
+        if resume:
+            settings = _settings_for_resume(run_dir, settings)
+        task = _task(settings)
+        trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=_callbacks(task, callbacks))
+        return trainer.fit(resume=resume, overwrite=overwrite)
 
 
 def _task(settings: LMSettings) -> LanguageModelTask:

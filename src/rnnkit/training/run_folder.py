@@ -1,15 +1,35 @@
-"""The one rule for run folders, shared by the Trainer, every estimator and every command.
+"""The rules for run folders, shared by the Trainer, every estimator and every command.
 
-A folder that holds a run (a ``last``/``best`` training checkpoint or a saved estimator,
-``model.safetensors``) is never replaced silently: a fresh run into it needs
-``overwrite``; ``resume`` continues it.
+* A folder that holds a run (a ``last``/``best`` training checkpoint or a saved estimator,
+  ``model.safetensors``) is never replaced silently: a fresh run into it needs
+  ``overwrite``; ``resume`` continues it (:func:`check_run_folder`).
+* One writer at a time (:func:`run_lock`): a writer holds an exclusive lock on the folder's
+  ``.rnnkit.lock`` file, which records its pid and host. The lock is the kernel's
+  (``flock``), so it is released when its process ends, even by ``kill -9``: a lock file
+  left behind is stale by construction and is simply taken over. A second writer gets a
+  one-line error naming the holder. Locks nest within one process (the CLI, the estimator
+  and the Trainer each take it).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rnnkit.errors import ConfigError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs are not locked there
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = ".rnnkit.lock"
+_held: dict[Path, tuple[int, int]] = {}  # folder -> (lock file descriptor, nesting depth)
 
 RUN_FILES = ("last.safetensors", "best.safetensors", "model.safetensors")
 
@@ -30,4 +50,60 @@ def check_run_folder(run_dir: str | Path, resume: bool = False, overwrite: bool 
                           f"replace it with --overwrite, or choose another --out")
 
 
-__all__ = ["check_run_folder", "holds_run", "RUN_FILES"]
+def _holder(lock: Path) -> str:
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+        return f"pid {info['pid']} on {info['host']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextmanager
+def run_lock(run_dir: str | Path) -> Iterator[None]:
+    """Hold the exclusive writer's lock on ``run_dir`` (created if needed) for the block."""
+    folder = Path(run_dir).resolve()
+    if folder in _held:  # this process already holds it: nest
+        fd, depth = _held[folder]
+        _held[folder] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _held[folder]
+            _held[folder] = (fd, depth - 1)
+        return
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a run folder; choose another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(f"{folder} is being written by another rnnkit ({_holder(lock)}); wait for it to "
+                              "finish or choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode())
+    _held[folder] = (fd, 1)
+    try:
+        yield
+    finally:
+        fd, depth = _held[folder]
+        if depth <= 1:
+            del _held[folder]
+            os.close(fd)  # releases the flock; the file stays (removing it would race a new writer)
+        else:
+            _held[folder] = (fd, depth - 1)
+
+
+def hold_run_lock(run_dir: str | Path) -> None:
+    """Take the lock on ``run_dir`` for the rest of this process (a command writing a run)."""
+    import atexit
+
+    context = run_lock(run_dir)
+    context.__enter__()
+    atexit.register(context.__exit__, None, None, None)
+
+
+__all__ = ["check_run_folder", "holds_run", "run_lock", "hold_run_lock", "RUN_FILES", "LOCK_NAME"]

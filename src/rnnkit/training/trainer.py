@@ -43,7 +43,7 @@ from rnnkit.training.checkpoint import (
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
 from rnnkit.training.protocol import TrainingTask, check_task
-from rnnkit.training.run_folder import RUN_FILES, check_run_folder
+from rnnkit.training.run_folder import RUN_FILES, check_run_folder, run_lock
 
 
 @dataclass
@@ -246,9 +246,13 @@ class Trainer:
     def fit(self, resume: bool = False, overwrite: bool = False) -> TrainResult:
         """Train; ``resume`` continues ``run_dir``'s last checkpoint. A fresh run refuses a
         folder that already holds one (its checkpoints would be mixed up or replaced)
-        unless ``overwrite``."""
+        unless ``overwrite``. The folder is locked against other writers meanwhile."""
+        with run_lock(self.run_dir):
+            check_run_folder(self.run_dir, resume, overwrite)
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> TrainResult:
         cfg = self.config
-        check_run_folder(self.run_dir, resume, overwrite)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         remove_orphaned_temporaries(self.run_dir)  # half-written files of a run that was killed
         if resume:
