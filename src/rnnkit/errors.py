@@ -19,3 +19,8 @@ class CheckpointError(RnnkitError):
 
 class ConfigError(RnnkitError):
     """An option or combination of options is invalid."""
+
+
+class TrainingDiverged(RnnkitError):
+    """The loss or the gradient became NaN or infinite; training stopped before the bad step
+    touched the weights or any checkpoint."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
 from rnnkit._version import __version__
-from rnnkit.cli.common import console, user_errors
+from rnnkit.cli.common import console, err_console, user_errors
 
 app = typer.Typer(
     name="rnnkit",
@@ -85,7 +86,23 @@ _register_subcommands()
 
 
 def main() -> None:
-    app()
+    """The ``rnnkit`` script: a usage mistake (unknown option, bad value, missing argument) is
+    one ``error:`` line and exit code 2, like every other user error."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:  # Ctrl-C outside training
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as e:
+        ctx = getattr(e, "ctx", None)
+        if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as typer shows it
+            getattr(e, "show")()
+            sys.exit(e.exit_code)
+        message = " ".join(e.format_message().split())
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        err_console.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.finite import check_finite
 from rnnkit.data.text import read_text
 from rnnkit.data.ucr import SeriesDataset, _fill_interior, _label
 from rnnkit.errors import DataError
@@ -49,6 +50,7 @@ def _numeric(values: np.ndarray, where: str) -> np.ndarray:
             out[i] = float(v)
         except ValueError:
             raise DataError(f"{where}: non-numeric value {v!r}") from None
+    check_finite(out, where)
     return out
 
 

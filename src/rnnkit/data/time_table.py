@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.data.finite import check_finite
 from rnnkit.errors import ConfigError, DataError
 
 FILLS = ("interpolate", "ffill")
@@ -156,6 +157,7 @@ def _numeric(df, cols: list[str], where: str):
             example = df[col][bad].iloc[0]
             raise DataError(f"column {col!r}{where} is not numeric: {int(bad.sum())} value(s) such as {example!r}")
         out[col] = values.astype("float64")
+        check_finite(out[col].to_numpy(), f"column {col!r}{where}", axes=("data row",))
     return pd.DataFrame(out, index=df.index)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.finite import check_finite
 from rnnkit.data.text import read_text
 from rnnkit.errors import DataError
 
@@ -93,6 +94,7 @@ def read_ucr_tsv(path: str | os.PathLike, missing: str = "error") -> SeriesDatas
         except ValueError:
             bad = next(v for v in fields[1:] if not _is_number(v))
             raise DataError(f"{path}, line {lineno}: non-numeric value {bad.strip()!r}") from None
+        check_finite(values, f"{path}, line {lineno}")
         valid = np.flatnonzero(~np.isnan(values))
         if len(valid) == 0:
             raise DataError(f"{path}, line {lineno}: the series has no values")
@@ -148,6 +150,7 @@ def read_ts(path: str | os.PathLike, missing: str = "error") -> SeriesDataset:
                                    for v in part.split(",")], dtype=np.float64)
             except ValueError:
                 raise DataError(f"{path}, line {lineno}, dimension {d + 1}: non-numeric value") from None
+            check_finite(values, f"{path}, line {lineno}, dimension {d + 1}")
             valid = np.flatnonzero(~np.isnan(values))
             if len(valid) == 0:
                 raise DataError(f"{path}, line {lineno}, dimension {d + 1}: no values")

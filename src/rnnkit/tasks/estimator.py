@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from rnnkit.data.finite import check_finite
 from rnnkit.data.sequences import Batch, SequenceBatches
 from rnnkit.data.token_encoder import TokenEncoder
 from rnnkit.errors import ConfigError, DataError
@@ -56,7 +57,7 @@ def numeric_sequences(X: list) -> list[np.ndarray]:
     out = []
     for i, x in enumerate(X):
         try:
-            a = np.asarray(x, dtype=np.float32)
+            a = np.asarray(x, dtype=np.float64)  # checked before the cast, which turns 1e39 into inf
         except (TypeError, ValueError):
             raise DataError(f"sequence {i} is not numeric; pass arrays of numbers (or text)") from None
         a = a[:, None] if a.ndim == 1 else a
@@ -64,8 +65,9 @@ def numeric_sequences(X: list) -> list[np.ndarray]:
             raise DataError(f"sequence {i} must be a non-empty (time, features) array, got shape {a.shape}")
         if np.isnan(a).any():
             raise DataError(f"sequence {i} contains NaN; fill or drop missing values first")
-        out.append(a)
-    if len({a.shape[1] for a in out}) != 1:
+        check_finite(a, f"sequence {i}", axes=("step", "feature"), first=0)
+        out.append(a.astype(np.float32))
+    if len({s.shape[1] for s in out}) != 1:
         raise DataError("all sequences must have the same number of features")
     return out
 

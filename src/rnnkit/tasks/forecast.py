@@ -182,10 +182,15 @@ class Forecaster(Estimator):
 
         df = read_table(data) if isinstance(data, (str, Path)) else data
         fitted = hasattr(self, "target_cols_")
-        sset = prepare_series(df, self.time_col, self.target_cols_ if fitted else self._targets(),
-                              self.past_covariates, self.known_covariates, self.id_col, self.time_format,
-                              self.dayfirst, self.duplicates, self.fill,
-                              self.freq_ if fitted else self.freq, self.calendar)
+        try:
+            sset = prepare_series(df, self.time_col, self.target_cols_ if fitted else self._targets(),
+                                  self.past_covariates, self.known_covariates, self.id_col, self.time_format,
+                                  self.dayfirst, self.duplicates, self.fill,
+                                  self.freq_ if fitted else self.freq, self.calendar)
+        except DataError as e:
+            if isinstance(data, (str, Path)):  # name the file the cell is in
+                raise DataError(f"{data}: {e}") from None
+            raise
         if fitted and sset.calendar != self.calendar_:
             raise DataError(f"the data's time step ({sset.freq}) differs from the training data's ({self.freq_})")
         return sset

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.errors import CheckpointError, ConfigError, TrainingDiverged
 from rnnkit.training.callbacks import Callback, CallbackLike, as_callback
 from rnnkit.training.checkpoint import (
     Checkpoint,
@@ -352,17 +352,30 @@ class Trainer:
         state = self.carried_state if self.task.carries_state else None
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             loss, state, items = self.task.train_step(self.model, batch, state)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            self._diverged(f"the loss is {loss_value}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         max_norm = cfg.clip if cfg.clip is not None else math.inf
         grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        if not math.isfinite(grad_norm):  # a step on it would put NaN into every weight
+            self._diverged(f"the gradient norm is {grad_norm}")
         self.optimizer.step()
         self.carried_state = detach_state(state) if self.task.carries_state else None
         self.global_step += 1
         self.batch_in_epoch += 1
         return {"kind": "train", "step": self.global_step,
                 "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
-                "loss": loss.item(), "grad_norm": grad_norm, "lr": lr, "items": items}
+                "loss": loss_value, "grad_norm": grad_norm, "lr": lr, "items": items}
+
+    def _diverged(self, what: str) -> None:
+        """Stop: the NaN guard. The weights and checkpoints are as they were before this step."""
+        saved = (f"the last good checkpoint is {self.last_path}" if self.last_path.exists()
+                 else "no checkpoint was written yet")
+        raise TrainingDiverged(f"training diverged at step {self.global_step + 1} (epoch {self.epoch + 1}): "
+                               f"{what}; {saved}. Lower the learning rate, clip gradients (--clip), or look "
+                               "for extreme values in the data")
 
     def _validate_partial(self, progress) -> None:
         """Validate mid-epoch (a time or step budget ran out) and keep the model if it is best.
