@@ -96,7 +96,7 @@ def main() -> None:
     except typer.TyperException as e:
         ctx = getattr(e, "ctx", None)
         if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as typer shows it
-            getattr(e, "show")()
+            e.show()
             sys.exit(e.exit_code)
         message = " ".join(e.format_message().split())
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
