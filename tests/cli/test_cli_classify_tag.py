@@ -152,7 +152,7 @@ def test_tag_train_and_predict(tmp_path):
                                                "--epochs", "1"], "unknown pooling"),
     (lambda p: write_ucr(p / "u.tsv", 10, 0), ["classify", "train", "--train", "{d}/u.tsv", "--class-weight", "heavy",
                                                "--epochs", "1"], "class_weight must be None or 'balanced'"),
-    (lambda p: None, ["inspect", "gradients", "--probes", "0"], "probes must be at least 1"),
+    (lambda p: None, ["inspect", "gradients", "--probes", "0"], "must be >= 1, got 0"),
 ])
 def test_bad_input_is_one_line_error(tmp_path, make, args, message):
     make(tmp_path)

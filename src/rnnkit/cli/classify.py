@@ -77,18 +77,19 @@ def train(
 ) -> None:
     """Train a recurrent classifier; with --test, score it and write predictions and a report."""
     check_run_folder(out, resume, overwrite)
-    train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)
-    valid_data = _read(valid_file, fmt, label_column, id_column, time_column, missing) if valid_file else None
-    test_data = _read(test_file, fmt, label_column, id_column, time_column, missing) if test_file else None
-    console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes",
-                  highlight=False)
     clf = RNNClassifier(**given(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, pooling=pooling,
         dropout=dropout, znorm=_znorm(znorm), conv_branch=conv_branch, embedding_size=embedding_size,
         char_features=char_features, min_freq=min_freq, epochs=epochs, batch_size=batch_size, lr=lr,
         optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip, class_weight=class_weight,
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time, seed=seed,
-        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
+        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        run_dir=str(out)).check_params()  # bad options before any data is read
+    train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)
+    valid_data = _read(valid_file, fmt, label_column, id_column, time_column, missing) if valid_file else None
+    test_data = _read(test_file, fmt, label_column, id_column, time_column, missing) if test_file else None
+    console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes",
+                  highlight=False)
     clf.fit(train_data.X, train_data.y, valid_data.X if valid_data else None, valid_data.y if valid_data else None,
             resume=resume, overwrite=overwrite)
     if test_data is not None and clf.stopped_because_ != "interrupted":

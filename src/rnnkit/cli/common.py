@@ -3,6 +3,7 @@ estimators' own defaults for their options."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from pathlib import Path
@@ -14,6 +15,9 @@ from rich.console import Console
 from rnnkit.errors import RnnkitError
 
 F = TypeVar("F", bound=Callable)
+
+# the run-folder locks the running command holds (check_run_folder), released when it returns
+_command_locks = contextlib.ExitStack()
 
 console = Console()
 err_console = Console(stderr=True)
@@ -43,7 +47,8 @@ def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with _command_locks:  # run-folder locks taken by the command end with it
+                return fn(*args, **kwargs)
         except (RnnkitError, FileNotFoundError, IsADirectoryError, PermissionError) as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             if isinstance(e, OSError) and e.filename:
@@ -76,6 +81,64 @@ def model_defaults(estimator: Any) -> Callable[[F], F]:
     return decorate
 
 
+#: The allowed values of every numeric option, by parameter name: the one declaration, put on
+#: every command of the app (:func:`apply_option_ranges`), so a new option with a known name
+#: cannot forget its range. ``ge``/``gt``/``le``/``lt`` bounds; a float option is also refused
+#: when it is NaN or infinite.
+OPTION_RANGES: dict[str, dict[str, float]] = {
+    **{name: {"ge": 1} for name in (
+        "batch_size", "eval_batch_size", "bptt", "epochs", "hidden_size", "num_layers", "embedding_size",
+        "max_steps", "horizon", "context", "stride", "min_freq", "max_vocab", "sp_vocab_size", "max_length",
+        "beam_size", "samples", "top_k", "steps_per_quarter", "max_tokens", "probes", "steps", "length",
+        "input_size", "condition_size", "char_embedding", "char_hidden", "season", "max_chars")},
+    **{name: {"ge": 0} for name in ("checkpoint_every", "early_stopping", "seed", "prime_steps", "piece",
+                                    "temperature", "weight_decay", "momentum", "monitor_gradients",
+                                    "sample_every", "decay_start", "min_lr", "patience", "forget_bias_min")},
+    **{name: {"gt": 0} for name in ("lr", "clip", "max_time", "bpm", "seconds", "decay")},
+    **{name: {"ge": 0, "lt": 1} for name in ("dropout", "validation_fraction", "label_smoothing",
+                                             "embedding_dropout", "weight_drop")},
+    "teacher_forcing": {"ge": 0, "le": 1},
+    "top_p": {"gt": 0, "le": 1},
+    "init_range": {"gt": 0},
+}
+
+
+def _range_text(bounds: dict[str, float]) -> str:
+    words = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    return " and ".join(f"{words[k]} {v:g}" for k, v in bounds.items())
+
+
+def _range_check(option: str, bounds: dict[str, float]) -> Callable[[Any], Any]:
+    import math
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):  # None, or a list given as text
+            return value
+        bad = isinstance(value, float) and not math.isfinite(value)
+        for k, b in bounds.items():
+            bad = bad or {"ge": value < b, "gt": value <= b, "le": value > b, "lt": value >= b}[k]
+        if bad:
+            raise typer.BadParameter(f"must be {_range_text(bounds)}, got {value}", param_hint=f"'--{option}'")
+        return value
+
+    return check
+
+
+def apply_option_ranges(app: typer.Typer) -> None:
+    """Put :data:`OPTION_RANGES` on every option of every command of ``app`` (and its groups)."""
+    for command in app.registered_commands:
+        if command.callback is None:
+            continue
+        for p in inspect.signature(command.callback).parameters.values():
+            info = p.default
+            if isinstance(info, typer.models.OptionInfo) and p.name in OPTION_RANGES and info.callback is None:
+                flag = next((d for d in info.param_decls or () if d.startswith("--")), "--" + p.name.replace("_", "-"))
+                info.callback = _range_check(flag.lstrip("-").split("/")[0], OPTION_RANGES[p.name])
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            apply_option_ranges(group.typer_instance)
+
+
 def given(**options: Any) -> dict[str, Any]:
     """The options the user gave (not ``None``): what a command passes to an estimator."""
     return {k: v for k, v in options.items() if v is not None}
@@ -88,10 +151,10 @@ def never_if_zero(**options: int | None) -> dict[str, Any]:
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """Lock ``out`` for this command (one writer per run folder), then apply the library's
-    run-folder rule, before any data is read (fail fast)."""
+    """Lock ``out`` until the command ends (one writer per run folder), then apply the
+    library's run-folder rule, before any data is read (fail fast)."""
     from rnnkit.tasks.runs import check_run_folder as rule
-    from rnnkit.tasks.runs import hold_run_lock
+    from rnnkit.tasks.runs import run_lock
 
-    hold_run_lock(out)
+    _command_locks.enter_context(run_lock(out))
     rule(out, resume, overwrite)

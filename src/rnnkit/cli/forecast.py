@@ -121,7 +121,7 @@ def train(
         hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, decoder=decoder, likelihood=likelihood,
         quantiles=qs, instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed,
         device=device, max_time=max_time), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
-        run_dir=str(out))
+        run_dir=str(out)).check_params()  # bad options before any data is read
     series = f.read(data)  # read and checked once, for training and for the backtest
     for line in series.report:
         console.print(f"data: {line}", highlight=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from rnnkit._version import __version__
-from rnnkit.cli.common import console, err_console, user_errors
+from rnnkit.cli.common import apply_option_ranges, console, err_console, user_errors
 
 app = typer.Typer(
     name="rnnkit",
@@ -83,6 +83,7 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+apply_option_ranges(app)
 
 
 def main() -> None:
@@ -96,7 +97,7 @@ def main() -> None:
     except typer.TyperException as e:
         ctx = getattr(e, "ctx", None)
         if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as typer shows it
-            e.show()
+            typer.echo(e.format_message(), err=True)
             sys.exit(e.exit_code)
         message = " ".join(e.format_message().split())
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""

@@ -63,17 +63,18 @@ def train(
 ) -> None:
     """Train a BiLSTM tagger (words + characters); with --test, score it and write a report."""
     check_run_folder(out, resume, overwrite)
-    sentences, tags = _read(train_file, tag_column)
-    valid = _read(valid_file, tag_column) if valid_file else (None, None)
-    test = _read(test_file, tag_column) if test_file else None
-    console.print(f"train: {len(sentences)} sentences, {sum(map(len, sentences))} tokens, "
-                  f"{len({t for s in tags for t in s})} tags", highlight=False)
     tagger = RNNTagger(**given(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
         embedding_size=embedding_size, char_features=char_features, min_freq=min_freq, lowercase=lowercase,
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule, clip=clip,
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time, seed=seed,
-        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
+        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        run_dir=str(out)).check_params()  # bad options before any data is read
+    sentences, tags = _read(train_file, tag_column)
+    valid = _read(valid_file, tag_column) if valid_file else (None, None)
+    test = _read(test_file, tag_column) if test_file else None
+    console.print(f"train: {len(sentences)} sentences, {sum(map(len, sentences))} tokens, "
+                  f"{len({t for s in tags for t in s})} tags", highlight=False)
     tagger.fit(sentences, tags, *valid, resume=resume, overwrite=overwrite)
     if test is not None and tagger.stopped_because_ != "interrupted":
         _tag_and_write(tagger, test[0], test[1], out / "test_predictions.tsv", out, "test")

@@ -38,6 +38,8 @@ def roll_from_steps(steps: list, where: str = "") -> np.ndarray:
         for p in notes:
             if p is None or (isinstance(p, float) and np.isnan(p)):
                 continue
+            if isinstance(p, bool) or not isinstance(p, (int, float, np.number)):
+                raise DataError(f"pitch {p!r}{where} is not a MIDI note number (21-108)")
             k = int(round(float(p))) - LOWEST
             if not 0 <= k < N_KEYS:
                 raise DataError(f"pitch {p}{where} is outside the piano's 88 keys (MIDI 21-108)")
@@ -58,7 +60,7 @@ def read_jsb_json(path: str | Path) -> dict[str, list[np.ndarray]]:
     out = {}
     for split in SPLITS:
         pieces = data.get(split, [])
-        out[split] = [roll_from_steps(p, f" in {split} piece {i}") for i, p in enumerate(pieces) if len(p)]
+        out[split] = [roll_from_steps(p, f" in {path}, {split} piece {i}") for i, p in enumerate(pieces) if len(p)]
     return out
 
 
@@ -69,7 +71,7 @@ def read_npz(path: str | Path) -> dict[str, list[np.ndarray]]:
     out: dict[str, list[np.ndarray]] = {}
     for split in SPLITS:
         pieces = z.get(split, np.zeros(0))
-        out[split] = [roll_from_steps(np.asarray(p, dtype=np.float64).tolist(), f" in {split} piece {i}")
+        out[split] = [roll_from_steps(np.asarray(p, dtype=np.float64).tolist(), f" in {path}, {split} piece {i}")
                       for i, p in enumerate(pieces) if len(p)]
     return out
 

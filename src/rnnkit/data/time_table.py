@@ -103,6 +103,20 @@ _CALENDAR = {  # name -> (period, function of a DatetimeIndex giving the positio
 }
 
 
+def parse_step(freq: Any):
+    """A time step as pandas reads it (``"1h"``, ``"15min"``, a Timedelta); a one-line
+    :class:`ConfigError` for anything else."""
+    import pandas as pd
+
+    try:
+        step = pd.Timedelta(freq)
+    except (ValueError, TypeError):
+        raise ConfigError(f"unknown time step (freq) {freq!r}; use a step such as 1h, 15min or 1D") from None
+    if pd.isna(step) or step <= pd.Timedelta(0):
+        raise ConfigError(f"the time step (freq) must be positive, got {freq!r}")
+    return step
+
+
 def calendar_names(freq) -> list[str]:
     """Calendar features that vary at this step: hour of day only below a day, and so on.
     Each is a (sin, cos) pair, so 23:00 is next to 00:00."""
@@ -231,7 +245,7 @@ def prepare_series(df, time_col: str | None, targets: Sequence[str] | None = Non
     numeric["__id"] = df[id_col].astype(str).to_numpy() if id_col else ""
     report: list[str] = []
     groups = [(k, g) for k, g in numeric.groupby("__id", sort=True)]
-    step = pd.Timedelta(freq) if freq else None
+    step = parse_step(freq) if freq else None
     if step is None:
         step = infer_step(pd.DatetimeIndex(np.unique(numeric["__time"].to_numpy())))
     names = calendar_names(step) if calendar else []

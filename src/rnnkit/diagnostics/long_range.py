@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent
 
 TASKS = ("adding", "copy")
@@ -170,6 +171,9 @@ def run_long_range(task: str, cells: list[str], lengths: list[int], clips: list[
                    hidden_size: int = 64, seed: int = 0, on_result=None, lr: float = 1e-3,
                    forget_bias: float | None = 1.0) -> list[LongRangeResult]:
     """Every (clip, cell, length) combination; ``on_result`` is called after each run."""
+    bad = [c for c in clips if c is not None and not (math.isfinite(c) and c > 0)]
+    if bad:
+        raise ConfigError(f"a clipping norm must be a positive number (or none), got {bad[0]}")
     results = []
     for clip in clips:
         for cell in cells:

@@ -7,12 +7,23 @@ over a growing prefix.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from rnnkit.errors import ConfigError
+
+
+def check_sampling(temperature: float, top_k: int | None = None, top_p: float | None = None) -> None:
+    """A :class:`ConfigError` for settings no sampler can use (checked even when greedy)."""
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ConfigError(f"temperature must be a number >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ConfigError(f"top_k must be at least 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
 
 
 def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int | None = None,
@@ -24,19 +35,14 @@ def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int | None = No
     smallest set whose probability reaches ``top_p`` (nucleus sampling, Holtzman et al.
     2020), and sampled.
     """
-    if temperature < 0:
-        raise ConfigError(f"temperature must be >= 0, got {temperature}")
+    check_sampling(temperature, top_k, top_p)
     if temperature == 0:
         return logits.argmax(dim=-1)
     logits = logits.float() / temperature
     if top_k is not None:
-        if top_k < 1:
-            raise ConfigError(f"top_k must be at least 1, got {top_k}")
         kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None:
-        if not 0 < top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
         cumulative = sorted_logits.softmax(-1).cumsum(-1)
         # drop a token when the tokens before it already reach top_p (the first always stays)
@@ -61,6 +67,9 @@ def generate(model, prompt_ids: list[int] | Tensor, length: int, temperature: fl
 
     ``model`` maps ids (B, T) -> (logits (B, T, V), state) and has ``step(ids (B,), state)``.
     """
+    check_sampling(temperature, top_k, top_p)
+    if length < 0:
+        raise ConfigError(f"length must be >= 0, got {length}")
     prompt = torch.as_tensor(prompt_ids, dtype=torch.long).flatten()
     if prompt.numel() == 0:
         raise ConfigError("the prompt must contain at least one token")
@@ -94,6 +103,7 @@ def sample_sequences(step, state, batch: int, bos_id: int, eos_id: int, max_leng
     ``step(tokens (B,), state) -> (logits (B, V), state)`` is the model's one-step
     function with whatever it conditions on bound in (a class, an encoded source).
     """
+    check_sampling(temperature, top_k, top_p)
     if max_length < 1:
         raise ConfigError(f"max_length must be at least 1, got {max_length}")
     gen = torch.Generator(device="cpu")

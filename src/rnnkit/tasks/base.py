@@ -102,6 +102,7 @@ class Estimator:
         """
         if resume and not self.run_dir:
             raise ConfigError("resume needs run_dir: the folder of the run to continue")
+        self.check_params()
         if not self.run_dir:
             self._fit(*data, resume=resume, **kwargs)
             return self
@@ -123,6 +124,15 @@ class Estimator:
         values: dict[str, Any] = {"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
                                   "sample_every": 0.0, "log_every": 1, **own, **fixed}
         return TrainerConfig(**values)
+
+    def check_params(self: E) -> E:
+        """Raise a :class:`ConfigError` for a hyperparameter no fit could use; ``fit`` calls it
+        first, and a command calls it before reading any data. Returns ``self``."""
+        self._check_params()
+        return self
+
+    def _check_params(self) -> None:
+        """The family's checks (categorical values, ranges); none by default."""
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -78,6 +78,11 @@ class RNNClassifier(RecurrentEstimator):
             label_smoothing, early_stopping, validation_fraction)
         self.max_time, self.seed, self.device, self.verbose, self.run_dir = max_time, seed, device, verbose, run_dir
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.znorm not in ("auto", True, False):
+            raise ConfigError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
+
     def _items(self, X) -> tuple[list, str]:
         seqs, kind = as_sequences(X)
         return ([str(s).split() for s in seqs] if kind == "text" else seqs), kind
@@ -96,9 +101,7 @@ class RNNClassifier(RecurrentEstimator):
     def _per_series_znorm(self) -> bool:
         if self.znorm == "auto":  # shape matters for one channel; levels carry information across several
             return getattr(self, "n_features_in_", 1) == 1
-        if not isinstance(self.znorm, bool):
-            raise ConfigError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
-        return self.znorm
+        return bool(self.znorm)  # checked by check_params
 
     def _fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> None:
         """Train on ``(X, y)``; ``resume=True`` continues the interrupted run in ``run_dir``."""

@@ -159,6 +159,12 @@ class RecurrentEstimator(Estimator):
     encoder_: TokenEncoder
     n_features_in_: int
 
+    def _check_params(self) -> None:
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+
     # ------------------------------------------------------------- inputs
     def _fit_encoder(self, token_lists: list[list[str]]) -> None:
         self.encoder_ = TokenEncoder.fit(token_lists, min_freq=self.min_freq, lowercase=self.lowercase,

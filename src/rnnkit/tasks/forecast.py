@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.data.time_table import SeriesSet, calendar_features, prepare_series
+from rnnkit.data.time_table import SeriesSet, calendar_features, parse_step, prepare_series
 from rnnkit.data.windows import (
     Scaler,
     SplitBounds,
@@ -161,6 +161,8 @@ class Forecaster(Estimator):
             raise ConfigError(f"horizon and context must be at least 1, got {self.horizon} and {self.context}")
         if self.stride < 1 or self.warmup < 0:
             raise ConfigError(f"stride must be at least 1 and warmup at least 0, got {self.stride}, {self.warmup}")
+        if self.freq is not None:
+            parse_step(self.freq)
 
     @property
     def _reach(self) -> int:
@@ -218,7 +220,6 @@ class Forecaster(Estimator):
     # ------------------------------------------------------------- fit
     def _fit(self, data, resume: bool = False) -> None:
         """Train on the training rows of every series, choosing the epoch by validation loss."""
-        self._check_params()
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)  # refitting starts from nothing
         sset = self.read(data)

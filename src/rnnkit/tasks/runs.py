@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.training.checkpoint import load_checkpoint
-from rnnkit.training.run_folder import check_run_folder, hold_run_lock
+from rnnkit.training.run_folder import check_run_folder, run_lock
 
 # Vocabularies and encoders can hold thousands of tokens: summaries show their sizes.
 _CODECS = ("vocab", "encoder", "codec", "src_codec", "tgt_codec")
@@ -49,4 +49,4 @@ def run_report(run_dir: str | Path, out: str | Path | None = None, samples: int 
     return write_run_report(Path(run_dir), out, lm_samples(run_dir, samples, length))
 
 
-__all__ = ["checkpoint_summary", "check_run_folder", "hold_run_lock", "lm_samples", "run_report"]
+__all__ = ["checkpoint_summary", "check_run_folder", "run_lock", "lm_samples", "run_report"]

@@ -73,6 +73,7 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
         return
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a run folder; choose another --out")
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK_NAME
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -92,18 +93,13 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
         fd, depth = _held[folder]
         if depth <= 1:
             del _held[folder]
-            os.close(fd)  # releases the flock; the file stays (removing it would race a new writer)
+            if created and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+                # a refused or failed command leaves no empty folder behind
+                lock.unlink(missing_ok=True)
+                folder.rmdir()
+            os.close(fd)  # releases the flock; otherwise the file stays (removing it would race a new writer)
         else:
             _held[folder] = (fd, depth - 1)
 
 
-def hold_run_lock(run_dir: str | Path) -> None:
-    """Take the lock on ``run_dir`` for the rest of this process (a command writing a run)."""
-    import atexit
-
-    context = run_lock(run_dir)
-    context.__enter__()
-    atexit.register(context.__exit__, None, None, None)
-
-
-__all__ = ["check_run_folder", "holds_run", "run_lock", "hold_run_lock", "RUN_FILES", "LOCK_NAME"]
+__all__ = ["check_run_folder", "holds_run", "run_lock", "RUN_FILES", "LOCK_NAME"]
