@@ -130,3 +130,30 @@ def test_a_checkpoint_another_version_cannot_use_names_its_writer(tmp_path, monk
     save_checkpoint(tmp_path / "partial.safetensors", ck)
     with pytest.raises(CheckpointError, match=r"written by rnnkit 9\.9\.0\) lacks what this RNNClassifier needs"):
         RNNClassifier.load(tmp_path / "partial.safetensors")
+
+
+def test_a_config_declaring_a_huge_model_is_refused_before_any_allocation(tmp_path):
+    """The config is checked against the stored tensors' shapes on the meta device first: a
+    small file claiming hidden 2**22 (a 70 TB model) is one line, at once, with no allocation."""
+    import resource
+    import time
+
+    from rnnkit.models import LanguageModel, LanguageModelConfig
+    from rnnkit.training import build_model, put_model
+
+    ck = Checkpoint()
+    put_model(ck, LanguageModel(LanguageModelConfig(vocab_size=10, hidden_size=8, num_layers=1)))
+    ck.meta["model"]["config"]["hidden_size"] = 2**22
+    save_checkpoint(tmp_path / "huge.safetensors", ck)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    with pytest.raises(CheckpointError, match="does not match its weights"):
+        build_model(load_checkpoint(tmp_path / "huge.safetensors"))
+    assert time.monotonic() - start < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 200_000  # KiB: under 200 MB more
+
+
+def test_header_is_checked_before_the_tensors_are_read(tmp_path):
+    (tmp_path / "lying.safetensors").write_bytes((10**12).to_bytes(8, "little") + b"{}")
+    with pytest.raises(CheckpointError, match="does not fit the file"):
+        load_checkpoint(tmp_path / "lying.safetensors")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
+from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 
 from rnnkit._version import __version__
@@ -34,6 +34,7 @@ from rnnkit.errors import CheckpointError
 
 FORMAT = "rnnkit"
 FORMAT_VERSION = "1"
+MAX_HEADER = 100_000_000  # bytes; safetensors itself refuses larger headers
 TMP_SUFFIX = ".tmp"  # atomic writes go through ".NAME.<random>.tmp" beside the target
 
 
@@ -169,13 +170,17 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path} is a folder; give the checkpoint file inside it (e.g. {path}/best.safetensors)")
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
-    data = path.read_bytes()
+
+    def unreadable(e: Exception) -> CheckpointError:
+        return CheckpointError(f"{path} is not a readable rnnkit checkpoint (corrupt or truncated?): "
+                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}")
+
+    # The header first (a few KB): a file that is not an rnnkit checkpoint is refused before
+    # its tensors are read; then the tensors straight from the file (no second in-memory copy).
     try:
-        tensors = st_load(data)
-        meta = _read_metadata(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path} is not a readable rnnkit checkpoint (corrupt or truncated?): "
-                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        meta = _read_metadata(_header_bytes(path))
+    except (ValueError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise unreadable(e) from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not an rnnkit checkpoint")
     if meta.get("version") != FORMAT_VERSION:
@@ -185,7 +190,21 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         body = json.loads(meta["meta"])
     except (KeyError, json.JSONDecodeError):
         raise CheckpointError(f"{path} has corrupt rnnkit metadata") from None
+    try:
+        tensors = st_load_file(str(path))
+    except (SafetensorError, ValueError, OSError) as e:
+        raise unreadable(e) from None
     return Checkpoint(meta=body, tensors=tensors, written_by=meta.get("rnnkit"))
+
+
+def _header_bytes(path: Path) -> bytes:
+    """The length prefix and JSON header of a safetensors file (an empty header if it lies)."""
+    with path.open("rb") as f:
+        head = f.read(8)
+        size = int.from_bytes(head, "little") if len(head) == 8 else 0
+        if size > min(path.stat().st_size - 8, MAX_HEADER):
+            raise ValueError(f"header of {size:,} bytes does not fit the file")
+        return head + f.read(size)
 
 
 def checkpoint_task(path: str | os.PathLike) -> str | None:
@@ -195,12 +214,8 @@ def checkpoint_task(path: str | os.PathLike) -> str | None:
     path = Path(path)
     if path.is_dir() or not path.exists():
         return load_checkpoint(path).meta.get("task")  # the loader's own error message
-    with path.open("rb") as f:
-        head = f.read(8)
-        size = int.from_bytes(head, "little") if len(head) == 8 else 0
-        head += f.read(size) if size <= path.stat().st_size - 8 else b""
     try:
-        meta = _read_metadata(head)
+        meta = _read_metadata(_header_bytes(path))
         return json.loads(meta["meta"]).get("task") if meta.get("format") == FORMAT else None
     except (ValueError, UnicodeDecodeError, KeyError, json.JSONDecodeError):
         return load_checkpoint(path).meta.get("task")  # corrupt: let the loader say how

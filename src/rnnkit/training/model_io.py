@@ -19,6 +19,7 @@ import importlib
 import json
 from typing import Any
 
+import torch
 from torch import nn
 
 from rnnkit._version import __version__
@@ -105,16 +106,35 @@ def _construct(entry: dict[str, Any], path: str) -> nn.Module:
 
 
 def build_model(ck: Checkpoint, path: str = "checkpoint") -> nn.Module:
-    """The model described by ``ck``, with its weights loaded, in eval mode."""
+    """The model described by ``ck``, with its weights loaded, in eval mode.
+
+    The config in a checkpoint is not trusted: the model is first built on torch's ``meta``
+    device (shapes, no memory), and its parameter shapes must equal those of the stored
+    tensors before it is built for real, so a config declaring a huge model costs nothing.
+    """
     entry = ck.meta.get("model")
     if not isinstance(entry, dict) or not ({"class", "class_path"} & entry.keys()):
         raise CheckpointError(f"{path} holds no model")
+    weights = {k[len(PREFIX):]: v for k, v in ck.tensors.items() if k.startswith(PREFIX)}
+    try:
+        with torch.device("meta"):
+            shapes = {k: tuple(t.shape) for k, t in _construct(entry, path).state_dict().items()}
+    except TypeError as e:
+        raise CheckpointError(f"{path} ({ck.origin()}): its model config does not fit rnnkit {__version__} "
+                              f"({e})") from None
+    except (ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} ({ck.origin()}): its model config is invalid ({e})") from None
+    stored = {k: tuple(t.shape) for k, t in weights.items()}
+    if shapes != stored:
+        diff = sorted(set(shapes) ^ set(stored)) or [k for k in shapes if shapes[k] != stored[k]]
+        name = diff[0]
+        raise CheckpointError(f"{path} ({ck.origin()}): its model config does not match its weights ({name}: "
+                              f"config {shapes.get(name, 'absent')}, stored {stored.get(name, 'absent')})")
     try:
         model = _construct(entry, path)
     except TypeError as e:
         raise CheckpointError(f"{path} ({ck.origin()}): its model config does not fit rnnkit {__version__} "
                               f"({e})") from None
-    weights = {k[len(PREFIX):]: v for k, v in ck.tensors.items() if k.startswith(PREFIX)}
     try:
         model.load_state_dict(weights)
     except RuntimeError as e:
