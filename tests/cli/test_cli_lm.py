@@ -125,3 +125,26 @@ def test_other_user_errors(tmp_path, trained, corpus):
 def test_unknown_option_exits_non_zero(corpus):
     r = runner.invoke(app, ["lm", "train", str(corpus), "--hiden", "5"])
     assert r.exit_code != 0 and "No such option" in r.output
+
+
+def test_resume_from_another_folder_and_on_changed_data(tmp_path, monkeypatch):
+    """Relative paths are stored absolute, so a resume works from anywhere; data that changed
+    since the run started are refused unless --allow-changed-data."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog.\n" * 60, encoding="utf-8")
+    monkeypatch.chdir(work)
+    r = runner.invoke(app, ["lm", "train", "corpus.txt", "--epochs", "1", "--max-steps", "3", "--out", "run", *TINY])
+    assert r.exit_code == 0, r.output
+    monkeypatch.chdir(tmp_path)  # elsewhere: the run's relative corpus path still resolves
+    r = runner.invoke(app, ["lm", "train", "--resume", "--out", "work/run", "--epochs", "1", "--max-steps", "5",
+                            "--quiet"])
+    assert r.exit_code == 0, r.output
+    # other text, same characters (so the character vocabulary, and the model, fit)
+    (work / "corpus.txt").write_text("the lazy dog jumps over the quick brown fox.\n" * 60, encoding="utf-8")
+    r = runner.invoke(app, ["lm", "train", "--resume", "--out", "work/run", "--epochs", "1", "--max-steps", "7",
+                            "--quiet"])
+    assert r.exit_code == 2 and "training data differ" in r.output
+    r = runner.invoke(app, ["lm", "train", "--resume", "--out", "work/run", "--epochs", "1", "--max-steps", "7",
+                            "--quiet", "--allow-changed-data"])
+    assert r.exit_code == 0, r.output

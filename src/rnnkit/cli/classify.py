@@ -42,6 +42,7 @@ def train(
     out: Path = typer.Option(Path("runs/classify"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    allow_changed_data: bool = typer.Option(False, help=Help.ALLOW_CHANGED_DATA),
     cell: Optional[str] = typer.Option(None, help=Help.CELL),
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer and direction."),
     num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
@@ -91,7 +92,8 @@ def train(
     console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes",
                   highlight=False)
     clf.fit(train_data.X, train_data.y, valid_data.X if valid_data else None, valid_data.y if valid_data else None,
-            resume=resume, overwrite=overwrite)
+            resume=resume, overwrite=overwrite,
+            allow_changed_data=allow_changed_data)
     if test_data is not None and clf.stopped_because_ != "interrupted":
         _score_and_write(clf, test_data, out, "test")
     report_fit(clf, out, "classify")

@@ -21,7 +21,7 @@ def _read(path: Path, condition_col: str | None, feature_cols: list[str] | None,
 
 def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: bool, overwrite: bool,
                       condition_col: str | None, feature_cols: str | None, text_col: str, tokenizer: str,
-                      options: dict, quiet: bool) -> None:
+                      options: dict, quiet: bool, allow_changed_data: bool = False) -> None:
     """Fit a :class:`~rnnkit.tasks.conditioned_lm.ConditionedGenerator` on one labelled file."""
     from rnnkit.tasks.conditioned_lm import ConditionedGenerator
     from rnnkit.tasks.io import perplexity
@@ -36,7 +36,8 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
     valid_texts, valid_conditions = _read(valid, condition_col, cols, text_col) if valid else (None, None)
     params = {k: v for k, v in options.items() if v is not None}
     gen = ConditionedGenerator(tokenizer=tokenizer, verbose=not quiet, run_dir=str(out), **params)
-    gen.fit(texts, conditions, valid_texts, valid_conditions, resume=resume, overwrite=overwrite)
+    gen.fit(texts, conditions, valid_texts, valid_conditions, resume=resume, overwrite=overwrite,
+            allow_changed_data=allow_changed_data)
     exit_if_interrupted(gen, out)
     console.print(f"stopped: {gen.stopped_because_}; best validation loss {gen.best_valid_loss_:.4f} nats/token "
                   f"(perplexity {perplexity(gen.best_valid_loss_):.2f})", soft_wrap=True)

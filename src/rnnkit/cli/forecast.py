@@ -102,6 +102,7 @@ def train(
     out: Path = typer.Option(Path("runs/forecast"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    allow_changed_data: bool = typer.Option(False, help=Help.ALLOW_CHANGED_DATA),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a forecaster, then backtest it on the test rows beside the naive baselines."""
@@ -125,7 +126,8 @@ def train(
     series = f.read(data)  # read and checked once, for training and for the backtest
     for line in series.report:
         console.print(f"data: {line}", highlight=False)
-    f.fit(series, resume=resume, overwrite=overwrite)
+    f.fit(series, resume=resume, overwrite=overwrite,
+            allow_changed_data=allow_changed_data)
     console.print(f"trained: {f.stopped_because_}; best validation loss {f.best_valid_loss_:.4f}; "
                   f"model: {out / 'model.safetensors'}", highlight=False)
     bt = f.backtest(series, "test")

@@ -29,6 +29,7 @@ def train(
     out: Path = typer.Option(Path("runs/generate"), "--out", "-o", help="Run folder: checkpoints, metrics."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    allow_changed_data: bool = typer.Option(False, help=Help.ALLOW_CHANGED_DATA),
     tokenizer: Optional[str] = typer.Option(None, help="simple (words and punctuation), whitespace, char or "
                                   "sentencepiece."),
     cell: Optional[str] = typer.Option(None, help=Help.CELL),
@@ -47,7 +48,7 @@ def train(
     train_conditioned([file], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
                       tokenizer or ConditionedGenerator.defaults()["tokenizer"],
                       dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, epochs=epochs, lr=lr,
-                           max_time=max_time, seed=seed, device=device), quiet)
+                           max_time=max_time, seed=seed, device=device), quiet, allow_changed_data)
 
 
 @app.command()

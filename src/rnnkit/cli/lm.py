@@ -29,6 +29,7 @@ def train(
     out: Path = typer.Option(Path("runs/lm"), "--out", "-o", help="Run folder: checkpoints, metrics, curves."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    allow_changed_data: bool = typer.Option(False, help=Help.ALLOW_CHANGED_DATA),
     level: Optional[str] = typer.Option(None, help="Tokens: 'char' or 'word' (whitespace words, <eos> per line)."),
     cell: Optional[str] = typer.Option(None, help=Help.CELL),
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
@@ -91,7 +92,7 @@ def train(
                               embedding_size=embedding_size, dropout=dropout, tie_weights=tie_weights,
                               batch_size=batch_size, epochs=epochs, optimizer=optimizer, lr=lr, clip=clip,
                               early_stopping=early_stopping, max_time=max_time, seed=seed, device=device),
-                          quiet)
+                          quiet, allow_changed_data)
         return
 
     settings = lm.LMSettings.from_preset(
@@ -105,7 +106,8 @@ def train(
         checkpoint_every=checkpoint_every, seed=seed, device=device, bf16=bf16,
         sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet,
         monitor_gradients=monitor_gradients)
-    result = lm.train(settings, out, resume=resume, overwrite=overwrite)
+    result = lm.train(settings, out, resume=resume, overwrite=overwrite,
+            allow_changed_data=allow_changed_data)
     report_training(result)
 
 

@@ -39,6 +39,7 @@ def train(
     out: Path = typer.Option(Path("runs/music"), "--out", "-o", help="Run folder: checkpoints, metrics, report."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    allow_changed_data: bool = typer.Option(False, help=Help.ALLOW_CHANGED_DATA),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a piano-roll model; report NLL per step and frame accuracy on the test pieces."""
@@ -50,7 +51,8 @@ def train(
     splits = model.read(data)
     counts = ", ".join(f"{k} {len(v)} pieces / {sum(len(p) for p in v)} steps" for k, v in splits.items() if v)
     console.print(f"data: {counts}", highlight=False)
-    model.fit(data, splits=splits, resume=resume, overwrite=overwrite)
+    model.fit(data, splits=splits, resume=resume, overwrite=overwrite,
+            allow_changed_data=allow_changed_data)
     exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; model: {out / 'model.safetensors'}", highlight=False)
     report = {split: model.evaluate(splits[split]) for split in ("valid", "test") if splits.get(split)}

@@ -34,6 +34,7 @@ def train(
     out: Path = typer.Option(Path("runs/tag"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    allow_changed_data: bool = typer.Option(False, help=Help.ALLOW_CHANGED_DATA),
     cell: Optional[str] = typer.Option(None, help=Help.CELL),
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer and direction."),
     num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
@@ -75,7 +76,8 @@ def train(
     test = _read(test_file, tag_column) if test_file else None
     console.print(f"train: {len(sentences)} sentences, {sum(map(len, sentences))} tokens, "
                   f"{len({t for s in tags for t in s})} tags", highlight=False)
-    tagger.fit(sentences, tags, *valid, resume=resume, overwrite=overwrite)
+    tagger.fit(sentences, tags, *valid, resume=resume, overwrite=overwrite,
+            allow_changed_data=allow_changed_data)
     if test is not None and tagger.stopped_because_ != "interrupted":
         _tag_and_write(tagger, test[0], test[1], out / "test_predictions.tsv", out, "test")
     report_fit(tagger, out, "tag")

@@ -93,6 +93,7 @@ def train(
     out: Path = typer.Option(Path("runs/translate"), "--out", "-o", help="Run folder: checkpoints, metrics."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
+    allow_changed_data: bool = typer.Option(False, help=Help.ALLOW_CHANGED_DATA),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a translation model; report validation BLEU and chrF."""
@@ -112,7 +113,8 @@ def train(
         label_smoothing=label_smoothing, batch_size=batch_size, epochs=epochs, lr=lr, schedule=schedule, clip=clip,
         beam_size=beam_size, max_time=max_time, seed=seed, device=device),
         **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
-    model.fit(train_src, train_tgt, v_src or None, v_tgt or None, resume=resume, overwrite=overwrite)
+    model.fit(train_src, train_tgt, v_src or None, v_tgt or None, resume=resume, overwrite=overwrite,
+            allow_changed_data=allow_changed_data)
     exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; {model.n_train_pairs_:,} pairs used "
                   f"({model.n_filtered_:,} longer than {model.max_length} tokens left out); vocabularies "

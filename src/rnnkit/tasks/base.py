@@ -93,13 +93,16 @@ class Estimator:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     # ------------------------------------------------------------- fitting
-    def fit(self: E, *data: Any, resume: bool = False, overwrite: bool = False, **kwargs: Any) -> E:
+    def fit(self: E, *data: Any, resume: bool = False, overwrite: bool = False, allow_changed_data: bool = False,
+            **kwargs: Any) -> E:
         """Learn from ``data`` (what the family's ``_fit`` takes) and return ``self``.
 
         With a ``run_dir`` the run's checkpoints, metrics and the fitted estimator
         (``model.safetensors``) are written there; a folder holding a run is refused unless
-        ``overwrite=True`` (start afresh) or ``resume=True`` (continue its last checkpoint).
+        ``overwrite=True`` (start afresh) or ``resume=True`` (continue its last checkpoint;
+        on other data than it started with only with ``allow_changed_data=True``).
         """
+        self._allow_changed_data = allow_changed_data
         if resume and not self.run_dir:
             raise ConfigError("resume needs run_dir: the folder of the run to continue")
         self.check_params()
@@ -144,8 +147,8 @@ class Estimator:
         with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
             run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
             # the run-folder rule was applied by fit(); here a fresh run starts clean
-            result = Trainer(task, config, run_dir, callbacks=list(callbacks)).fit(resume=resume,
-                                                                                    overwrite=not resume)
+            result = Trainer(task, config, run_dir, callbacks=list(callbacks)).fit(
+                resume=resume, overwrite=not resume, allow_changed_data=getattr(self, "_allow_changed_data", False))
             best = load_checkpoint(result.best_checkpoint)
             model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
             lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.finite import check_finite
 from rnnkit.data.sequences import Batch, SequenceBatches
 from rnnkit.data.token_encoder import TokenEncoder
@@ -101,6 +102,9 @@ class SupervisedTask:
 
     def train_batches(self, epoch: int):
         return self.train.for_epoch(epoch)
+
+    def data_fingerprint(self) -> str:
+        return fingerprint(self.train, self.valid)
 
     def _loss(self, model, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         device = next(model.parameters()).device

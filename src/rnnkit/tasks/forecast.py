@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.time_table import SeriesSet, calendar_features, parse_step, prepare_series
 from rnnkit.data.windows import (
     Scaler,
@@ -52,6 +53,9 @@ class ForecastTask:
 
     def train_batches(self, epoch: int):
         return self.train.for_epoch(epoch)
+
+    def data_fingerprint(self) -> str:
+        return fingerprint(self.train, self.valid)
 
     def train_step(self, model, batch, state):
         device = next(model.parameters()).device

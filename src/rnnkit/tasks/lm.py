@@ -14,6 +14,7 @@ The CLI (``rnnkit lm train|generate|evaluate``) is a thin layer over these funct
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,6 +26,7 @@ from torch.nn import functional as F
 
 from rnnkit.cells import make_cell
 from rnnkit.data import Corpus, StreamBatches, Vocab, load_corpus
+from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.text import encode_text, read_text
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import bits_per_token, perplexity, unigram_loss_from_counts
@@ -140,7 +142,10 @@ class LMSettings:
         return cls(**values)
 
     def __post_init__(self) -> None:
-        self.train_files = [str(p) for p in self.train_files]
+        # absolute: the settings are saved in the run, and a resume may start in another folder
+        self.train_files = [os.path.abspath(p) for p in self.train_files]
+        self.valid_file = os.path.abspath(self.valid_file) if self.valid_file else self.valid_file
+        self.test_file = os.path.abspath(self.test_file) if self.test_file else self.test_file
         self.split = tuple(self.split)  # type: ignore[assignment]
         if self.level not in ("char", "word"):
             raise ConfigError(f"level must be 'char' or 'word', got {self.level!r}")
@@ -233,6 +238,9 @@ class LanguageModelTask:
         self.unigram_counts = np.bincount(np.asarray(corpus.train, dtype=np.int64),
                                            minlength=len(corpus.vocab)).tolist()
 
+    def data_fingerprint(self) -> str:
+        return fingerprint(self.corpus.train, self.corpus.valid, self.corpus.test, self.corpus.vocab.tokens)
+
     def train_batches(self, epoch: int) -> StreamBatches:
         return self._train  # fixed order: the streams *are* the order
 
@@ -272,6 +280,7 @@ def describe_loss(loss: float, level: str) -> dict:
 
 
 def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overwrite: bool = False,
+          allow_changed_data: bool = False,
           callbacks: Sequence[CallbackLike] | None = None) -> TrainResult:
     """Train a language model into ``run_dir`` (checkpoints, metrics.jsonl, curves.png).
 
@@ -286,7 +295,7 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
             settings = _settings_for_resume(run_dir, settings)
         task = _task(settings)
         trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=_callbacks(task, callbacks))
-        return trainer.fit(resume=resume, overwrite=overwrite)
+        return trainer.fit(resume=resume, overwrite=overwrite, allow_changed_data=allow_changed_data)
 
 
 def _task(settings: LMSettings) -> LanguageModelTask:

@@ -10,6 +10,7 @@ probability exceeds 0.5.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.music import N_KEYS, RollBatches, read_music
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
@@ -50,6 +52,10 @@ class MusicSettings:
     device: str = "auto"
     progress: bool = True
     max_time: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.data:  # absolute: saved in the run, read again from wherever it is resumed
+            self.data = os.path.abspath(self.data)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +102,9 @@ class MusicTask:
         self._meta = meta or {"task": TASK, "settings": settings.to_dict()}
         self._train = RollBatches(splits["train"], settings.batch_size, True, settings.seed)
         self._valid_split = "valid" if splits.get("valid") else "train"
+
+    def data_fingerprint(self) -> str:
+        return fingerprint(self.splits)
 
     def train_batches(self, epoch: int):
         return self._train.for_epoch(epoch)

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.sentences import PAD_ID
 from rnnkit.evaluation import perplexity
 
@@ -29,6 +30,9 @@ class TokenLossTask:
     def __init__(self, model, train, valid, meta: dict, loss_fn: Callable, sampler: Callable | None = None) -> None:
         self.model, self.train, self.valid, self._meta = model, train, valid, meta
         self.loss_fn, self._sampler = loss_fn, sampler
+
+    def data_fingerprint(self) -> str:
+        return fingerprint(self.train, self.valid)
 
     def train_batches(self, epoch: int):
         return self.train.for_epoch(epoch)

@@ -17,6 +17,7 @@ A task is any object that satisfies :class:`~rnnkit.training.protocol.TrainingTa
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -160,6 +161,7 @@ class Trainer:
         self.epochs_without_improvement = 0
         self.carried_state: Any = None
         self._stop_reason: str | None = None
+        self._allow_changed_data = False
 
     # ---------------------------------------------------------------- paths and logs
     @property
@@ -192,6 +194,7 @@ class Trainer:
                 "best_valid_loss": self.best_valid, "epochs_without_improvement": self.epochs_without_improvement,
             },
             "trainer_config": self.config.to_dict(),
+            "data_fingerprint": self.data_fingerprint,
         })
         put_model(ck, self.model)
         ck.put_state("optimizer", self.optimizer.state_dict())
@@ -209,6 +212,10 @@ class Trainer:
         if ck.meta.get("task") != self.task.meta().get("task"):
             raise CheckpointError(f"{self.last_path} is a {ck.meta.get('task')!r} checkpoint, "
                                   f"not {self.task.meta().get('task')!r}")
+        stored = ck.meta.get("data_fingerprint")
+        if stored and self.data_fingerprint and stored != self.data_fingerprint and not self._allow_changed_data:
+            raise ConfigError(f"the training data differ from those the run in {self.run_dir} started with; "
+                              "resume on the same data, or allow it explicitly (--allow-changed-data)")
         prefix = "model/"
         weights = {k[len(prefix):]: v for k, v in ck.tensors.items() if k.startswith(prefix)}
         try:
@@ -243,13 +250,22 @@ class Trainer:
         atomic_write_bytes(self.metrics_path, ("\n".join(keep) + "\n" if keep else "").encode("utf-8"))
 
     # ---------------------------------------------------------------- training
-    def fit(self, resume: bool = False, overwrite: bool = False) -> TrainResult:
+    def fit(self, resume: bool = False, overwrite: bool = False, allow_changed_data: bool = False) -> TrainResult:
         """Train; ``resume`` continues ``run_dir``'s last checkpoint. A fresh run refuses a
         folder that already holds one (its checkpoints would be mixed up or replaced)
-        unless ``overwrite``. The folder is locked against other writers meanwhile."""
+        unless ``overwrite``. The folder is locked against other writers meanwhile.
+
+        A task with ``data_fingerprint()`` has it stored in every checkpoint; resuming on
+        other data is refused unless ``allow_changed_data``."""
         with run_lock(self.run_dir):
             check_run_folder(self.run_dir, resume, overwrite)
+            self._allow_changed_data = allow_changed_data
             return self._fit(resume)
+
+    @functools.cached_property
+    def data_fingerprint(self) -> str | None:
+        fn = getattr(self.task, "data_fingerprint", None)
+        return fn() if callable(fn) else None
 
     def _fit(self, resume: bool) -> TrainResult:
         cfg = self.config
