@@ -152,3 +152,16 @@ def test_load_refuses_another_family(family, tmp_path):
     path = other.make().fit(*other.data(tmp_path)).save(tmp_path / "other.safetensors")
     with pytest.raises(rnnkit.CheckpointError, match="is not a"):
         type(family.make()).load(path)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+def test_every_family_checkpoints_mid_epoch_on_request(family):
+    """``checkpoint_every`` reaches the Trainer for every family (not only the language model)."""
+    est = family.make().set_params(checkpoint_every=3)
+    if isinstance(est, rnnkit.LanguageModeler):
+        config = est._settings(["x.txt"], None, None).trainer_config()
+    elif isinstance(est, rnnkit.MusicModeler):
+        config = est._settings("").trainer_config()
+    else:
+        config = est._trainer_config()
+    assert config.checkpoint_every == 3

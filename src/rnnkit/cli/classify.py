@@ -72,6 +72,7 @@ def train(
     validation_fraction: Optional[float] = typer.Option(None, help="Held-out share of --train when no --valid is given "
                                               "(0: choose the model by training loss)."),
     max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
@@ -83,7 +84,8 @@ def train(
         dropout=dropout, znorm=_znorm(znorm), conv_branch=conv_branch, embedding_size=embedding_size,
         char_features=char_features, min_freq=min_freq, epochs=epochs, batch_size=batch_size, lr=lr,
         optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip, class_weight=class_weight,
-        label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time, seed=seed,
+        label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,
+        checkpoint_every=checkpoint_every, seed=seed,
         device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)

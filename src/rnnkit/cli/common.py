@@ -36,6 +36,7 @@ class Help:
     CLIP = "Clip the global gradient norm to this value."
     EARLY_STOPPING = "Stop after N epochs without a better validation loss (0: never)."
     QUIET = "No progress bar."
+    CHECKPOINT_EVERY = "Steps between mid-epoch checkpoints (0: at epoch ends only)."
     ALLOW_CHANGED_DATA = "With --resume: continue although the training data differ from the run's."
 
 

@@ -97,6 +97,7 @@ def train(
     clip: Optional[float] = typer.Option(None, help=Help.CLIP),
     early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
     max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     out: Path = typer.Option(Path("runs/forecast"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
@@ -121,7 +122,8 @@ def train(
         split=_split(split), valid_start=valid_start, test_start=test_start, scaler=scaler, season=season, cell=cell,
         hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, decoder=decoder, likelihood=likelihood,
         quantiles=qs, instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed,
-        device=device, max_time=max_time), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        device=device, max_time=max_time,
+        checkpoint_every=checkpoint_every), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     series = f.read(data)  # read and checked once, for training and for the backtest
     for line in series.report:

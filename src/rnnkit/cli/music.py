@@ -34,6 +34,7 @@ def train(
     clip: Optional[float] = typer.Option(None, help=Help.CLIP),
     early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
     max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     out: Path = typer.Option(Path("runs/music"), "--out", "-o", help="Run folder: checkpoints, metrics, report."),
@@ -47,7 +48,8 @@ def train(
     model = MusicModeler(**given(
         steps_per_quarter=steps_per_quarter, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
         dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed, device=device,
-        max_time=max_time), **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
+        max_time=max_time, checkpoint_every=checkpoint_every), **never_if_zero(early_stopping=early_stopping),
+        verbose=not quiet, run_dir=str(out))
     splits = model.read(data)
     counts = ", ".join(f"{k} {len(v)} pieces / {sum(len(p) for p in v)} steps" for k, v in splits.items() if v)
     console.print(f"data: {counts}", highlight=False)

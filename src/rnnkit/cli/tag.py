@@ -58,6 +58,7 @@ def train(
     validation_fraction: Optional[float] = typer.Option(None,
                                                         help="Held-out share of --train when no --valid is given."),
     max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
+    checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
@@ -68,7 +69,8 @@ def train(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
         embedding_size=embedding_size, char_features=char_features, min_freq=min_freq, lowercase=lowercase,
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule, clip=clip,
-        label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time, seed=seed,
+        label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,
+        checkpoint_every=checkpoint_every, seed=seed,
         device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     sentences, tags = _read(train_file, tag_column)

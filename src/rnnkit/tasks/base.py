@@ -118,12 +118,13 @@ class Estimator:
         """The one place an estimator's parameters become a :class:`TrainerConfig`: each
         training parameter the family has (``epochs``, ``optimizer``, ``lr``,
         ``weight_decay``, ``schedule``, ``clip``, ``early_stopping``, ``max_time``, ``seed``,
-        ``device``; ``verbose`` -> the progress bar), then the family's ``fixed`` values;
-        anything else keeps the Trainer's default. Estimators checkpoint at epoch ends."""
+        ``device``, ``checkpoint_every``; ``verbose`` -> the progress bar), then the family's
+        ``fixed`` values; anything else keeps the Trainer's default. Without
+        ``checkpoint_every`` an estimator checkpoints at epoch ends only."""
         p = self.get_params()
         optim = OptimConfig(**{k: p[k] for k in ("optimizer", "lr", "weight_decay", "schedule") if k in p})
-        own: dict[str, Any] = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device")
-                               if k in p}
+        own: dict[str, Any] = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device",
+                                                 "checkpoint_every") if k in p}
         values: dict[str, Any] = {"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
                                   "sample_every": 0.0, "log_every": 1, **own, **fixed}
         return TrainerConfig(**values)

@@ -66,7 +66,8 @@ class RNNClassifier(RecurrentEstimator):
                  epochs: int = 50, batch_size: int = 32, lr: float = 1e-3, optimizer: str = "adam",
                  weight_decay: float = 0.0, schedule: str = "constant", clip: float | None = 5.0,
                  class_weight: str | None = None, label_smoothing: float = 0.0, early_stopping: int | None = 10,
-                 validation_fraction: float = 0.1, max_time: float | None = None, seed: int = 0,
+                 validation_fraction: float = 0.1, max_time: float | None = None,
+                 checkpoint_every: int = 0, seed: int = 0,
                  device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.pooling, self.dropout, self.znorm, self.conv_branch = pooling, dropout, znorm, conv_branch
@@ -77,6 +78,7 @@ class RNNClassifier(RecurrentEstimator):
         self.label_smoothing, self.early_stopping, self.validation_fraction = (
             label_smoothing, early_stopping, validation_fraction)
         self.max_time, self.seed, self.device, self.verbose, self.run_dir = max_time, seed, device, verbose, run_dir
+        self.checkpoint_every = checkpoint_every
 
     def _check_params(self) -> None:
         super()._check_params()

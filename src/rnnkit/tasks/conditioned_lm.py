@@ -65,7 +65,8 @@ class ConditionedGenerator(Estimator):
                  condition_every_step: bool = True, dropout: float = 0.3, tie_weights: bool = False,
                  batch_size: int = 32, epochs: int = 20, optimizer: str = "adam", lr: float = 2e-3,
                  weight_decay: float = 0.0, clip: float | None = 5.0, early_stopping: int | None = 3,
-                 validation_fraction: float = 0.1, max_time: float | None = None, seed: int = 0,
+                 validation_fraction: float = 0.1, max_time: float | None = None,
+                 checkpoint_every: int = 0, seed: int = 0,
                  device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
         self.tokenizer, self.lowercase, self.min_freq, self.max_vocab = tokenizer, lowercase, min_freq, max_vocab
         self.max_length, self.cell, self.hidden_size, self.num_layers = max_length, cell, hidden_size, num_layers
@@ -74,6 +75,7 @@ class ConditionedGenerator(Estimator):
         self.batch_size, self.epochs, self.optimizer, self.lr = batch_size, epochs, optimizer, lr
         self.weight_decay, self.clip, self.early_stopping = weight_decay, clip, early_stopping
         self.validation_fraction, self.max_time, self.seed = validation_fraction, max_time, seed
+        self.checkpoint_every = checkpoint_every
         self.device, self.verbose, self.run_dir = device, verbose, run_dir
 
     # ------------------------------------------------------------- conditions

@@ -145,7 +145,7 @@ class Forecaster(Estimator):
                  instance_norm: bool = True, highway: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
                  early_stopping: int | None = 5, seed: int = 0, device: str = "auto", verbose: bool = False,
-                 run_dir: str | None = None, max_time: float | None = None) -> None:
+                 run_dir: str | None = None, max_time: float | None = None, checkpoint_every: int = 0) -> None:
         self.horizon, self.context, self.target, self.time_col = horizon, context, target, time_col
         self.past_covariates, self.known_covariates, self.calendar = past_covariates, known_covariates, calendar
         self.id_col, self.time_format, self.dayfirst = id_col, time_format, dayfirst
@@ -158,6 +158,7 @@ class Forecaster(Estimator):
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.clip, self.early_stopping, self.seed, self.device = clip, early_stopping, seed, device
         self.verbose, self.run_dir, self.max_time = verbose, run_dir, max_time
+        self.checkpoint_every = checkpoint_every
 
     # ------------------------------------------------------------- data
     def _check_params(self) -> None:

@@ -52,6 +52,7 @@ class MusicSettings:
     device: str = "auto"
     progress: bool = True
     max_time: float | None = None
+    checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends)
 
     def __post_init__(self) -> None:
         if self.data:  # absolute: saved in the run, read again from wherever it is resumed
@@ -66,7 +67,8 @@ class MusicSettings:
     def trainer_config(self) -> TrainerConfig:
         return TrainerConfig(epochs=self.epochs, optim=OptimConfig(optimizer="adam", lr=self.lr,
                                                                    weight_decay=self.weight_decay),
-                             clip=self.clip, early_stopping=self.early_stopping, checkpoint_every=0, seed=self.seed,
+                             clip=self.clip, early_stopping=self.early_stopping,
+                             checkpoint_every=self.checkpoint_every, seed=self.seed,
                              device=self.device, progress=self.progress, sample_every=0.0, log_every=10,
                              max_time=self.max_time)
 
@@ -161,12 +163,14 @@ class MusicModeler(Estimator):
                  dropout: float | None = None, steps_per_quarter: int | None = None, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, weight_decay: float | None = None,
                  clip: float | None = None, early_stopping: int | None = None, seed: int | None = None,
-                 device: str = "auto", max_time: float | None = None, verbose: bool = False,
+                 device: str = "auto", max_time: float | None = None, checkpoint_every: int | None = None,
+                 verbose: bool = False,
                  run_dir: str | Path | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.steps_per_quarter, self.epochs, self.batch_size, self.lr = steps_per_quarter, epochs, batch_size, lr
         self.weight_decay, self.clip, self.early_stopping, self.seed = weight_decay, clip, early_stopping, seed
         self.device, self.max_time, self.verbose, self.run_dir = device, max_time, verbose, run_dir
+        self.checkpoint_every = checkpoint_every
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

@@ -66,6 +66,7 @@ class Translator(Estimator):
                  batch_size: int = 64, epochs: int = 15, optimizer: str = "adam", lr: float = 1e-3,
                  weight_decay: float = 0.0, schedule: str = "constant", clip: float | None = 5.0,
                  early_stopping: int | None = 3, validation_fraction: float = 0.05, max_time: float | None = None,
+                 checkpoint_every: int = 0,
                  beam_size: int = 5, length_penalty: float = 0.6, max_length_ratio: float = 1.5, seed: int = 0,
                  device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
         self.tokenizer, self.lowercase, self.min_freq, self.max_vocab = tokenizer, lowercase, min_freq, max_vocab
@@ -76,6 +77,7 @@ class Translator(Estimator):
         self.batch_size, self.epochs, self.optimizer, self.lr = batch_size, epochs, optimizer, lr
         self.weight_decay, self.schedule, self.clip, self.early_stopping = weight_decay, schedule, clip, early_stopping
         self.validation_fraction, self.max_time = validation_fraction, max_time
+        self.checkpoint_every = checkpoint_every
         self.beam_size, self.length_penalty, self.max_length_ratio = beam_size, length_penalty, max_length_ratio
         self.seed, self.device, self.verbose, self.run_dir = seed, device, verbose, run_dir
 
