@@ -88,3 +88,35 @@ def test_demo_refuses_another_kind_of_run(tmp_path):
     r = rnnkit("demo", "--out", tmp_path / "mine", "--seconds", "1", cwd=tmp_path)
     assert r.returncode == 2 and "already holds a training run" in r.stdout + r.stderr
     assert not (tmp_path / "mine" / "corpus.txt").exists()  # nothing written into it
+
+
+def test_someone_elses_folder_and_a_bare_log_are_not_replaced(tmp_path):
+    from rnnkit.training.run_folder import check_run_folder
+
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"not rnnkit's")
+    with pytest.raises(ConfigError, match="not empty and holds no rnnkit run"):
+        with run_lock(mine):
+            check_run_folder(mine)
+    assert (mine / "holiday.jpg").read_bytes() == b"not rnnkit's"
+    with run_lock(mine):
+        check_run_folder(mine, overwrite=True)  # asked for: allowed (only rnnkit's own files are replaced)
+
+    killed = tmp_path / "killed"  # a run killed before its first checkpoint left its log
+    killed.mkdir()
+    (killed / "metrics.jsonl").write_text('{"step": 1}\n')
+    with pytest.raises(ConfigError, match="already holds a training run"):
+        check_run_folder(killed)
+
+
+def test_outputs_replace_a_link_never_write_through_it(tmp_path):
+    from rnnkit.outputs import atomic_write_text
+
+    target = tmp_path / "important.txt"
+    target.write_text("keep me")
+    link = tmp_path / "run" / "test_report.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    atomic_write_text(link, "{}")
+    assert target.read_text() == "keep me" and not link.is_symlink() and link.read_text() == "{}"

@@ -11,6 +11,7 @@ import typer
 from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.forecast import Forecaster
+from rnnkit.tasks.io import atomic_write_text
 
 app = typer.Typer(help="Time-series forecasting from CSV or Parquet: train, predict the next horizon, backtest.",
                   no_args_is_help=True)
@@ -52,7 +53,7 @@ def _print_backtest(bt) -> None:
 def _write_backtest(bt, forecaster, out_dir: Path, prefix: str) -> None:
     from rnnkit.tasks.io import plot_backtest
 
-    (out_dir / f"{prefix}_report.json").write_text(json.dumps(bt.to_dict(), indent=1), encoding="utf-8")
+    atomic_write_text(out_dir / f"{prefix}_report.json", json.dumps(bt.to_dict(), indent=1))
     png = plot_backtest(bt, out_dir / f"{prefix}_forecasts.png", context=forecaster.context)
     console.print(f"report: {out_dir / f'{prefix}_report.json'}" + (f", plot: {png}" if png else ""), highlight=False)
 
@@ -149,8 +150,7 @@ def predict(
     """Forecast the next horizon after the end of each series; write it to CSV."""
     f = Forecaster.load(checkpoint, device=device)
     frame = f.predict(data, future)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(output, index=False)
+    atomic_write_text(output, frame.to_csv(index=False))
     console.print(frame.head(min(len(frame), 10)).to_string(index=False), highlight=False)
     console.print(f"{len(frame)} rows: {output}", highlight=False)
 

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from rnnkit.cli.common import Help, console, user_errors
+from rnnkit.tasks.io import atomic_write_text
 
 app = typer.Typer(help="Look inside recurrent networks: how gradients flow back through time.",
                   no_args_is_help=True)
@@ -52,7 +53,7 @@ def gradients(
     if png:
         console.print(f"plot: {png}", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps([f.to_dict() for f in flows]), encoding="utf-8")
+        atomic_write_text(json_out, json.dumps([f.to_dict() for f in flows]))
         console.print(f"norms: {json_out}", highlight=False)
 
 
@@ -105,7 +106,7 @@ def long_range(
     if png:
         console.print(f"plot: {png}", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps([r.to_dict() for r in results], indent=1), encoding="utf-8")
+        atomic_write_text(json_out, json.dumps([r.to_dict() for r in results], indent=1))
         console.print(f"results: {json_out}", highlight=False)
 
 

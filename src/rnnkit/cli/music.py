@@ -11,6 +11,7 @@ import typer
 from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
 from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.tasks.io import atomic_write_text
 from rnnkit.tasks.music import MusicModeler
 
 app = typer.Typer(help="Polyphonic music (88-key piano rolls): JSB Chorales .json, Coconet .npz, MIDI files.",
@@ -61,7 +62,7 @@ def train(
     for split, r in report.items():
         console.print(f"{split}: NLL per step {r['nll']:.3f} nats, frame accuracy {r['frame_accuracy']:.3f} "
                       f"({r['steps']} steps)", highlight=False)
-    (out / "test_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    atomic_write_text(out / "test_report.json", json.dumps(report, indent=1))
 
 
 @app.command()

@@ -4,6 +4,7 @@ per-class table, ``<name>_report.json`` and ``<name>_confusion.png`` in the run 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -12,7 +13,7 @@ import numpy as np
 from rich.table import Table
 
 from rnnkit.cli.common import console
-from rnnkit.tasks.io import classification_metrics, confusion_matrix, per_class_report
+from rnnkit.tasks.io import atomic_write_text, classification_metrics, confusion_matrix, per_class_report
 
 
 def label_ids(classes: Sequence, labels: Sequence) -> np.ndarray:
@@ -47,7 +48,7 @@ def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence
               "classes": names}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / f"{name}_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+        atomic_write_text(out_dir / f"{name}_report.json", json.dumps(report, indent=1))
         from rnnkit.tasks.io import plot_confusion_matrix
 
         png = plot_confusion_matrix(cm, names, out_dir / f"{name}_confusion.png", title=f"{name} confusion matrix")
@@ -77,10 +78,9 @@ def exit_if_interrupted(estimator, out: Path) -> None:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
-    """Write rows to ``path`` (UTF-8, a header line first)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+    """Write rows to ``path`` (UTF-8, a header line first), atomically."""
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return atomic_write_text(path, buf.getvalue())

@@ -9,6 +9,7 @@ import typer
 
 from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
 from rnnkit.cli.reports import report_fit
+from rnnkit.tasks.io import atomic_write_text
 from rnnkit.tasks.tag import RNNTagger
 
 app = typer.Typer(help="Sequence tagging (synced many-to-many) from CoNLL / CoNLL-U files.", no_args_is_help=True)
@@ -92,15 +93,16 @@ def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: 
 
     from rnnkit.cli.reports import label_ids, report_predictions
 
+
     probs = tagger.predict_proba(sentences)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for i, (tokens, p) in enumerate(zip(sentences, probs)):
-            ids = p.argmax(1)
-            for j, token in enumerate(tokens):
-                cols = [token, str(tagger.classes_[ids[j]])] + ([gold[i][j]] if gold else []) + [f"{p[j, ids[j]]:.4f}"]
-                f.write("\t".join(cols) + "\n")
-            f.write("\n")
+    lines = []
+    for i, (tokens, p) in enumerate(zip(sentences, probs)):
+        ids = p.argmax(1)
+        for j, token in enumerate(tokens):
+            cols = [token, str(tagger.classes_[ids[j]])] + ([gold[i][j]] if gold else []) + [f"{p[j, ids[j]]:.4f}"]
+            lines.append("\t".join(cols) + "\n")
+        lines.append("\n")
+    atomic_write_text(path, "".join(lines))
     console.print(f"predictions: {path}", highlight=False)
     if gold:
         classes = tagger.classes_.tolist()

@@ -26,6 +26,7 @@ from rnnkit.cli.common import (
 )
 from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.tasks.io import atomic_write_text
 from rnnkit.tasks.translate import Translator
 
 
@@ -124,8 +125,8 @@ def train(
         scores = model.evaluate(v_src, v_tgt)
         console.print(f"validation: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} (beam {model.beam_size})",
                       highlight=False)
-        (out / "valid_report.json").write_text(json.dumps({k: v for k, v in scores.items() if k != "translations"},
-                                                          indent=1), encoding="utf-8")
+        report = {k: v for k, v in scores.items() if k != "translations"}
+        atomic_write_text(out / "valid_report.json", json.dumps(report, indent=1))
     console.print(f"saved {out / 'model.safetensors'}; translate with: rnnkit translate "
                   f"{out / 'model.safetensors'} \"...\"", highlight=False, soft_wrap=True)
 
@@ -193,5 +194,4 @@ def evaluate(
 
         atomic_write_bytes(output, ("\n".join(scores["translations"]) + "\n").encode("utf-8"))
     if json_out:
-        json_out.write_text(json.dumps({k: v for k, v in scores.items() if k != "translations"}, indent=1),
-                            encoding="utf-8")
+        atomic_write_text(json_out, json.dumps({k: v for k, v in scores.items() if k != "translations"}, indent=1))

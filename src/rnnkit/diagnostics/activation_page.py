@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.diagnostics.activations import Recording, feature_correlations, gate_saturation
+from rnnkit.outputs import atomic_write_text
 
 SIGNED = ("h", "c", "candidate")  # in [-1, 1]; the gates are in [0, 1]
 
@@ -140,5 +141,5 @@ def write_activation_page(rec: Recording, path: str | Path, title: str = "Inside
     page = TEMPLATE.replace("__TITLE__", html.escape(title)).replace("__CELL__", html.escape(rec.cell_type.upper()))
     page = page.replace("__DATA__", data)
     path = Path(path)
-    path.write_text(page, encoding="utf-8")
+    atomic_write_text(path, page)
     return path

@@ -28,6 +28,7 @@ from torch import Tensor
 from rnnkit.cells import make_cell
 from rnnkit.cells.base import RecurrentCell
 from rnnkit.errors import ConfigError
+from rnnkit.outputs import save_figure
 
 
 @dataclass
@@ -115,6 +116,6 @@ def plot_gradient_flow(flows: list[GradientFlow], out_path, title: str = "Gradie
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
+    save_figure(fig, out_path, dpi=110)
     plt.close(fig)
     return out_path

@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent
+from rnnkit.outputs import save_figure
 
 TASKS = ("adding", "copy")
 EXTRA_CELLS = ("irnn",)
@@ -231,6 +232,6 @@ def plot_long_range(results: list[LongRangeResult], out_path):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
+    save_figure(fig, out_path, dpi=110)
     plt.close(fig)
     return out_path

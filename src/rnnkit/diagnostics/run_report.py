@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from rnnkit.errors import DataError
+from rnnkit.outputs import atomic_write_text
 
 
 def _records(run_dir: Path) -> list[dict]:
@@ -168,5 +169,5 @@ def write_run_report(run_dir: str | Path, out: str | Path | None = None, samples
             "img{max-width:100%}figure{margin:1em 0}pre.sample{background:#f6f6f6;padding:.6em;white-space:pre-wrap}"
             "</style></head><body>" + "".join(parts) + "</body></html>")
     out = Path(out) if out else run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    atomic_write_text(out, page)
     return out

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.errors import ConfigError
+from rnnkit.outputs import save_figure
 
 
 def plot_attention(weights: np.ndarray, src_tokens: list[str], out_tokens: list[str], out_path: str | Path) -> Path:
@@ -29,6 +30,6 @@ def plot_attention(weights: np.ndarray, src_tokens: list[str], out_tokens: list[
     ax.set_ylabel("output")
     fig.tight_layout()
     out_path = Path(out_path)
-    fig.savefig(out_path, dpi=110)
+    save_figure(fig, out_path, dpi=110)
     plt.close(fig)
     return out_path

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.outputs import save_figure
+
 
 def plot_confusion_matrix(cm: np.ndarray, class_names: list[str], out_path: str | Path,
                           title: str = "Confusion matrix") -> Path | None:
@@ -36,6 +38,6 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: list[str], out_path: str 
                     ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                             color="white" if rates[i, j] > 0.5 else "black")
     fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
+    save_figure(fig, out_path, dpi=110)
     plt.close(fig)
     return Path(out_path)

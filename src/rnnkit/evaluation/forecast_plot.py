@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rnnkit.outputs import save_figure
+
 
 def plot_backtest(backtest, out_path: str | Path, windows: int = 4, target: int = 0, context: int | None = None):
     """The last ``windows`` non-overlapping forecasts of the first series (one target), each
@@ -42,7 +44,7 @@ def plot_backtest(backtest, out_path: str | Path, windows: int = 4, target: int 
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{backtest.split}: last {len(picks)} of {backtest.windows} windows, horizon {h}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
+    save_figure(fig, out_path, dpi=110)
     plt.close(fig)
     return Path(out_path)
 

@@ -21,7 +21,8 @@ _WHERE = {
     "python_stdlib_text": "rnnkit.data.builtin",
     # writers
     "write_midi": "rnnkit.data.music",
-    "atomic_write_bytes": "rnnkit.training.checkpoint",
+    "atomic_write_bytes": "rnnkit.outputs",
+    "atomic_write_text": "rnnkit.outputs",
     "plot_backtest": "rnnkit.evaluation.forecast_plot",
     "plot_confusion_matrix": "rnnkit.evaluation.confusion_plot",
     # metrics

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +30,11 @@ from safetensors.torch import save as st_save
 
 from rnnkit._version import __version__
 from rnnkit.errors import CheckpointError
+from rnnkit.outputs import atomic_write_bytes, remove_orphaned_temporaries
 
 FORMAT = "rnnkit"
 FORMAT_VERSION = "1"
 MAX_HEADER = 100_000_000  # bytes; safetensors itself refuses larger headers
-TMP_SUFFIX = ".tmp"  # atomic writes go through ".NAME.<random>.tmp" beside the target
 
 
 @dataclass
@@ -113,41 +112,6 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(skeleton, list):
         return [unflatten_state(v, tensors) for v in skeleton]
     return skeleton
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-    try:
-        # mkstemp makes the file 0600; give it the mode any new file gets under the umask
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def remove_orphaned_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Delete the temporary files of writes a kill interrupted (``.NAME.*.tmp``); returns them."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    orphans = [p for p in folder.glob(f".*{TMP_SUFFIX}") if p.is_file()]
-    for p in orphans:
-        p.unlink(missing_ok=True)
-    return orphans
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:

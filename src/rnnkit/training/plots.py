@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rnnkit.outputs import save_figure
+
 
 def plot_curves(metrics_path: Path, out_path: Path) -> Path | None:
     """Train loss per logged step and validation loss per epoch; ``None`` if nothing to plot."""
@@ -31,6 +33,6 @@ def plot_curves(metrics_path: Path, out_path: Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_path, dpi=110)
+    save_figure(fig, out_path, dpi=110)
     plt.close(fig)
     return Path(out_path)

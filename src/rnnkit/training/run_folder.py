@@ -32,10 +32,22 @@ LOCK_NAME = ".rnnkit.lock"
 _held: dict[Path, tuple[int, int]] = {}  # folder -> (lock file descriptor, nesting depth)
 
 RUN_FILES = ("last.safetensors", "best.safetensors", "model.safetensors")
+TRACES = (*RUN_FILES, "metrics.jsonl", LOCK_NAME)  # any of these: the folder is rnnkit's
+_foreign: dict[Path, bool] = {}  # held folders: not empty and not rnnkit's when the lock was taken
 
 
 def holds_run(run_dir: str | Path) -> bool:
-    return any((Path(run_dir) / name).exists() for name in RUN_FILES)
+    """A run is there: its checkpoints, or at least its log (a run killed before checkpointing)."""
+    return any((Path(run_dir) / name).exists() for name in (*RUN_FILES, "metrics.jsonl"))
+
+
+def is_foreign(run_dir: str | Path) -> bool:
+    """Not empty, and holding nothing rnnkit writes: someone else's folder."""
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        return False
+    names = {p.name for p in folder.iterdir()}
+    return bool(names) and not names & set(TRACES)
 
 
 def check_run_folder(run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> None:
@@ -48,6 +60,10 @@ def check_run_folder(run_dir: str | Path, resume: bool = False, overwrite: bool 
     if not resume and not overwrite and holds_run(run_dir):
         raise ConfigError(f"{run_dir} already holds a training run; continue it with --resume, "
                           f"replace it with --overwrite, or choose another --out")
+    foreign = _foreign.get(run_dir.resolve(), None)
+    if not overwrite and (is_foreign(run_dir) if foreign is None else foreign):
+        raise ConfigError(f"{run_dir} is not empty and holds no rnnkit run; choose a new or empty folder for "
+                          "--out (or pass --overwrite to write into it: only rnnkit's own files are replaced)")
 
 
 def _holder(lock: Path) -> str:
@@ -74,6 +90,7 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a run folder; choose another --out")
     created = not folder.exists()
+    foreign = is_foreign(folder)  # judged before the lock file itself is created
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK_NAME
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -87,12 +104,14 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode())
     _held[folder] = (fd, 1)
+    _foreign[folder] = foreign
     try:
         yield
     finally:
         fd, depth = _held[folder]
         if depth <= 1:
             del _held[folder]
+            _foreign.pop(folder, None)
             if created and [p.name for p in folder.iterdir()] == [LOCK_NAME]:
                 # a refused or failed command leaves no empty folder behind
                 lock.unlink(missing_ok=True)
