@@ -61,6 +61,7 @@ def report(
 
 def _register_subcommands() -> None:
     # Each task's commands live in their own module; importing them here keeps this file thin.
+    from rnnkit.cli import cache as cache_cli
     from rnnkit.cli import classify as classify_cli
     from rnnkit.cli import demo as demo_cli
     from rnnkit.cli import forecast as forecast_cli
@@ -79,6 +80,7 @@ def _register_subcommands() -> None:
     app.add_typer(translate_cli.app, name="translate")
     app.add_typer(generate_cli.app, name="generate")
     app.add_typer(inspect_cli.app, name="inspect")
+    app.add_typer(cache_cli.app, name="cache")
     app.command(name="demo")(demo_cli.demo)
 
 

@@ -17,16 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnkit.data.cache import cache_dir, evict
 from rnnkit.data.vocab import EOS, Vocab
 from rnnkit.errors import DataError
-
-
-def cache_dir() -> Path:
-    """``$RNNKIT_CACHE``, else ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``."""
-    if os.environ.get("RNNKIT_CACHE"):
-        return Path(os.environ["RNNKIT_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rnnkit"
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -102,4 +95,5 @@ def encode_cached(text: str, vocab: Vocab) -> np.ndarray:
         with open(tmp, "wb") as f:
             np.save(f, ids)
         os.replace(tmp, target)  # atomic: concurrent runs never see half a file
+        evict(keep=target)  # the cache stays within its limit
     return np.load(target, mmap_mode="r")

@@ -30,6 +30,12 @@ _WHERE = {
     "classification_metrics": "rnnkit.evaluation.classification",
     "confusion_matrix": "rnnkit.evaluation.classification",
     "per_class_report": "rnnkit.evaluation.classification",
+    # the cache of encoded corpora
+    "cache_dir": "rnnkit.data.cache",
+    "cache_entries": "rnnkit.data.cache",
+    "cache_size": "rnnkit.data.cache",
+    "cache_limit": "rnnkit.data.cache",
+    "clear_cache": "rnnkit.data.cache",
     # checkpoints
     "load_checkpoint": "rnnkit.training.checkpoint",
     "checkpoint_task": "rnnkit.training.checkpoint",
