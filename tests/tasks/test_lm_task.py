@@ -74,3 +74,17 @@ def test_settings_mirror_every_config_field_or_say_why_not():
 
     with pytest.raises(TypeError, match="does not mirror TrainerConfig.warmup_steps"):
         settings._shared(TrainerConfig)
+
+
+def test_validation_is_capped_under_a_time_budget(tmp_path):
+    """With --max-time (or --eval-max-tokens) validation while training cannot outlast the budget."""
+    path = tmp_path / "text.txt"
+    path.write_text("abcdefgh\n" * 400)
+    base = dict(train_files=[str(path)], hidden_size=8, num_layers=1, progress=False, sample_every=0, device="cpu")
+    def scored(**kw):
+        task = lm._task(lm.LMSettings(**base, **kw))
+        return task.evaluate(task.model, "valid")["tokens"]
+
+    everything = scored()
+    assert scored(eval_max_tokens=50) <= 50 < everything
+    assert scored(max_time=60.0) == everything  # capped at 1,000,000 tokens: more than this corpus has

@@ -90,7 +90,8 @@ def model_defaults(estimator: Any) -> Callable[[F], F]:
 OPTION_RANGES: dict[str, dict[str, float]] = {
     **{name: {"ge": 1} for name in (
         "batch_size", "eval_batch_size", "bptt", "epochs", "hidden_size", "num_layers", "embedding_size",
-        "max_steps", "horizon", "context", "stride", "min_freq", "max_vocab", "sp_vocab_size", "max_length",
+        "max_steps", "eval_max_tokens", "horizon", "context", "stride", "min_freq", "max_vocab", "sp_vocab_size",
+        "max_length",
         "beam_size", "samples", "top_k", "steps_per_quarter", "max_tokens", "probes", "steps", "length",
         "input_size", "condition_size", "char_embedding", "char_hidden", "season", "max_chars")},
     **{name: {"ge": 0} for name in ("checkpoint_every", "early_stopping", "seed", "prime_steps", "piece",

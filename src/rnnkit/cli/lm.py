@@ -45,6 +45,8 @@ def train(
     init_range: Optional[float] = typer.Option(None, help="Initialise all weights U(-r, r) (default: torch's)."),
     batch_size: Optional[int] = typer.Option(None, help="Number of parallel contiguous streams."),
     bptt: Optional[int] = typer.Option(None, help="Truncated-BPTT window length (tokens)."),
+    eval_max_tokens: Optional[int] = typer.Option(None, help="Validate on at most this many tokens while "
+                                                  "training (default: all; 1,000,000 with --max-time)."),
     epochs: Optional[int] = typer.Option(None, help="Passes over the training text."),
     optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
     lr: Optional[float] = typer.Option(None, help="Learning rate."),
@@ -101,7 +103,8 @@ def train(
         level=level, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_size=embedding_size,
         dropout=dropout, locked_dropout=locked_dropout, embedding_dropout=embedding_dropout,
         weight_drop=weight_drop, tie_weights=tie_weights, init_range=init_range, batch_size=batch_size,
-        bptt=bptt, epochs=epochs, optimizer=optimizer, lr=lr, schedule=schedule, decay=decay,
+        bptt=bptt, eval_max_tokens=eval_max_tokens, epochs=epochs, optimizer=optimizer, lr=lr, schedule=schedule,
+        decay=decay,
         decay_start=decay_start, clip=clip, early_stopping=early_stopping, max_time=max_time, max_steps=max_steps,
         checkpoint_every=checkpoint_every, seed=seed, device=device, bf16=bf16,
         sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet,

@@ -87,6 +87,9 @@ class LMSettings:
     batch_size: int = 32
     bptt: int = 64
     eval_batch_size: int = 10
+    # validation while training scores at most this many tokens (None: all of them; with a
+    # time budget and no value, the first 1,000,000, so validating cannot outlast the budget)
+    eval_max_tokens: int | None = None
     # model
     cell: str = "lstm"
     hidden_size: int = 256
@@ -252,6 +255,9 @@ class LanguageModelTask:
 
     def evaluate(self, model, split: str) -> dict:
         ids = getattr(self.corpus, split)
+        cap = self.settings.eval_max_tokens or (1_000_000 if self.settings.max_time is not None else None)
+        if cap is not None:
+            ids = ids[: cap + 1]
         loss, count = stream_loss(model, ids, self.settings.eval_batch_size, self.settings.bptt,
                                   next(model.parameters()).device)
         return {"loss": loss, "tokens": count}
