@@ -193,5 +193,66 @@ def test_bad_input_is_one_error_line(ws, tmp_path, case, args, fragment):
     assert not [p for p in written if out not in p.parents], written  # nor anywhere but --out
 
 
+# ---------------------------------------------------------------- every ranged option, generated
+
+
+def _commands(typer_app, prefix=()):
+    for c in typer_app.registered_commands:
+        yield (*prefix, c.name or c.callback.__name__.replace("_", "-")), c.callback
+    for g in typer_app.registered_groups:
+        yield from _commands(g.typer_instance, (*prefix, g.name))
+
+
+def _option_cases():
+    """For every option of every command that OPTION_RANGES covers: a value just outside its
+    range, NaN (floats), and text that is not a number."""
+    import inspect
+
+    import typer
+
+    from rnnkit.cli.common import OPTION_RANGES
+    from rnnkit.cli.main import app
+
+    cases = []
+    for path, callback in _commands(app):
+        for p in inspect.signature(callback).parameters.values():
+            info = p.default
+            if not isinstance(info, typer.models.OptionInfo) or p.name not in OPTION_RANGES:
+                continue
+            flag = next(d for d in info.param_decls or ("--" + p.name.replace("_", "-"),) if d.startswith("--"))
+            flag = flag.split("/")[0]
+            is_float = "float" in str(p.annotation)
+            if not is_float and "int" not in str(p.annotation):
+                continue  # a list given as text (inspect long-range --clip 1,none): checked by the library
+            for kind, b in OPTION_RANGES[p.name].items():
+                step = 0.5 if is_float else 1
+                bad = {"ge": b - step, "gt": b, "le": b + step, "lt": b}[kind]
+                cases.append((f"{' '.join(path)} {flag} {bad:g}", [*path, flag, f"{bad:g}"], flag))
+            if is_float:
+                cases.append((f"{' '.join(path)} {flag} nan", [*path, flag, "nan"], flag))
+            cases.append((f"{' '.join(path)} {flag} abc", [*path, flag, "abc"], flag))
+    return cases
+
+
+OPTION_CASES = _option_cases()
+
+
+@pytest.mark.parametrize("case, argv, flag", OPTION_CASES, ids=[c[0] for c in OPTION_CASES])
+def test_option_out_of_range_is_one_error_line(case, argv, flag, tmp_path, monkeypatch, capsys):
+    """The same ``main()`` the script runs, in-process (the values are refused while the command
+    line is parsed, before any command body runs, so a subprocess each would add nothing)."""
+    from rnnkit.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["rnnkit", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out = capsys.readouterr()
+    lines = [x for x in (out.out + out.err).splitlines() if x.strip()]
+    assert stop.value.code == 2, lines
+    assert len(lines) == 1 and lines[0].startswith("error:") and flag in lines[0], lines
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
 def test_the_table_is_large():
-    assert len(CASES) >= 60
+    assert len(CASES) + len(OPTION_CASES) >= 250
