@@ -15,10 +15,10 @@ from rnnkit.errors import ConfigError
 def test_cache_is_bounded_and_cleared(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
     vocab = Vocab.build_chars(["ab"])
-    first = encode_cached("ab" * 10_000, vocab)  # 20,000 ids: 80 kB
+    first = encode_cached("ab" * 10_000, vocab)  # 20,000 ids, one byte each: 20 kB
     assert len(cache_entries()) == 1
-    monkeypatch.setenv("RNNKIT_CACHE_LIMIT", "100K")
-    second = encode_cached("ba" * 10_000, vocab)  # together over 100 kB: the older one goes
+    monkeypatch.setenv("RNNKIT_CACHE_LIMIT", "30K")
+    second = encode_cached("ba" * 10_000, vocab)  # together over 30 kB: the older one goes
     assert len(cache_entries()) == 1 and np.array_equal(second[:2], [1, 0])
     assert np.array_equal(first[:2], [0, 1])  # a mapped entry stays readable after eviction
     r = CliRunner().invoke(app, ["cache", "info"])

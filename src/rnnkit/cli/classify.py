@@ -145,11 +145,11 @@ def predict(
                                           "(default: FILE's name + .predictions.csv in the current folder)."),
 ) -> None:
     """Predict classes (with probabilities) for FILE; scores them too when FILE has labels."""
-    from rnnkit.tasks.io import LabelledSequences, read_text
+    from rnnkit.tasks.io import LabelledSequences, iter_lines, read_text
 
     clf = RNNClassifier.load(checkpoint)
     if no_labels:
-        lines = [line.strip() for line in read_text(file).splitlines() if line.strip()]
+        lines = [line.strip() for line in iter_lines(read_text(file)) if line.strip()]
         data = LabelledSequences(lines, None, "text", file.stem)
     else:
         data = _read(file, fmt, label_column, id_column, time_column, missing)

@@ -124,10 +124,10 @@ def predict(
 ) -> None:
     """Tag every token of FILE; prints accuracy and a per-tag report when FILE has tags."""
     from rnnkit.errors import DataError
-    from rnnkit.tasks.io import read_text
+    from rnnkit.tasks.io import iter_lines, read_text
     tagger = RNNTagger.load(checkpoint)
     if file.suffix.lower() == ".txt":
-        sentences = [line.split() for line in read_text(file).splitlines() if line.strip()]
+        sentences = [line.split() for line in iter_lines(read_text(file)) if line.strip()]
         if not sentences:
             raise DataError(f"{file} holds no sentences")
         gold = None

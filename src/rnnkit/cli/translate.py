@@ -132,18 +132,18 @@ def train(
 
 
 def _input_sentences(sentences: list[str], file: Optional[Path]) -> list[str]:
-    from rnnkit.tasks.io import read_text
+    from rnnkit.tasks.io import iter_lines, read_text
 
     if sentences and file:
         raise ConfigError("give sentences or --file, not both")
     if file:
-        lines = [line.strip() for line in read_text(file).splitlines()]
+        lines = [line.strip() for line in iter_lines(read_text(file))]
     elif sentences:
         lines = list(sentences)
     else:
         if sys.stdin.isatty():
             raise ConfigError("nothing to translate: give a sentence, --file FILE, or pipe text in")
-        lines = [line.strip() for line in sys.stdin.read().splitlines()]
+        lines = [line.strip() for line in iter_lines(sys.stdin.read())]
     if not any(lines):
         raise DataError("nothing to translate: the input is empty")
     return lines

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from rnnkit.data.sentences import decoder_targets
 from rnnkit.data.sequences import BucketedBatches
-from rnnkit.data.text import read_text
+from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
 
@@ -51,7 +51,7 @@ def read_conditioned_text(path: str | os.PathLike, condition_col: str | None = "
     if (condition_col is None) == (not feature_cols):
         raise DataError("give either a condition column (a label) or feature columns, not both or neither")
     text = read_text(path)
-    first = text.splitlines()[0]
+    first = next(iter_lines(text), "")
     wanted = [text_col] + ([condition_col] if condition_col else list(feature_cols or []))
     if path.suffix.lower() == ".csv" or set(wanted) <= set(_header(first)):
         return _from_table(path, text, wanted, condition_col, text_col, feature_cols)
@@ -66,7 +66,7 @@ def read_conditioned_text(path: str | os.PathLike, condition_col: str | None = "
 def _from_table(path: Path, text: str, wanted: list[str], condition_col, text_col, feature_cols) -> ConditionedText:
     import pandas as pd
 
-    sep = "\t" if "\t" in text.splitlines()[0] else ","
+    sep = "\t" if "\t" in next(iter_lines(text), "") else ","
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as e:

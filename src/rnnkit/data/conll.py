@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rnnkit.data.text import read_text
+from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
 CONLLU_COLUMNS = {"form": 1, "lemma": 2, "upos": 3, "xpos": 4, "deprel": 7}
@@ -34,7 +34,7 @@ def read_conll(path: str | os.PathLike, tag: str = "upos") -> tuple[list[list[st
             words.clear()
             labels.clear()
 
-    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+    for lineno, line in enumerate(iter_lines(read_text(path)), 1):
         if not line.strip():
             close()
             continue

@@ -7,6 +7,7 @@ objects (batch sources) that hold them, in a fixed order; equal data gives equal
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,14 @@ def fingerprint(*items: Any) -> str:
     def walk(x: Any) -> None:
         if isinstance(x, torch.Tensor):
             x = x.detach().cpu().numpy()
-        if isinstance(x, np.ndarray):
+        if isinstance(x, np.memmap) and x.filename:
+            # a mapped file (an encoded corpus, maybe GBs): its identity, not a read of every page;
+            # cache files are named by their content, and a rewritten file changes size or mtime
+            st = os.stat(x.filename)
+            h.update(f"m{x.filename}{st.st_size}{st.st_mtime_ns}{x.dtype.str}{x.shape}".encode())
+            h.update(np.ascontiguousarray(x[:8]).data)
+            h.update(np.ascontiguousarray(x[-8:]).data)
+        elif isinstance(x, np.ndarray):
             h.update(f"a{x.dtype.str}{x.shape}".encode())
             h.update(np.ascontiguousarray(x).data)
         elif x is None or isinstance(x, (str, int, float, bool, np.generic, torch.dtype)):

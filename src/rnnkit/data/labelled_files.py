@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.data.text import read_text
+from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
 FORMATS = ("auto", "ucr", "ts", "csv", "text")
@@ -52,7 +52,7 @@ def detect_format(path: Path) -> str:
         return "ts"
     if suffix == ".csv":
         return "csv"
-    first = next((line for line in read_text(path).splitlines() if line.strip()), "")
+    first = next((line for line in iter_lines(read_text(path)) if line.strip()), "")
     fields = first.split("\t") if "\t" in first else first.split()
     return "ucr" if len(fields) > 1 and all(_numeric_field(v) for v in fields[1:]) else "text"
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rnnkit.data.text import read_text
+from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
 
 def read_labelled_sentences(path: str | os.PathLike, fmt: str = "auto") -> tuple[list[str], list[str]]:
     """``(sentences, labels)`` from a labelled-sentence file."""
     path = Path(path)
-    lines = [line for line in read_text(path).splitlines() if line.strip()]
+    lines = [line for line in iter_lines(read_text(path)) if line.strip()]
     if fmt == "auto":
         fmt = "tab" if "\t" in lines[0] else "space"
     if fmt not in ("tab", "space"):

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.finite import check_finite
-from rnnkit.data.text import read_text
+from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
 
@@ -82,7 +82,7 @@ def read_ucr_tsv(path: str | os.PathLike, missing: str = "error") -> SeriesDatas
     path = Path(path)
     series: list[np.ndarray] = []
     labels: list[str] = []
-    for lineno, line in enumerate(read_text(path).splitlines(), 1):
+    for lineno, line in enumerate(iter_lines(read_text(path)), 1):
         if not line.strip():
             continue
         # UCR 2018 uses tabs; the older archive used commas or spaces.
@@ -121,7 +121,7 @@ def read_ts(path: str | os.PathLike, missing: str = "error") -> SeriesDataset:
     series: list[np.ndarray] = []
     labels: list[str] = []
     in_data = False
-    for lineno, raw in enumerate(read_text(path).splitlines(), 1):
+    for lineno, raw in enumerate(iter_lines(read_text(path)), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

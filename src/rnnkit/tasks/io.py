@@ -12,6 +12,7 @@ from typing import Any
 _WHERE = {
     # readers
     "read_text": "rnnkit.data.text",
+    "iter_lines": "rnnkit.data.text",
     "read_labelled_file": "rnnkit.data.labelled_files",
     "LabelledSequences": "rnnkit.data.labelled_files",
     "read_conll": "rnnkit.data.conll",

@@ -238,8 +238,7 @@ class LanguageModelTask:
         self._train = StreamBatches(corpus.train, settings.batch_size, settings.bptt)
         self._samples_shown = 0
         # unigram counts for the baseline, stored in every checkpoint: counted once here
-        self.unigram_counts = np.bincount(np.asarray(corpus.train, dtype=np.int64),
-                                           minlength=len(corpus.vocab)).tolist()
+        self.unigram_counts = token_counts(corpus.train, len(corpus.vocab)).tolist()
 
     def data_fingerprint(self) -> str:
         return fingerprint(self.corpus.train, self.corpus.valid, self.corpus.test, self.corpus.vocab.tokens)
@@ -279,6 +278,15 @@ class LanguageModelTask:
                        seed=self.settings.seed + self._samples_shown)
         text = prompt + vocab.decode(out.ids)
         return "─" * 20 + " sample " + "─" * 20 + "\n" + text.strip("\n") + "\n" + "─" * 48
+
+
+def token_counts(ids: np.ndarray, vocab_size: int, chunk: int = 1 << 22) -> np.ndarray:
+    """How often each id occurs, counted a slice at a time (a corpus of any size, memory-mapped,
+    is never copied whole into an int64 array)."""
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for start in range(0, len(ids), chunk):
+        counts += np.bincount(np.asarray(ids[start:start + chunk]), minlength=vocab_size)
+    return counts
 
 
 def describe_loss(loss: float, level: str) -> dict:
