@@ -62,6 +62,8 @@ def ws(tmp_path_factory):
         "src.txt": "a b c\nb c d\n",
         "tgt.txt": "c b a\n",
         "bad.conllu": "1\tThe\tthe\n\n",
+        "badid.conllu": "1\tThe\tthe\tDET\t_\t_\t0\troot\t_\t_\n1.x\tcat\tcat\tNOUN\t_\t_\t0\troot\t_\t_\n\n",
+        "untagged.conllu": "1\tThe\tthe\t_\t_\t_\t0\troot\t_\t_\n\n",
         "bad.json": "{not json",
         "strnotes.json": json.dumps({"train": [[["C4", "E4"]]], "valid": [], "test": []}),
         "corrupt.safetensors": "not a checkpoint at all",
@@ -116,6 +118,8 @@ CASES = [
                                 "a,b", *OUT], "quantiles"),
     ("translate-misaligned", ["translate", "train", "--src", "{ws}/src.txt", "--tgt", "{ws}/tgt.txt", *OUT], ""),
     ("tag-bad-conllu", ["tag", "train", "--train", "{ws}/bad.conllu", *OUT], "bad.conllu"),
+    ("tag-conllu-bad-id", ["tag", "train", "--train", "{ws}/badid.conllu", *OUT], "not a CoNLL-U word ID"),
+    ("tag-conllu-untagged", ["tag", "train", "--train", "{ws}/untagged.conllu", *OUT], "has no upos"),
     ("music-bad-json", ["music", "train", "{ws}/bad.json", *OUT], "JSON"),
     ("music-note-names", ["music", "train", "{ws}/strnotes.json", *OUT], "strnotes.json"),
     # checkpoints

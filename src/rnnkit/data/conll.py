@@ -9,10 +9,14 @@ the word is column 2 and the tag column is chosen by name (``upos`` = column 4, 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
+
+# a word ("7"), or a multi-word token ("7-8") or empty node ("7.1"), which carry no tag
+_ID = re.compile(r"(\d+)([-.]\d+)?")
 
 CONLLU_COLUMNS = {"form": 1, "lemma": 2, "upos": 3, "xpos": 4, "deprel": 7}
 
@@ -44,10 +48,17 @@ def read_conll(path: str | os.PathLike, tag: str = "upos") -> tuple[list[list[st
         if conllu:
             if len(cols) != 10:
                 raise DataError(f"{path}, line {lineno}: a CoNLL-U line has 10 tab-separated columns, got {len(cols)}")
-            if "-" in cols[0] or "." in cols[0]:
+            kind = _ID.fullmatch(cols[0])
+            if kind is None:
+                raise DataError(f"{path}, line {lineno}: {cols[0]!r} is not a CoNLL-U word ID (1, 2-3 or 4.1)")
+            if kind.group(2):
                 continue  # multi-word token or empty node: not a tagged word
+            label = cols[CONLLU_COLUMNS[tag]]
+            if label == "_" and tag in ("upos", "deprel"):
+                raise DataError(f"{path}, line {lineno}: word {cols[1]!r} has no {tag} ('_'); tag every word, or "
+                                f"choose another --tag-column")
             words.append(cols[1])
-            labels.append(cols[CONLLU_COLUMNS[tag]])
+            labels.append(label)
         else:
             if len(cols) < 2:
                 raise DataError(f"{path}, line {lineno}: expected 'token tag' columns")
