@@ -157,3 +157,17 @@ def test_header_is_checked_before_the_tensors_are_read(tmp_path):
     (tmp_path / "lying.safetensors").write_bytes((10**12).to_bytes(8, "little") + b"{}")
     with pytest.raises(CheckpointError, match="does not fit the file"):
         load_checkpoint(tmp_path / "lying.safetensors")
+
+
+def test_a_vocabulary_that_does_not_fit_the_model_is_one_line(tmp_path):
+    from rnnkit.tasks import lm
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("abcabc\n" * 50)
+    result = lm.train(lm.LMSettings(train_files=[str(corpus)], hidden_size=8, num_layers=1, epochs=1,
+                                    progress=False, sample_every=0, device="cpu"), tmp_path / "run")
+    ck = load_checkpoint(result.best_checkpoint)
+    ck.meta["vocab"]["tokens"] = ck.meta["vocab"]["tokens"][:2]  # shorter than the embedding
+    save_checkpoint(tmp_path / "short.safetensors", ck)
+    with pytest.raises(CheckpointError, match="vocabulary has 2 tokens"):
+        lm.load(tmp_path / "short.safetensors")

@@ -426,6 +426,9 @@ class LanguageModeler(Estimator):
 
     def _restore(self, meta: dict) -> None:
         self.vocab_ = Vocab.from_dict(meta["vocab"])
+        if len(self.vocab_) != self.model_.config.vocab_size:
+            raise ValueError(f"its vocabulary has {len(self.vocab_)} tokens, its model "
+                             f"{self.model_.config.vocab_size}")
         self.settings_ = LMSettings(**meta["settings"]) if meta.get("settings") else None
         self.unigram_counts_ = meta.get("unigram_counts")
 
