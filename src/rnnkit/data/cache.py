@@ -9,7 +9,11 @@ new entry the least recently used ones beyond the limit are deleted (never the n
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
 
 from rnnkit.errors import ConfigError
 
@@ -65,6 +69,31 @@ def evict(keep: Path | None = None) -> list[Path]:
     return removed
 
 
+def cached_ids(digest: str, write: Callable[[BinaryIO], None]) -> np.ndarray:
+    """The ``.npy`` array cached under ``digest`` (a content hash), memory-mapped read-only;
+    if absent, ``write(file)`` writes it first, to a temporary file renamed into place (so
+    concurrent runs never see half of one), and the cache is trimmed to its limit."""
+    target = cache_dir() / "token-ids" / f"{digest}.npy"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:  # plain writes, not a writable map: no pages stay resident
+                write(f)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.replace(tmp, target)
+        evict(keep=target)
+    return np.load(target, mmap_mode="r")
+
+
+def write_npy_header(f: BinaryIO, dtype: np.dtype, length: int) -> None:
+    """The header of a 1-D ``.npy`` array of ``length`` items, whose data the caller writes."""
+    np.lib.format.write_array_header_1_0(f, {"descr": np.dtype(dtype).newbyteorder("<").str,
+                                             "fortran_order": False, "shape": (length,)})
+
+
 def clear_cache() -> tuple[int, int]:
     """Delete every cached entry; returns ``(files, bytes)`` removed."""
     entries = cache_entries()
@@ -74,4 +103,5 @@ def clear_cache() -> tuple[int, int]:
     return len(entries), size
 
 
-__all__ = ["cache_dir", "cache_limit", "cache_entries", "cache_size", "evict", "clear_cache"]
+__all__ = ["cache_dir", "cache_limit", "cache_entries", "cache_size", "evict", "clear_cache", "cached_ids",
+           "write_npy_header"]

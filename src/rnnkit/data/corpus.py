@@ -6,11 +6,11 @@ import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
-from rnnkit.data.cache import cache_dir, evict
+from rnnkit.data.cache import cached_ids, write_npy_header
 from rnnkit.data.text import encode_cached, encode_chars, id_dtype, iter_text, read_text, tokens
 from rnnkit.data.vocab import LM_WORDS, Vocab
 from rnnkit.errors import DataError
@@ -124,23 +124,14 @@ def _encode_chars_cached(files: Sequence[str | os.PathLike], vocab: Vocab, size:
     """The character ids of ``files`` from the cache, encoded into it chunk by chunk if absent."""
     key = key.copy()
     key.update(repr(vocab.to_dict()).encode("utf-8"))
-    target = cache_dir() / "token-ids" / f"{key.hexdigest()[:32]}.npy"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            # plain writes, not a writable map: written pages do not stay resident in this process
-            dtype = id_dtype(len(vocab)).newbyteorder("<")
-            with open(tmp, "wb") as f:
-                np.lib.format.write_array_header_1_0(f, {"descr": dtype.str, "fortran_order": False, "shape": (size,)})
-                for chunk in _chunks(files):
-                    f.write(encode_chars(chunk, vocab).astype(dtype).tobytes())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, target)  # atomic: concurrent runs never see half a file
-        evict(keep=target)
-    return np.load(target, mmap_mode="r")
+    dtype = id_dtype(len(vocab)).newbyteorder("<")
+
+    def write(f: BinaryIO) -> None:
+        write_npy_header(f, dtype, size)
+        for chunk in _chunks(files):
+            f.write(encode_chars(chunk, vocab).astype(dtype).tobytes())
+
+    return cached_ids(key.hexdigest()[:32], write)
 
 
 def _line_end(text: str, pos: int) -> int:

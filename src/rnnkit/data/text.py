@@ -15,10 +15,11 @@ import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from rnnkit.data.cache import cache_dir, evict
+from rnnkit.data.cache import cached_ids, write_npy_header
 from rnnkit.data.vocab import EOS, Vocab
 from rnnkit.errors import DataError
 
@@ -158,28 +159,22 @@ def encode_text(text: str, vocab: Vocab) -> np.ndarray:
 def encode_cached(text: str, vocab: Vocab) -> np.ndarray:
     """Token ids of ``text``, memory-mapped from a cache keyed by the text and the vocabulary.
 
-    Characters are encoded straight into the memory-mapped file, a chunk at a time: a corpus
-    costs its text plus small temporaries, not 4-12 bytes a character of arrays in memory."""
+    Characters are encoded into the file a chunk at a time: a corpus costs its text plus
+    small temporaries, not 4-12 bytes a character of arrays in memory."""
     key = hashlib.sha256()
     for start in range(0, len(text), CHUNK):
         key.update(text[start:start + CHUNK].encode("utf-8"))
     key.update(repr(vocab.to_dict()).encode("utf-8"))
-    target = cache_dir() / "token-ids" / f"{key.hexdigest()[:32]}.npy"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            if vocab.level == "char":
-                ids = np.lib.format.open_memmap(tmp, mode="w+", dtype=id_dtype(len(vocab)), shape=(len(text),))
-                encode_chars(text, vocab, out=ids)
-                ids.flush()
-                del ids
-            else:
-                with open(tmp, "wb") as f:
-                    np.save(f, encode_text(text, vocab).astype(id_dtype(len(vocab))))
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, target)  # atomic: concurrent runs never see half a file
-        evict(keep=target)  # the cache stays within its limit
-    return np.load(target, mmap_mode="r")
+    dtype = id_dtype(len(vocab)).newbyteorder("<")
+
+    def write(f: BinaryIO) -> None:
+        if vocab.level == "char":  # a chunk at a time: small temporaries whatever the length
+            write_npy_header(f, dtype, len(text))
+            for start in range(0, len(text), CHUNK):
+                f.write(encode_chars(text[start:start + CHUNK], vocab).astype(dtype).tobytes())
+        else:
+            ids = encode_text(text, vocab)
+            write_npy_header(f, dtype, len(ids))
+            f.write(ids.astype(dtype).tobytes())
+
+    return cached_ids(key.hexdigest()[:32], write)
