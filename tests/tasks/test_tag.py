@@ -94,3 +94,20 @@ def test_tagger_on_a_slice_of_ud_english_ewt(shared_data):
     X_test, y_test = read_conll(root / "en_ewt-ud-dev.conllu")
     tagger = RNNTagger(epochs=2, device="cpu").fit(X[:3000], y[:3000])
     assert tagger.score(X_test[:500], y_test[:500]) >= 0.85  # a majority-tag baseline is about 0.17
+
+
+def test_a_very_long_sentence_is_tagged_in_bounded_pieces():
+    """One huge input (a corpus on a single line) is read in pieces of MAX_PIECE tokens, and
+    tagged like the same tokens given as separate short sentences."""
+    from rnnkit.tasks.tag import RNNTagger
+
+    words = [["the", "cat", "sat"], ["a", "dog", "ran"]] * 4
+    tags = [["DET", "NOUN", "VERB"]] * 8
+    tagger = RNNTagger(hidden_size=8, num_layers=1, embedding_size=8, epochs=2, device="cpu").fit(words, tags)
+    tagger.MAX_PIECE = 5
+    long = [w for s in words for w in s]  # 24 tokens: pieces of 5
+    probs = tagger.predict_proba([long, ["the", "cat"]])
+    assert probs[0].shape == (24, len(tagger.classes_)) and probs[1].shape == (2, len(tagger.classes_))
+    pieces = [long[i:i + 5] for i in range(0, 24, 5)]
+    expected = np.concatenate(tagger.predict_proba(pieces))
+    np.testing.assert_allclose(probs[0], expected, rtol=1e-5, atol=1e-6)

@@ -243,7 +243,9 @@ class RecurrentEstimator(Estimator):
         device = next(model.parameters()).device
         dummy = [np.zeros(len(x), dtype=np.int64) for x in inputs] if self._per_step else np.zeros(len(inputs))
         out: list[np.ndarray] = []
-        for batch in self._batches(inputs, dummy, chars, shuffle=False, batch_size=256).for_epoch(0):
+        # at most 256 sequences and about 16k steps a batch: long inputs in small batches
+        batch_size = max(1, min(256, (1 << 14) // max(1, max(len(x) for x in inputs))))
+        for batch in self._batches(inputs, dummy, chars, shuffle=False, batch_size=batch_size).for_epoch(0):
             probs = model(*model_inputs(batch, device)).float().softmax(-1).cpu().numpy()
             if self._per_step:
                 out.extend(p[:n] for p, n in zip(probs, batch.lengths.tolist()))

@@ -114,11 +114,22 @@ class RNNTagger(RecurrentEstimator):
         weights = self._class_weights(np.concatenate(list(train_batches.targets))) if self.class_weight else None
         self._train(model, train_batches, valid_batches, weights, resume=resume)
 
+    #: sequences longer than this are tagged in pieces of this many steps, so one huge input
+    #: (a corpus on a single line) costs bounded memory; a piece's tags see its own context only
+    MAX_PIECE = 1000
+
     def predict_proba(self, X) -> list[np.ndarray]:
         """One ``(T_i, n_tags)`` array of tag probabilities per sequence."""
         self._check_fitted()
         items, kind = as_step_sequences(X)
-        return self._probabilities(*self._encoded(items, kind))
+        cut = [(i, s) for i, x in enumerate(items) for s in range(0, max(1, len(x)), self.MAX_PIECE)]
+        if len(cut) == len(items):
+            return self._probabilities(*self._encoded(items, kind))
+        pieces = self._probabilities(*self._encoded([items[i][s:s + self.MAX_PIECE] for i, s in cut], kind))
+        out: list[list[np.ndarray]] = [[] for _ in items]
+        for (i, _), p in zip(cut, pieces):
+            out[i].append(p)
+        return [np.concatenate(parts) for parts in out]
 
     def predict(self, X) -> list[list]:
         self._check_fitted()
