@@ -48,6 +48,8 @@ def ws(tmp_path_factory):
     files = {
         "text.txt": "def f(x):\n    return x + 1\n" * 80,
         "empty.txt": "",
+        "prose.txt": "".join(f"{w} number {i} says something about the weather.\n"
+                             for i, w in enumerate(f"word{j}" for j in range(40))),
         "blank.txt": "\n\n  \n",
         "good.tsv": ucr_lines(),
         "inf.tsv": ucr_lines(bad="inf"),
@@ -117,6 +119,8 @@ CASES = [
     ("forecast-bad-quantiles", ["forecast", "train", "{ws}/good.csv", "--likelihood", "quantile", "--quantiles",
                                 "a,b", *OUT], "quantiles"),
     ("translate-misaligned", ["translate", "train", "--src", "{ws}/src.txt", "--tgt", "{ws}/tgt.txt", *OUT], ""),
+    ("condition-col-on-plain-text", ["lm", "train", "{ws}/prose.txt", "--condition-col", "label", *OUT],
+     "does not look like labelled sentences"),
     ("tag-bad-conllu", ["tag", "train", "--train", "{ws}/bad.conllu", *OUT], "bad.conllu"),
     ("tag-conllu-bad-id", ["tag", "train", "--train", "{ws}/badid.conllu", *OUT], "not a CoNLL-U word ID"),
     ("tag-conllu-untagged", ["tag", "train", "--train", "{ws}/untagged.conllu", *OUT], "has no upos"),
