@@ -135,3 +135,46 @@ def test_vocabularies_saved_before_the_policy_load_with_their_specials():
     assert Vocab.from_dict(old_chars).specials == ()
     v = Vocab.build_words([["x", "y"]], specials=("<pad>", "<unk>"))
     assert Vocab.from_dict(v.to_dict()).specials == v.specials
+
+
+# ------------------------------------------------------------------ streamed corpora == in-memory
+
+
+def _reference_word_corpus(files, valid, test, split, min_freq, max_vocab):
+    """The corpus as the in-memory reader built it: the whole text, cut at line ends."""
+    from rnnkit.data.text import tokens
+
+    text = "\n".join(read_text(p) for p in files)
+    if valid is None:
+        def line_end(pos):
+            nl = text.find("\n", pos)
+            return len(text) if nl < 0 else nl + 1
+        n = len(text)
+        a, b = line_end(int(n * split[0])), line_end(int(n * (split[0] + split[1])))
+        texts = {"train": text[:a], "valid": text[a:b], "test": text[b:]}
+    else:
+        texts = {"train": text, "valid": read_text(valid), "test": read_text(test)}
+    vocab = Vocab.build_words([tokens(texts["train"], "word")], min_freq=min_freq, max_size=max_vocab)
+    return vocab, {k: encode_text(t, vocab) for k, t in texts.items()}
+
+
+@pytest.mark.parametrize("split, min_freq, max_vocab, separate", [
+    ((0.9, 0.05, 0.05), 1, None, False), ((0.6, 0.2, 0.2), 2, 12, False), ((0.9, 0.05, 0.05), 1, None, True)])
+def test_streamed_word_corpus_equals_the_in_memory_one(tmp_path, monkeypatch, split, min_freq, max_vocab, separate):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(30)]
+    lines = [" ".join(rng.choice(words, rng.integers(0, 9))) for _ in range(300)]
+    one, two = tmp_path / "one.txt", tmp_path / "two.txt"
+    one.write_text("\n".join(lines[:150]) + "\n\n", encoding="utf-8")
+    two.write_bytes(("\r\n".join(lines[150:])).encode())  # CRLF, no final newline
+    valid = test = None
+    if separate:
+        valid, test = tmp_path / "v.txt", tmp_path / "t.txt"
+        valid.write_text("\n".join(lines[:20]) + "\nunseen words here\n")
+        test.write_text("\n".join(lines[20:40]))
+    c = load_corpus([one, two], valid, test, level="word", split=split, min_freq=min_freq, max_vocab=max_vocab)
+    vocab, ids = _reference_word_corpus([one, two], valid, test, split, min_freq, max_vocab)
+    assert c.vocab.tokens == vocab.tokens
+    for name in ("train", "valid", "test"):
+        assert np.array_equal(np.asarray(getattr(c, name)), ids[name]), name

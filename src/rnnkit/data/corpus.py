@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -11,8 +12,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from rnnkit.data.cache import cached_ids, write_npy_header
-from rnnkit.data.text import encode_cached, encode_chars, id_dtype, iter_text, read_text, tokens
-from rnnkit.data.vocab import LM_WORDS, Vocab
+from rnnkit.data.text import encode_chars, id_dtype, iter_text
+from rnnkit.data.vocab import EOS, LM_WORDS, UNK, Vocab
 from rnnkit.errors import DataError
 
 
@@ -55,26 +56,7 @@ def load_corpus(
         raise DataError(f"split fractions must be three positive numbers summing to 1, got {split}")
     if level == "char":
         return _char_corpus(train_files, valid, test, split)
-    train_text = "\n".join(read_text(p) for p in train_files) if len(train_files) > 1 else read_text(train_files[0])
-    if valid is None:
-        n = len(train_text)
-        a, b = int(n * split[0]), int(n * (split[0] + split[1]))
-        a, b = _line_end(train_text, a), _line_end(train_text, b)  # cut at line ends: no word split in two
-        texts = {"train": train_text[:a], "valid": train_text[a:b], "test": train_text[b:]}
-        del train_text  # the three slices are copies: do not hold the whole text twice
-        for name, t in texts.items():
-            if not t.strip():
-                raise DataError(f"the {name} split of the training text is empty; the corpus is too small to split")
-    else:
-        assert test is not None  # both or neither, checked above
-        texts = {"train": train_text, "valid": read_text(valid), "test": read_text(test)}
-    vocab = Vocab.build_words([tokens(texts["train"], "word")], min_freq=min_freq, max_size=max_vocab,
-                              specials=LM_WORDS)
-
-    corpus = Corpus(vocab, *(encode_cached(texts[name], vocab) for name in ("train", "valid", "test")))
-    if len(corpus.train) < 2:
-        raise DataError("the training text has fewer than 2 tokens")
-    return corpus
+    return _word_corpus(train_files, valid, test, split, min_freq, max_vocab)
 
 
 def _chunks(files: Sequence[str | os.PathLike]) -> Iterator[str]:
@@ -134,9 +116,93 @@ def _encode_chars_cached(files: Sequence[str | os.PathLike], vocab: Vocab, size:
     return cached_ids(key.hexdigest()[:32], write)
 
 
-def _line_end(text: str, pos: int) -> int:
-    nl = text.find("\n", pos)
-    return len(text) if nl < 0 else nl + 1
+def _lines(files: Sequence[str | os.PathLike]) -> Iterator[tuple[int, str]]:
+    """``(offset, line)`` for every line of the files' text (split on ``\\n`` only, as
+    :func:`~rnnkit.data.text.iter_lines`), streamed: the offset of its first character."""
+    offset, pending = 0, ""
+    for chunk in _chunks(files):
+        pending += chunk
+        start = 0
+        while True:
+            end = pending.find("\n", start)
+            if end < 0:
+                break
+            yield offset + start, pending[start:end].rstrip("\r")
+            start = end + 1
+        offset += start
+        pending = pending[start:]
+    if pending:
+        yield offset, pending.rstrip("\r")
+
+
+def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathLike | None,
+                 test: str | os.PathLike | None, split: tuple[float, float, float], min_freq: int,
+                 max_vocab: int | None) -> Corpus:
+    """A word corpus streamed from disk: the training text is cut at the first line ends at
+    or after the ``split`` fractions of its characters (so no word is split in two), the
+    vocabulary comes from the training part, and the ids of all parts are written to one
+    cached file, of which the splits are views."""
+    sources: list[tuple[str, list[str | os.PathLike]]] = [("train", list(train_files))]
+    if valid is not None and test is not None:
+        sources += [("valid", [valid]), ("test", [test])]
+        cut = None
+    else:  # pass 1: the training text's length, for the cuts
+        n = sum(len(chunk) for chunk in _chunks(train_files))
+        cut = (int(n * split[0]), int(n * (split[0] + split[1])))
+
+    def parts() -> Iterator[tuple[str, str]]:
+        """``(split name, line)`` over every source."""
+        for name, files in sources:
+            for offset, line in _lines(files):
+                if cut is None:
+                    yield name, line
+                else:
+                    yield ("train" if offset <= cut[0] else "valid" if offset <= cut[1] else "test"), line
+
+    # pass 2: the vocabulary of the training part, the size of each part, the content digest
+    counts: Counter[str] = Counter()
+    sizes = {"train": 0, "valid": 0, "test": 0}
+    words = {"train": 0, "valid": 0, "test": 0}  # tokens other than <eos>: a part without any is empty
+    key = hashlib.sha256(repr((cut, [name for name, _ in sources])).encode())
+    for name, line in parts():
+        tokens = line.split()
+        if name == "train":
+            counts.update(tokens)
+        sizes[name] += len(tokens) + 1
+        words[name] += len(tokens)
+        key.update(line.encode("utf-8") + b"\n")
+    for name in ("train", "valid", "test"):
+        if words[name] == 0:
+            raise DataError(f"the {name} split of the training text is empty; the corpus is too small to split"
+                            if cut is not None else f"the {name} file holds no words")
+    specials = set(LM_WORDS)
+    ranked = sorted((w for w, c in counts.items() if c >= min_freq and w not in specials),
+                    key=lambda w: (-counts[w], w))
+    if max_vocab is not None:
+        ranked = ranked[: max(0, max_vocab - len(LM_WORDS))]
+    vocab = Vocab([*LM_WORDS, *ranked], level="word", unk=UNK, specials=LM_WORDS)
+    key.update(repr(vocab.to_dict()).encode("utf-8"))
+    dtype = id_dtype(len(vocab)).newbyteorder("<")
+    total = sum(sizes.values())
+
+    def write(f: BinaryIO) -> None:  # pass 3: the ids, a block of lines at a time
+        write_npy_header(f, dtype, total)
+        stoi, unk, eos = vocab.stoi, vocab.stoi[UNK], vocab.stoi[EOS]
+        block: list[int] = []
+        for _, line in parts():
+            block.extend(stoi.get(t, unk) for t in line.split())
+            block.append(eos)
+            if len(block) >= 1 << 20:
+                f.write(np.asarray(block, dtype=dtype).tobytes())
+                block.clear()
+        f.write(np.asarray(block, dtype=dtype).tobytes())
+
+    ids = cached_ids(key.hexdigest()[:32], write)
+    a, b = sizes["train"], sizes["train"] + sizes["valid"]
+    corpus = Corpus(vocab, ids[:a], ids[a:b], ids[b:])
+    if len(corpus.train) < 2:
+        raise DataError("the training text has fewer than 2 tokens")
+    return corpus
 
 
 __all__ = ["Corpus", "load_corpus"]
