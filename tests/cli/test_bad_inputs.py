@@ -142,6 +142,8 @@ CASES = [
     ("out-is-a-file", ["lm", "train", "{ws}/text.txt", "--out", "{ws}/text.txt"], "is a file"),
     ("classify-out-is-a-file", ["classify", "train", "--train", "{ws}/good.tsv", "--out", "{ws}/good.tsv"],
      "is a file"),
+    ("forecast-evaluate-out-is-a-file", ["forecast", "evaluate", "{ws}/clf/model.safetensors", "{ws}/good.csv",
+                                         "--out", "{ws}/good.tsv"], "is a file"),
     ("existing-run", ["lm", "train", "{ws}/text.txt", "--out", "{ws}/lm"], "already holds a training run"),
     ("unknown-cell", ["lm", "train", "{ws}/text.txt", "--cell", "foo", *OUT], "foo"),
     ("unknown-preset", ["lm", "train", "--preset", "nope", *OUT], "nope"),

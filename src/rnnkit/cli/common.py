@@ -51,7 +51,8 @@ def user_errors(fn: F) -> F:
         try:
             with _command_locks:  # run-folder locks taken by the command end with it
                 return fn(*args, **kwargs)
-        except (RnnkitError, FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        except (RnnkitError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+                PermissionError) as e:
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             if isinstance(e, OSError) and e.filename:
                 msg = f"{e.strerror}: {e.filename}"

@@ -169,6 +169,8 @@ def evaluate(
     """Rolling-origin backtest of a saved forecaster beside the naive baselines."""
     if stride < 1:
         raise ConfigError("--stride must be at least 1")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the report and the plot")
     f = Forecaster.load(checkpoint, device=device)
     bt = f.backtest(data, split, stride)
     _print_backtest(bt)
