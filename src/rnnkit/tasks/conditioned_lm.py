@@ -27,7 +27,7 @@ from rnnkit.data.conditioned_text import ConditionedBatches
 from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import perplexity
-from rnnkit.generation import sample_sequences
+from rnnkit.generation.sampling import sample_sequences, sample_stream_sequences
 from rnnkit.models import ConditionedLM, ConditionedLMConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split, to_targets
@@ -166,8 +166,18 @@ class ConditionedGenerator(Estimator):
         was = model.training
         model.eval()
         device = next(model.parameters()).device
-        cond = torch.as_tensor(np.repeat(self._condition_array([condition] if self.classes_ is not None
-                                                               else condition, 1), n, axis=0)).to(device)
+        cond_array = np.repeat(self._condition_array([condition] if self.classes_ is not None else condition, 1),
+                               n, axis=0)
+        if device.type == "cpu":  # the NumPy step engine
+            from rnnkit.inference import ConditionedStream
+
+            never = np.zeros(len(self.codec_), np.float32)
+            never[[PAD_ID, UNK_ID, BOS_ID]] = -np.inf
+            ids = sample_stream_sequences(ConditionedStream(model, cond_array), BOS_ID, EOS_ID,
+                                          max_length or self.max_length, temperature, top_k, top_p, seed, never)
+            model.train(was)
+            return [self.codec_.decode(s) for s in ids]
+        cond = torch.as_tensor(cond_array).to(device)
         state = model.initial_state(model.encode_condition(cond))
         # <unk> stands for many rare words at once: never write it (nor padding or <bos>)
         bias = torch.zeros(len(self.codec_), device=device)
@@ -181,6 +191,16 @@ class ConditionedGenerator(Estimator):
                                top_k, top_p, seed, device)
         model.train(was)
         return [self.codec_.decode(s) for s in ids]
+
+    def stream(self, conditions: Any):
+        """A :class:`~rnnkit.inference.ConditionedStream` with one sequence per condition (a
+        list of labels, or a (B, F) array of features); feed ``<bos>`` (id 2) first."""
+        from rnnkit.inference import ConditionedStream
+
+        self._check_fitted()
+        n = len(conditions)
+        assert isinstance(self.model_, ConditionedLM)
+        return ConditionedStream(self.model_, self._condition_array(conditions, n))
 
     def generate(self, condition: Any, n: int = 1, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int | None = None, max_length: int | None = None) -> list[str]:

@@ -253,6 +253,22 @@ class RecurrentEstimator(Estimator):
                 out.extend(probs)
         return out
 
+    # ------------------------------------------------------------- streaming
+    def stream(self, batch: int = 1):
+        """An open stream of ``batch`` sequences over a unidirectional model: a
+        :class:`~rnnkit.inference.TaggerStream` (tag logits per step) for a tagger, a
+        :class:`~rnnkit.inference.ClassifierStream` (the prediction so far) for a classifier.
+        Inputs: raw feature vectors (series) or word ids (``encoder_``; text)."""
+        from rnnkit.inference import ClassifierStream, TaggerStream
+        from rnnkit.models import SequenceClassifier, SequenceTagger
+
+        self._check_fitted()
+        model = self.model_
+        if isinstance(model, SequenceTagger):
+            return TaggerStream(model, batch)
+        assert isinstance(model, SequenceClassifier)
+        return ClassifierStream(model, batch)
+
     # ------------------------------------------------------------- persistence
     def _restore(self, meta: dict) -> None:
         self.classes_ = np.array(meta["classes"])

@@ -301,6 +301,16 @@ class Forecaster(Estimator):
         return z * scaler.scale[:n] + scaler.loc[:n]
 
     # ------------------------------------------------------------- predict
+    def stream(self, key: str = ""):
+        """A :class:`~rnnkit.tasks.forecast_stream.ForecasterStream` for one series (``key``:
+        its id, for a forecaster fitted on several): ``update(row, time)`` with each new
+        observation in the data's units, ``forecast()`` -> the next ``horizon`` steps, as
+        :meth:`predict` gives them for the rows seen so far."""
+        from rnnkit.tasks.forecast_stream import ForecasterStream
+
+        self._check_fitted()
+        return ForecasterStream(self, key)
+
     def predict(self, data, future=None, history: bool = False):
         """Forecast the ``horizon`` steps after the end of each series in ``data``.
 

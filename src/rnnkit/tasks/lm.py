@@ -433,6 +433,14 @@ class LanguageModeler(Estimator):
         self.unigram_counts_ = meta.get("unigram_counts")
 
     # ------------------------------------------------------------- use
+    def stream(self, batch: int = 1):
+        """An open :class:`~rnnkit.inference.LanguageStream` of ``batch`` sequences: token id
+        -> next-token logits (B, V), at constant cost per step (ids: ``vocab_.encode``)."""
+        from rnnkit.inference import LanguageStream
+
+        self._check_fitted()
+        return LanguageStream(self.model_, batch)
+
     def generate(self, prompt: str | None = None, length: int = 500, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None) -> str:
         """The prompt followed by ``length`` generated tokens."""

@@ -221,6 +221,13 @@ class MusicModeler(Estimator):
         return -self.evaluate(pieces)["nll"]
 
     @torch.no_grad()
+    def stream(self, batch: int = 1):
+        """A :class:`~rnnkit.inference.MusicStream`: piano-roll frame (B, 88) -> logits of the next."""
+        from rnnkit.inference import MusicStream
+
+        self._check_fitted()
+        return MusicStream(self.model_, batch)
+
     def generate(self, steps: int, seed_roll: np.ndarray | None = None, temperature: float = 1.0,
                  seed: int | None = None) -> np.ndarray:
         """A ``(len(seed) + steps, 88)`` roll: the seed frames, then ``steps`` sampled ones.
@@ -232,8 +239,10 @@ class MusicModeler(Estimator):
         if temperature <= 0:
             raise ConfigError(f"temperature must be positive, got {temperature}")
         model = self.model_
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
         device = next(model.parameters()).device
+        if device.type == "cpu":
+            return self._generate_numpy(steps, seed_roll, temperature, seed)
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
         frames = [] if seed_roll is None else [torch.as_tensor(f, dtype=torch.float32) for f in seed_roll]
         state, prev = None, torch.zeros(1, N_KEYS, device=device)
         for f in frames:  # read the seed: each frame is the input for the next step
@@ -247,6 +256,25 @@ class MusicModeler(Estimator):
             out.append(frame)
             prev = frame.to(device)[None]
         return torch.stack(out).numpy() if out else np.zeros((0, N_KEYS), np.float32)
+
+    def _generate_numpy(self, steps: int, seed_roll: np.ndarray | None, temperature: float,
+                        seed: int | None) -> np.ndarray:
+        """:meth:`generate` on the CPU through the NumPy step engine (a :class:`MusicStream`)."""
+        rng = np.random.default_rng(seed)
+        stream = self.stream(1)
+        frames = [] if seed_roll is None else [np.asarray(f, dtype=np.float32) for f in seed_roll]
+        prev = np.zeros((1, N_KEYS), np.float32)
+        for f in frames:  # read the seed: each frame is the input for the next step
+            stream.advance(prev)
+            prev = f[None]
+        out = list(frames)
+        for _ in range(steps):
+            logits = stream.advance(prev)
+            probs = 1.0 / (1.0 + np.exp(-logits[0] / temperature))
+            frame = (rng.random(N_KEYS) < probs).astype(np.float32)
+            out.append(frame)
+            prev = frame[None]
+        return np.stack(out) if out else np.zeros((0, N_KEYS), np.float32)
 
 
 TrainedMusicModel = MusicModeler  # the name before the estimators were one family

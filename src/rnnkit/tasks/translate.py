@@ -176,6 +176,19 @@ class Translator(Estimator):
     def _translate(self, model, sentences: Sequence[str], beam_size: int) -> list[str]:
         return [self.tgt_codec_.decode(h.ids) for h in self._hypotheses(model, sentences, beam_size)]
 
+    def stream(self, sentences: str | Sequence[str]):
+        """The decoder opened on encoded source ``sentences``: a
+        :class:`~rnnkit.inference.DecoderStream` of target id -> logits (B, V_tgt); feed
+        ``<bos>`` first (``tgt_codec_``)."""
+        from rnnkit.inference import DecoderStream
+
+        self._check_fitted()
+        sentences = [sentences] if isinstance(sentences, str) else list(sentences)
+        ids = self._encode(self.src_codec_, sentences, "source")
+        src, lengths = pad_batch(ids, torch.long)
+        assert isinstance(self.model_, Seq2Seq)
+        return DecoderStream(self.model_, src, lengths)
+
     def translate(self, sentences: str | Sequence[str], beam_size: int | None = None) -> list[str]:
         """Translations of ``sentences`` (one string or a list), detokenised."""
         self._check_fitted()
