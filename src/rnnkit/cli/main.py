@@ -64,6 +64,7 @@ def _register_subcommands() -> None:
     from rnnkit.cli import cache as cache_cli
     from rnnkit.cli import classify as classify_cli
     from rnnkit.cli import demo as demo_cli
+    from rnnkit.cli import export as export_cli
     from rnnkit.cli import forecast as forecast_cli
     from rnnkit.cli import generate as generate_cli
     from rnnkit.cli import inspect as inspect_cli
@@ -82,6 +83,7 @@ def _register_subcommands() -> None:
     app.add_typer(inspect_cli.app, name="inspect")
     app.add_typer(cache_cli.app, name="cache")
     app.command(name="demo")(demo_cli.demo)
+    app.command(name="export")(export_cli.export)
 
 
 _register_subcommands()

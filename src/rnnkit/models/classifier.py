@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.errors import ConfigError
-from rnnkit.layers import Recurrent
+from rnnkit.layers import Recurrent, TorchState
 from rnnkit.layers.char_encoder import CharWordEncoder
 from rnnkit.layers.conv_branch import ConvBranch
 from rnnkit.layers.embedding import word_embedding
@@ -117,6 +117,13 @@ class SequenceClassifier(nn.Module):
     def encode(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
                char_lengths: Tensor | None = None) -> Tensor:
         """The pooled sequence representation (B, D * hidden [+ conv channels])."""
+        return self.encode_with_state(x, lengths, chars, char_lengths)[0]
+
+    def encode_with_state(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
+                          char_lengths: Tensor | None = None, state: TorchState | None = None
+                          ) -> tuple[Tensor, TorchState]:
+        """:meth:`encode` from the recurrent ``state`` (default zeros), also returning the
+        encoder's final state (for export with the state in and out)."""
         b, t = x.shape[0], x.shape[1]
         if lengths is None:
             lengths = torch.full((b,), t, dtype=torch.long)
@@ -134,24 +141,25 @@ class SequenceClassifier(nn.Module):
                 h = znormalise(x, mask)
             else:
                 h = (x - self.input_mean) / self.input_std * mask.unsqueeze(-1).to(x.dtype)
-        pooled = self._pool(h, lengths, mask)
+        pooled, final = self._pool(h, lengths, mask, state)
         if self.conv is not None:
             pooled = torch.cat([pooled, self.conv(h, mask)], dim=-1)
-        return pooled
+        return pooled, final
 
-    def _pool(self, h: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
-        out, state = self.encoder(h, lengths=lengths.cpu())  # (B, T, D*H)
+    def _pool(self, h: Tensor, lengths: Tensor, mask: Tensor, state: TorchState | None = None
+              ) -> tuple[Tensor, TorchState]:
+        out, state = self.encoder(h, state, lengths=lengths.cpu())  # (B, T, D*H)
         pooling = self.config.pooling
         if pooling == "last":
             hn = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
             d = 2 if self.config.bidirectional else 1
-            return torch.cat(list(hn[-d:]), dim=-1)  # forward end (+ backward start)
+            return torch.cat(list(hn[-d:]), dim=-1), state  # forward end (+ backward start)
         if pooling == "mean":
-            return masked_mean(out, mask)
+            return masked_mean(out, mask), state
         if pooling == "max":
-            return masked_max(out, mask)
+            return masked_max(out, mask), state
         assert self.attention is not None  # pooling == "attention" built it
-        return self.attention(out, mask)[0]
+        return self.attention(out, mask)[0], state
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
                 char_lengths: Tensor | None = None) -> Tensor:

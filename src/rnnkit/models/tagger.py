@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.errors import ConfigError
-from rnnkit.layers import Recurrent
+from rnnkit.layers import Recurrent, TorchState
 from rnnkit.layers.char_encoder import CharWordEncoder
 from rnnkit.layers.embedding import word_embedding
 from rnnkit.layers.pooling import valid_mask
@@ -69,6 +69,13 @@ class SequenceTagger(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
                 char_lengths: Tensor | None = None) -> Tensor:
+        return self.forward_with_state(x, lengths, chars, char_lengths)[0]
+
+    def forward_with_state(self, x: Tensor, lengths: Tensor | None = None, chars: Tensor | None = None,
+                           char_lengths: Tensor | None = None, state: TorchState | None = None
+                           ) -> tuple[Tensor, TorchState]:
+        """:meth:`forward` from the recurrent ``state`` (default zeros), also returning the
+        encoder's final state (for export with the state in and out)."""
         b, t = x.shape[0], x.shape[1]
         if lengths is None:
             lengths = torch.full((b,), t, dtype=torch.long)
@@ -77,10 +84,10 @@ class SequenceTagger(nn.Module):
             if chars is None or char_lengths is None:
                 raise ValueError("this tagger uses character features: pass chars and char_lengths")
             h = torch.cat([h, self.chars(chars, char_lengths)], dim=-1)
-        out, _ = self.encoder(self.dropout(h), lengths=lengths.cpu())  # (B, T, D*H), zero past lengths
+        out, state = self.encoder(self.dropout(h), state, lengths=lengths.cpu())  # (B, T, D*H), zero past lengths
         logits = self.head(self.dropout(out))
         mask = valid_mask(lengths.to(logits.device), t).unsqueeze(-1)
-        return logits * mask
+        return logits * mask, state
 
     @staticmethod
     def loss(logits: Tensor, tags: Tensor, lengths: Tensor, label_smoothing: float = 0.0,

@@ -31,8 +31,40 @@ ESTIMATORS = {
     "MusicModeler": "rnnkit.tasks.music",
 }
 _OTHER = {"Estimator": "rnnkit.tasks.base"}
+#: checkpoint task name -> estimator
+TASKS = {"classify": "RNNClassifier", "tag": "RNNTagger", "forecast": "Forecaster", "lm": "LanguageModeler",
+         "conditioned_lm": "ConditionedGenerator", "translate": "Translator", "music": "MusicModeler"}
 
-__all__ = [*ESTIMATORS, *_OTHER]
+__all__ = [*ESTIMATORS, *_OTHER, "load", "export"]
+
+
+def load(path: Any, device: str = "cpu") -> Any:
+    """Any rnnkit checkpoint (a saved estimator or a training run's) as its fitted estimator."""
+    from rnnkit.errors import CheckpointError
+    from rnnkit.training.checkpoint import checkpoint_task
+
+    task = checkpoint_task(path)
+    if task not in TASKS:
+        raise CheckpointError(f"{path}: a checkpoint without a known task ({task!r}); "
+                              f"expected one of {', '.join(TASKS)}")
+    return __getattr__(TASKS[task]).load(path, device=device)
+
+
+def export(source: Any, output: Any = None, format: str = "onnx") -> list:
+    """Export a checkpoint path (or a fitted estimator) -> the files written; ``output``
+    defaults to the checkpoint's path with ``.onnx``."""
+    from pathlib import Path
+
+    from rnnkit.errors import ConfigError
+
+    if isinstance(source, (str, Path)):
+        estimator = load(source)
+        output = output or Path(source).with_suffix(".onnx")
+    else:
+        estimator = source
+    if output is None:
+        raise ConfigError("give the output path of the export")
+    return estimator.export(output, format=format)
 
 
 def __getattr__(name: str) -> Any:

@@ -180,6 +180,22 @@ class Estimator:
         put_model(ck, self.model_)
         return save_checkpoint(path, ck)
 
+    def export(self, path: str | Path, format: str = "onnx") -> list[Path]:
+        """Write the fitted model for other runtimes: ``format="onnx"`` gives ONNX graphs
+        with the recurrent state as explicit inputs and outputs and this estimator's
+        metadata (vocabularies, classes, scalers) inside (see :mod:`rnnkit.inference.onnx_export`).
+        Returns the files written."""
+        self._check_fitted()
+        if format != "onnx":
+            raise ConfigError(f"unknown export format {format!r}; choose onnx")
+        from rnnkit.inference.onnx_export import export_onnx
+
+        return export_onnx(self.model_, path, {**self._checkpoint_meta(), **self._export_meta()})
+
+    def _export_meta(self) -> dict[str, Any]:
+        """What an exported graph's consumer needs beyond :meth:`_checkpoint_meta`."""
+        return {}
+
     @classmethod
     def load(cls: type[E], path: str | Path, device: str = "cpu") -> E:
         """A fitted estimator from :meth:`save`'s file, or from a training run's checkpoint."""

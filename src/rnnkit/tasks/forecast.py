@@ -301,6 +301,10 @@ class Forecaster(Estimator):
         return z * scaler.scale[:n] + scaler.loc[:n]
 
     # ------------------------------------------------------------- predict
+    def _export_meta(self) -> dict:
+        return {"context": self._reach, "target_cols": list(self.target_cols_), "calendar": list(self.calendar_),
+                "freq": self.freq_}
+
     def stream(self, key: str = ""):
         """A :class:`~rnnkit.tasks.forecast_stream.ForecasterStream` for one series (``key``:
         its id, for a forecaster fitted on several): ``update(row, time)`` with each new

@@ -1,0 +1,302 @@
+"""Export to ONNX with the recurrent state as explicit inputs and outputs.
+
+Every family becomes one graph (two for the families that open on something first):
+
+==========================  =================================================================
+language model              ``ids`` (B, T), ``h``, ``c`` -> ``logits`` (B, T, V), ``h_out``, ``c_out``
+music model                 ``frames`` (B, T, 88), ``h``, ``c`` -> ``logits``, ``h_out``, ``c_out``
+tagger                      ``x`` (B, T[, F]), ``lengths`` (B,) [, ``chars``, ``char_lengths``],
+                            ``h``, ``c`` -> ``logits`` (B, T, K), ``h_out``, ``c_out``
+classifier                  as the tagger -> ``logits`` (B, C), ``h_out``, ``c_out``
+forecaster                  ``past`` (B, C, F), ``future`` (B, horizon, k) -> ``forecast`` (B, H, n, P)
+conditioned generator       ``*.init.onnx``: ``condition`` -> ``condition_vector``, ``h``, ``c``;
+                            ``*.step.onnx``: ``ids``, ``condition_vector``, ``h``, ``c`` -> ``logits``, ...
+translator                  ``*.encoder.onnx``: ``src``, ``src_lengths`` -> ``memory``, ``keys``,
+                            ``mask``, ``feed``, ``h``, ``c``; ``*.decoder.onnx``: ``tokens`` (B,),
+                            ``memory``, ``keys``, ``mask``, ``feed``, ``h``, ``c`` -> ``logits``,
+                            ``attention``, ``feed_out``, ``h_out``, ``c_out``
+==========================  =================================================================
+
+States are (num_layers * directions, B, H) as in torch (``c`` only for LSTMs); batch and
+time axes are dynamic, so a runtime streams by feeding T=1 (or any chunk) and passing
+``h_out``/``c_out`` back in. The recurrent layers become ONNX ``LSTM``/``GRU``/``RNN``
+operators (torch's TorchScript-based exporter, which maps its fused kernels onto them
+one to one). Each file carries what a consumer needs in its metadata property
+``rnnkit``: the family, the model config, the estimator's metadata (vocabularies,
+classes, scalers) and the names of the inputs, outputs and states.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.errors import ConfigError
+from rnnkit.layers import Recurrent, TorchState
+from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.conditioned_lm import ConditionedLM
+from rnnkit.models.forecaster import ForecastNet
+from rnnkit.models.language_model import LanguageModel
+from rnnkit.models.music_model import PolyphonicModel
+from rnnkit.models.seq2seq import DecoderState, Memory, Seq2Seq
+from rnnkit.models.tagger import SequenceTagger
+
+OPSET = 17
+
+
+def _state_names(rnn: Recurrent) -> list[str]:
+    return ["h", "c"] if rnn.fused_mode == "LSTM" else ["h"]
+
+
+def _pack(state: Sequence[Tensor]) -> TorchState:
+    return tuple(state) if len(state) == 2 else state[0]
+
+
+def _unpack(state: TorchState) -> tuple[Tensor, ...]:
+    return tuple(state) if isinstance(state, tuple) else (state,)
+
+
+class _LanguageGraph(nn.Module):
+    def __init__(self, model: LanguageModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: Tensor, *state: Tensor):
+        logits, new = self.model(ids, _pack(state))
+        return (logits, *_unpack(new))
+
+
+class _MusicGraph(nn.Module):
+    def __init__(self, model: PolyphonicModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames: Tensor, *state: Tensor):
+        logits, new = self.model(frames, _pack(state))
+        return (logits, *_unpack(new))
+
+
+class _SequenceGraph(nn.Module):
+    """Tagger or classifier: (x, lengths[, chars, char_lengths], *state) -> (logits, *state)."""
+
+    def __init__(self, model: SequenceTagger | SequenceClassifier, chars: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.chars = chars
+
+    def forward(self, x: Tensor, lengths: Tensor, *rest: Tensor):
+        chars, char_lengths = (rest[0], rest[1]) if self.chars else (None, None)
+        state = rest[2:] if self.chars else rest
+        if isinstance(self.model, SequenceTagger):
+            logits, new = self.model.forward_with_state(x, lengths, chars, char_lengths, _pack(state))
+        else:
+            pooled, new = self.model.encode_with_state(x, lengths, chars, char_lengths, _pack(state))
+            logits = self.model.head(pooled)
+        return (logits, *_unpack(new))
+
+
+class _ConditionInit(nn.Module):
+    def __init__(self, model: ConditionedLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, condition: Tensor):
+        cond = self.model.condition_encoder(condition)
+        return (cond, *_unpack(self.model.initial_state(cond)))
+
+
+class _ConditionStep(nn.Module):
+    def __init__(self, model: ConditionedLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: Tensor, cond: Tensor, *state: Tensor):
+        m = self.model
+        out, new = m.rnn(m._inputs(ids, cond), _pack(state))
+        return (m.decoder(out), *_unpack(new))
+
+
+class _Encoder(nn.Module):
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, src: Tensor, src_lengths: Tensor):
+        memory, state = self.model.encode(src, src_lengths)
+        keys = memory.outputs if memory.keys is None else memory.keys
+        return (memory.outputs, keys, memory.mask, state.feed, *_unpack(state.rnn))
+
+
+class _DecoderStep(nn.Module):
+    def __init__(self, model: Seq2Seq) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens: Tensor, memory: Tensor, keys: Tensor, mask: Tensor, feed: Tensor, *state: Tensor):
+        m = self.model
+        logits, new, weights = m.step(tokens, DecoderState(_pack(state), feed),
+                                      Memory(memory, keys if m.has_attention else None, mask))
+        return (logits, weights, new.feed, *_unpack(new.rnn))
+
+
+class _ForecastGraph(nn.Module):
+    def __init__(self, model: ForecastNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, past: Tensor, future: Tensor):
+        return self.model(past, future)
+
+
+def _states(rnn: Recurrent, batch: int, suffix: str = "") -> tuple[list[str], list[Tensor], dict[str, dict[int, str]]]:
+    names = [n + suffix for n in _state_names(rnn)]
+    n = rnn.num_layers * rnn.num_directions
+    tensors = [torch.zeros(n, batch, rnn.hidden_size) for _ in names]
+    axes = {name: {1: "batch"} for name in names}
+    axes.update({name + "_out": {1: "batch"} for name in names})
+    return names, tensors, axes
+
+
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str],
+            axes: dict[str, dict[int, str]], meta: dict[str, Any]) -> Path:
+    import onnx
+
+    from rnnkit.outputs import atomic_write_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".export.tmp")
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer notes on shape checks and packed sequences
+        torch.onnx.export(module.eval(), args, str(tmp), input_names=inputs, output_names=outputs,
+                          dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    proto = onnx.load(str(tmp))
+    tmp.unlink()
+    prop = proto.metadata_props.add()
+    prop.key = "rnnkit"
+    # the tracer drops inputs a graph never reads (the memory of a decoder without attention)
+    used = [i.name for i in proto.graph.input]
+    prop.value = json.dumps({**meta, "inputs": used, "outputs": outputs}, default=str)
+    atomic_write_bytes(path, proto.SerializeToString())
+    return path
+
+
+def _with_suffix(path: Path, part: str) -> Path:
+    stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
+    return path.with_name(f"{stem}.{part}.onnx")
+
+
+def export_onnx(model: nn.Module, path: str | Path, meta: dict[str, Any] | None = None) -> list[Path]:
+    """Write ``model`` (any rnnkit task model) as ONNX; ``meta`` (JSON-able) rides along in
+    the ``rnnkit`` metadata property. Returns the files written (two for the conditioned
+    generator and the translator: ``NAME.init``/``NAME.step``, ``NAME.encoder``/``NAME.decoder``)."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise ConfigError("ONNX export needs the onnx package: pip install 'rnnkit[onnx]'") from None
+    path = Path(path)
+    model = model.cpu().float().eval()
+    cfg: Any = getattr(model, "config", None)
+    config = cfg.to_dict() if hasattr(cfg, "to_dict") else {}
+    meta = {"format": "rnnkit-onnx/1", "model": type(model).__name__, "config": config, **(meta or {})}
+    b, t = 2, 3
+    if isinstance(model, LanguageModel):
+        names, states, axes = _states(model.rnn, b)
+        return [_export(_LanguageGraph(model), (torch.zeros(b, t, dtype=torch.long), *states), path,
+                        ["ids", *names], ["logits", *(n + "_out" for n in names)],
+                        {"ids": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}, **axes},
+                        {**meta, "family": "language model", "state": names})]
+    if isinstance(model, PolyphonicModel):
+        names, states, axes = _states(model.rnn, b)
+        return [_export(_MusicGraph(model), (torch.zeros(b, t, model.config.n_keys), *states), path,
+                        ["frames", *names], ["logits", *(n + "_out" for n in names)],
+                        {"frames": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}, **axes},
+                        {**meta, "family": "music model", "state": names})]
+    if isinstance(model, (SequenceTagger, SequenceClassifier)):
+        tc = model.config
+        if isinstance(model, SequenceClassifier) and model.config.conv_branch:
+            raise ConfigError("a classifier with a convolutional branch (LSTM-FCN) has no ONNX export yet")
+        names, states, axes = _states(model.encoder, b)
+        x = torch.zeros(b, t, dtype=torch.long) if tc.vocab_size else torch.zeros(b, t, tc.input_size or 0)
+        lengths = torch.full((b,), t, dtype=torch.long)
+        args: list[Tensor] = [x, lengths]
+        inputs = ["x", "lengths"]
+        dyn = {"x": {0: "batch", 1: "time"}, "lengths": {0: "batch"}}
+        if tc.num_chars:
+            args += [torch.ones(b, t, 2, dtype=torch.long), torch.full((b, t), 2, dtype=torch.long)]
+            inputs += ["chars", "char_lengths"]
+            dyn.update({"chars": {0: "batch", 1: "time", 2: "word_length"}, "char_lengths": {0: "batch", 1: "time"}})
+        tagger = isinstance(model, SequenceTagger)
+        dyn["logits"] = {0: "batch", 1: "time"} if tagger else {0: "batch"}
+        return [_export(_SequenceGraph(model, bool(tc.num_chars)), (*args, *states), path, [*inputs, *names],
+                        ["logits", *(n + "_out" for n in names)], {**dyn, **axes},
+                        {**meta, "family": "tagger" if tagger else "classifier", "state": names})]
+    if isinstance(model, ForecastNet):
+        fc = model.config
+        context = int(meta.get("context", 0)) or max(fc.highway, 8)
+        past = torch.zeros(b, context, fc.n_targets + fc.n_past + fc.n_known)
+        future = torch.zeros(b, fc.horizon, fc.n_known)
+        return [_export(_ForecastGraph(model), (past, future), path, ["past", "future"], ["forecast"],
+                        {"past": {0: "batch", 1: "time"}, "future": {0: "batch"}, "forecast": {0: "batch"}},
+                        {**meta, "family": "forecaster", "state": []})]
+    if isinstance(model, ConditionedLM):
+        cc = model.config
+        names, states, axes = _states(model.rnn, b)
+        condition = torch.zeros(b, dtype=torch.long) if cc.num_labels else torch.zeros(b, cc.feature_size)
+        init = _export(_ConditionInit(model), (condition,), _with_suffix(path, "init"), ["condition"],
+                       ["condition_vector", *names],
+                       {"condition": {0: "batch"}, "condition_vector": {0: "batch"}, **axes},
+                       {**meta, "family": "conditioned generator", "graph": "init", "state": names})
+        step = _export(_ConditionStep(model), (torch.zeros(b, t, dtype=torch.long),
+                                               torch.zeros(b, cc.condition_size), *states),
+                       _with_suffix(path, "step"), ["ids", "condition_vector", *names],
+                       ["logits", *(n + "_out" for n in names)],
+                       {"ids": {0: "batch", 1: "time"}, "condition_vector": {0: "batch"},
+                        "logits": {0: "batch", 1: "time"}, **axes},
+                       {**meta, "family": "conditioned generator", "graph": "step", "state": names})
+        return [init, step]
+    if isinstance(model, Seq2Seq):
+        names, states, axes = _states(model.decoder, b)
+        src = torch.ones(b, 4, dtype=torch.long)
+        enc = _export(_Encoder(model), (src, torch.full((b,), 4, dtype=torch.long)), _with_suffix(path, "encoder"),
+                      ["src", "src_lengths"], ["memory", "keys", "mask", "feed", *names],
+                      {"src": {0: "batch", 1: "source"}, "src_lengths": {0: "batch"},
+                       "memory": {0: "batch", 1: "source"}, "keys": {0: "batch", 1: "source"},
+                       "mask": {0: "batch", 1: "source"}, "feed": {0: "batch"}, **axes},
+                      {**meta, "family": "translator", "graph": "encoder", "state": names})
+        with torch.no_grad():
+            memory, st = model.encode(src, torch.full((b,), 4, dtype=torch.long))
+        keys = memory.outputs if memory.keys is None else memory.keys
+        dec = _export(_DecoderStep(model), (torch.ones(b, dtype=torch.long), memory.outputs, keys, memory.mask,
+                                            st.feed, *_unpack(st.rnn)), _with_suffix(path, "decoder"),
+                      ["tokens", "memory", "keys", "mask", "feed", *names],
+                      ["logits", "attention", "feed_out", *(n + "_out" for n in names)],
+                      {"tokens": {0: "batch"}, "memory": {0: "batch", 1: "source"}, "keys": {0: "batch", 1: "source"},
+                       "mask": {0: "batch", 1: "source"}, "feed": {0: "batch"}, "logits": {0: "batch"},
+                       "attention": {0: "batch", 1: "source"}, "feed_out": {0: "batch"},
+                       **axes, **{n + "_out": {1: "batch"} for n in names}},
+                      {**meta, "family": "translator", "graph": "decoder", "state": names})
+        return [enc, dec]
+    raise ConfigError(f"no ONNX export for {type(model).__name__}")
+
+
+def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``rnnkit`` metadata of an exported file (a one-line error if it has none)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ConfigError(f"{path}: not an ONNX file ({type(exc).__name__})") from None
+    for prop in proto.metadata_props:
+        if prop.key == "rnnkit":
+            return json.loads(prop.value)
+    raise ConfigError(f"{path}: an ONNX file without rnnkit metadata (not exported by rnnkit)")
+
+
+__all__ = ["export_onnx", "read_onnx_metadata", "OPSET"]

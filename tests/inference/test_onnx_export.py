@@ -1,0 +1,231 @@
+"""ONNX export of every family: onnxruntime equals rnnkit over a whole padded batch and
+over 100 streamed steps (the state passed back in), within 1e-4."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.errors import ConfigError
+from rnnkit.inference import LanguageStream, MusicStream, TaggerStream
+from rnnkit.inference.onnx_export import export_onnx, read_onnx_metadata
+from rnnkit.models import (
+    ConditionedLM,
+    ConditionedLMConfig,
+    LanguageModel,
+    LanguageModelConfig,
+    Seq2Seq,
+    Seq2SeqConfig,
+    SequenceClassifier,
+    SequenceClassifierConfig,
+    SequenceTagger,
+    SequenceTaggerConfig,
+)
+from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
+from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+TOL = 1e-4
+STEPS = 100
+
+
+def _session(path):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options)
+
+
+def _zeros(names, layers, batch, hidden):
+    return {n: np.zeros((layers, batch, hidden), np.float32) for n in names}
+
+
+def _stream_through_onnx(sess, first_input: str, inputs: np.ndarray, names, layers, hidden, extra=None):
+    """Feed ``inputs`` (B, T, ...) one step at a time, passing the state back: outputs (B, T, ...)."""
+    state = _zeros(names, layers, inputs.shape[0], hidden)
+    outs = []
+    for t in range(inputs.shape[1]):
+        result = sess.run(None, {first_input: inputs[:, t:t + 1], **(extra or {}), **state})
+        outs.append(result[0][:, 0])
+        state = dict(zip(names, result[1:]))
+    return np.stack(outs, 1), state
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+def test_language_model(tmp_path, cell):
+    torch.manual_seed(0)
+    model = LanguageModel(LanguageModelConfig(20, cell, 12, 2)).eval()
+    [path] = export_onnx(model, tmp_path / "lm.onnx", {"vocab": {"tokens": list("abc")}})
+    names = ["h", "c"] if cell == "lstm" else ["h"]
+    sess = _session(path)
+    ids = torch.randint(0, 20, (3, STEPS))
+    with torch.no_grad():
+        ref, ref_state = model(ids)
+    whole = sess.run(None, {"ids": ids.numpy(), **_zeros(names, 2, 3, 12)})
+    assert np.abs(whole[0] - ref.numpy()).max() <= TOL
+    streamed, state = _stream_through_onnx(sess, "ids", ids.numpy(), names, 2, 12)
+    assert np.abs(streamed - LanguageStream(model, 3).feed(ids.numpy())).max() <= TOL
+    final = ref_state if isinstance(ref_state, tuple) else (ref_state,)
+    for name, p in zip(names, final):
+        assert np.abs(state[name] - p.numpy()).max() <= TOL
+    meta = read_onnx_metadata(path)
+    assert meta["family"] == "language model" and meta["state"] == names and meta["vocab"]["tokens"] == list("abc")
+
+
+def test_music_model(tmp_path):
+    torch.manual_seed(0)
+    model = PolyphonicModel(PolyphonicModelConfig(hidden_size=8, num_layers=2)).eval()
+    [path] = export_onnx(model, tmp_path / "music.onnx")
+    frames = (torch.rand(2, STEPS, 88) < 0.1).float()
+    streamed, _ = _stream_through_onnx(_session(path), "frames", frames.numpy(), ["h", "c"], 2, 8)
+    assert np.abs(streamed - MusicStream(model, 2).feed(frames.numpy())).max() <= TOL
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_tagger_padded_batch_and_stream(tmp_path, bidirectional):
+    torch.manual_seed(0)
+    config = SequenceTaggerConfig(5, vocab_size=20, embedding_size=6, hidden_size=8, num_layers=2,
+                                  bidirectional=bidirectional, num_chars=0 if not bidirectional else 12)
+    model = SequenceTagger(config).eval()
+    [path] = export_onnx(model, tmp_path / "tagger.onnx")
+    sess = _session(path)
+    x, lengths = torch.randint(1, 20, (4, 11)), torch.tensor([11, 6, 1, 9])
+    d = 2 if bidirectional else 1
+    feeds = {"x": x.numpy(), "lengths": lengths.numpy(), **_zeros(["h", "c"], 2 * d, 4, 8)}
+    chars = char_lengths = None
+    if bidirectional:
+        chars, char_lengths = torch.randint(1, 12, (4, 11, 5)), torch.randint(1, 6, (4, 11))
+        feeds.update({"chars": chars.numpy(), "char_lengths": char_lengths.numpy()})
+    with torch.no_grad():
+        ref = model(x, lengths, chars, char_lengths)
+    assert np.abs(sess.run(None, feeds)[0] - ref.numpy()).max() <= TOL
+    if not bidirectional:
+        ids = torch.randint(1, 20, (2, STEPS)).numpy()
+        state = _zeros(["h", "c"], 2, 2, 8)
+        outs = []
+        for t in range(STEPS):
+            result = sess.run(None, {"x": ids[:, t:t + 1], "lengths": np.ones(2, np.int64), **state})
+            outs.append(result[0][:, 0])
+            state = dict(zip(["h", "c"], result[1:]))
+        assert np.abs(np.stack(outs, 1) - TaggerStream(model, 2).feed(ids)).max() <= TOL
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_classifier_padded_batch(tmp_path, pooling):
+    torch.manual_seed(0)
+    model = SequenceClassifier(SequenceClassifierConfig(3, input_size=2, hidden_size=8, num_layers=2,
+                                                        pooling=pooling)).eval()
+    model.set_input_scaling(torch.tensor([1.0, -1.0]), torch.tensor([2.0, 0.5]))
+    [path] = export_onnx(model, tmp_path / "clf.onnx", {"classes": ["a", "b", "c"]})
+    x, lengths = torch.randn(4, 13, 2), torch.tensor([13, 2, 7, 1])
+    with torch.no_grad():
+        ref = model(x, lengths)
+    out = _session(path).run(None, {"x": x.numpy(), "lengths": lengths.numpy(), **_zeros(["h", "c"], 4, 4, 8)})
+    assert np.abs(out[0] - ref.numpy()).max() <= TOL
+    assert read_onnx_metadata(path)["classes"] == ["a", "b", "c"]
+
+
+def test_classifier_last_pooling_streams_with_the_state(tmp_path):
+    torch.manual_seed(0)
+    model = SequenceClassifier(SequenceClassifierConfig(3, input_size=2, hidden_size=8, bidirectional=False)).eval()
+    [path] = export_onnx(model, tmp_path / "clf.onnx")
+    sess = _session(path)
+    x = torch.randn(2, STEPS, 2)
+    state = _zeros(["h", "c"], 1, 2, 8)
+    for t in range(STEPS):
+        logits, *rest = sess.run(None, {"x": x[:, t:t + 1].numpy(), "lengths": np.ones(2, np.int64), **state})
+        state = dict(zip(["h", "c"], rest))
+    with torch.no_grad():
+        assert np.abs(logits - model(x).numpy()).max() <= TOL
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_forecaster(tmp_path, decoder):
+    torch.manual_seed(0)
+    model = ForecastNet(ForecastNetConfig(n_targets=2, horizon=3, n_known=1, hidden_size=8, decoder=decoder,
+                                          highway=4, likelihood="gaussian")).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    [path] = export_onnx(model, tmp_path / "fc.onnx", {"context": 8})
+    past, future = torch.randn(5, 8, 3), torch.randn(5, 3, 1)
+    with torch.no_grad():
+        ref = model(past, future)
+    out = _session(path).run(None, {"past": past.numpy(), "future": future.numpy()})
+    assert np.abs(out[0] - ref.numpy()).max() <= TOL
+
+
+def test_conditioned_generator(tmp_path):
+    torch.manual_seed(0)
+    model = ConditionedLM(ConditionedLMConfig(20, num_labels=3, hidden_size=8, num_layers=2)).eval()
+    init, step = export_onnx(model, tmp_path / "cond.onnx")
+    assert (init.name, step.name) == ("cond.init.onnx", "cond.step.onnx")
+    cond, ids = torch.tensor([0, 2]), torch.randint(0, 20, (2, STEPS))
+    with torch.no_grad():
+        ref, _ = model(ids, cond)
+    vector, h, c = _session(init).run(None, {"condition": cond.numpy()})
+    sess = _session(step)
+    outs = []
+    for t in range(STEPS):
+        logits, h, c = sess.run(None, {"ids": ids[:, t:t + 1].numpy(), "condition_vector": vector, "h": h, "c": c})
+        outs.append(logits[:, 0])
+    assert np.abs(np.stack(outs, 1) - ref.numpy()).max() <= TOL
+
+
+@pytest.mark.parametrize("attention", ["general", "additive", "none"])
+def test_translator_encoder_and_decoder_step(tmp_path, attention):
+    torch.manual_seed(0)
+    model = Seq2Seq(Seq2SeqConfig(15, 20, hidden_size=8, embedding_size=6, attention=attention)).eval()
+    enc, dec = export_onnx(model, tmp_path / "tr.onnx")
+    src, lengths, tgt = torch.randint(1, 15, (3, 7)), torch.tensor([7, 4, 2]), torch.randint(1, 20, (3, STEPS))
+    with torch.no_grad():
+        ref = model(src, lengths, tgt)
+    memory, keys, mask, feed, h, c = _session(enc).run(None, {"src": src.numpy(), "src_lengths": lengths.numpy()})
+    sess = _session(dec)
+    wanted = read_onnx_metadata(dec)["inputs"]  # without attention the decoder reads no memory
+    assert wanted == [i.name for i in sess.get_inputs()]
+    outs = []
+    for t in range(STEPS):
+        feeds = {"tokens": tgt[:, t].numpy(), "memory": memory, "keys": keys, "mask": mask, "feed": feed, "h": h,
+                 "c": c}
+        logits, _, feed, h, c = sess.run(None, {k: v for k, v in feeds.items() if k in wanted})
+        outs.append(logits)
+    assert np.abs(np.stack(outs, 1) - ref.numpy()).max() <= TOL
+
+
+def test_export_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no ONNX export for Linear"):
+        export_onnx(torch.nn.Linear(2, 2), tmp_path / "x.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(ConfigError, match="not an ONNX file"):
+        read_onnx_metadata(bad)
+
+
+def test_cli_export_of_a_saved_estimator(tmp_path):
+    import rnnkit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 6, 1)).astype(np.float32)
+    y = np.where(X[:, :, 0].mean(1) > 0, "up", "down")
+    clf = rnnkit.RNNClassifier(hidden_size=8, epochs=1, device="cpu").fit(X, y)
+    ckpt = clf.save(tmp_path / "clf.safetensors")
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "export", str(ckpt)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    out = tmp_path / "clf.onnx"
+    meta = read_onnx_metadata(out)
+    assert meta["family"] == "classifier" and meta["classes"] == ["down", "up"] and meta["estimator"] == "RNNClassifier"
+    probs = _session(out).run(None, {"x": X, "lengths": np.full(12, 6, np.int64),
+                                     **_zeros(["h", "c"], 2, 12, 8)})[0]
+    e = np.exp(probs - probs.max(-1, keepdims=True))
+    np.testing.assert_allclose(e / e.sum(-1, keepdims=True), clf.predict_proba(X), atol=1e-4)
+    json.dumps(meta)  # plain JSON all the way down
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00" * 10)
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "export", str(corrupt)], capture_output=True, text=True)
+    assert run.returncode != 0 and "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "export", str(ckpt), "--format", "tflite"],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "unknown export format 'tflite'" in run.stderr
