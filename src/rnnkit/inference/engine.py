@@ -51,6 +51,7 @@ class EngineState:
 
     xh: list[np.ndarray]
     c: list[np.ndarray]
+    plan: list | None = None  # the engine's per-layer views, built at the first step
 
     @property
     def batch(self) -> int:
@@ -192,24 +193,33 @@ class StepEngine:
             scratch = self._scratch[batch] = [_Scratch(layer, batch) for layer in self.layers]
         return scratch
 
+    def _plan(self, state: EngineState) -> list[tuple]:
+        """Per layer, the arrays one step touches (views into ``state`` and the scratch
+        buffers), built once per state so that a step is only ufunc calls."""
+        plan = state.plan
+        if plan is None:
+            scratch = self._scratch_for(state.batch)
+            plan = []
+            c_iter = iter(state.c)
+            for k, (layer, s) in enumerate(zip(self.layers, scratch)):
+                nxt = state.xh[k + 1][:, : self.layers[k + 1].input_size] if k + 1 < len(self.layers) else None
+                plan.append((state.xh[k], layer.w, layer.h(state.xh[k]), nxt, s,
+                             next(c_iter) if self.mode == "LSTM" else None))
+            state.plan = plan
+        return plan
+
     def step(self, state: EngineState, x: np.ndarray | None = None) -> np.ndarray:
         """Advance every stream one step; ``x`` (B, input_size), or ``None`` when the caller
         already wrote the input into :meth:`input_view`. Returns the top ``h_t`` (B, H)."""
+        plan = self._plan(state)
         if x is not None:
-            self.input_view(state)[...] = x
-        scratch = self._scratch_for(state.batch)
+            state.xh[0][:, : self.input_size] = x
         mul, add, tanh, dot = np.multiply, np.add, np.tanh, np.dot
-        h_out = None
-        c_index = 0
-        for k, (layer, s) in enumerate(zip(self.layers, scratch)):
-            xh = state.xh[k]
-            if k:
-                xh[:, : layer.input_size] = h_out
-            h_out = layer.h(xh)
-            dot(xh, layer.w, out=s.gates)
-            if self.mode == "LSTM":
-                c = state.c[c_index]
-                c_index += 1
+        mode = self.mode
+        h = plan[-1][2]
+        for xh, w, h, nxt, s, c in plan:
+            dot(xh, w, out=s.gates)
+            if mode == "LSTM":
                 tanh(s.gates, out=s.gates)  # sigmoid gates pre-scaled by 1/2, candidate as is
                 mul(s.sig, 0.5, out=s.sig)
                 add(s.sig, 0.5, out=s.sig)
@@ -217,23 +227,24 @@ class StepEngine:
                 mul(s.i, s.g, out=s.tmp)
                 add(c, s.tmp, out=c)
                 tanh(c, out=s.tmp)
-                mul(s.o, s.tmp, out=h_out)  # h = o * tanh(c)
-            elif self.mode == "GRU":
+                mul(s.o, s.tmp, out=h)  # h = o * tanh(c)
+            elif mode == "GRU":
                 tanh(s.sig, out=s.sig)
                 mul(s.sig, 0.5, out=s.sig)
                 add(s.sig, 0.5, out=s.sig)
                 mul(s.r, s.nh, out=s.nh)  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
                 add(s.nx, s.nh, out=s.nx)
                 tanh(s.nx, out=s.nx)
-                np.subtract(h_out, s.nx, out=s.tmp)  # h = n + z * (h - n)
+                np.subtract(h, s.nx, out=s.tmp)  # h = n + z * (h - n)
                 mul(s.z, s.tmp, out=s.tmp)
-                add(s.nx, s.tmp, out=h_out)
-            elif self.mode == "RNN_TANH":
-                tanh(s.gates, out=h_out)
+                add(s.nx, s.tmp, out=h)
+            elif mode == "RNN_TANH":
+                tanh(s.gates, out=h)
             else:
-                np.maximum(s.gates, 0.0, out=h_out)
-        assert h_out is not None
-        return h_out
+                np.maximum(s.gates, 0.0, out=h)
+            if nxt is not None:
+                nxt[...] = h  # the next layer's input
+        return h
 
 
 def resolve_engine(engine: str, device: torch.device | str = "cpu") -> str:

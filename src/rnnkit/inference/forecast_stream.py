@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from rnnkit.errors import ConfigError
-from rnnkit.inference.stream import StreamState, model_id
-from rnnkit.inference.token_streams import as_numpy
+from rnnkit.inference.stream import StreamState, as_numpy, model_id
 from rnnkit.models.forecaster import ForecastNet
 
 

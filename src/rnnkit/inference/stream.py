@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import ClassVar, TypeVar
 
 import numpy as np
+import torch
 
 from rnnkit.errors import ConfigError
 from rnnkit.inference.engine import EngineState, StepEngine
@@ -34,6 +35,11 @@ from rnnkit.inference.engine import EngineState, StepEngine
 T = TypeVar("T", bound="StreamState")
 R = TypeVar("R", bound="Stream")
 _FORMAT = "rnnkit-stream-state/1"
+
+
+def as_numpy(t: torch.Tensor) -> np.ndarray:
+    """A float32 C-contiguous copy of a parameter, on the CPU."""
+    return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
 
 
 def model_id(arrays: Sequence[np.ndarray]) -> str:
@@ -245,4 +251,4 @@ def join(streams: Sequence[T]) -> T:
     return out
 
 
-__all__ = ["Stream", "StreamState", "join", "model_id"]
+__all__ = ["Stream", "StreamState", "join", "model_id", "as_numpy"]

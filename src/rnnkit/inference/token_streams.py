@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from rnnkit.errors import ConfigError
 from rnnkit.inference.engine import StepEngine
-from rnnkit.inference.stream import Stream, model_id
+from rnnkit.inference.stream import Stream, as_numpy, model_id
 from rnnkit.layers import TorchState
 from rnnkit.models.conditioned_lm import ConditionedLM
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.seq2seq import Memory, Seq2Seq
-
-
-def as_numpy(t: Tensor) -> np.ndarray:
-    """A float32 C-contiguous copy of a parameter on the CPU."""
-    return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
 
 
 def torch_state_arrays(state: TorchState) -> dict[str, np.ndarray]:
@@ -204,4 +198,4 @@ class DecoderStream(_TokenStream):
         return self._decode(ex["feed"])
 
 
-__all__ = ["LanguageStream", "ConditionedStream", "DecoderStream", "as_numpy", "torch_state_arrays"]
+__all__ = ["LanguageStream", "ConditionedStream", "DecoderStream", "torch_state_arrays"]
