@@ -229,3 +229,23 @@ def test_cli_export_of_a_saved_estimator(tmp_path):
     run = subprocess.run([sys.executable, "-m", "rnnkit", "export", str(ckpt), "--format", "tflite"],
                          capture_output=True, text=True)
     assert run.returncode != 0 and "unknown export format 'tflite'" in run.stderr
+
+
+def test_cli_export_of_a_checkpoint_without_its_task_is_one_line(tmp_path):
+    from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "bare.safetensors", Checkpoint(meta={}, tensors={"w": torch.zeros(2)}))
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "export", str(path)], capture_output=True, text=True)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "without a known task" in run.stderr
+
+
+def test_music_model_whole_batch(tmp_path):
+    torch.manual_seed(0)
+    model = PolyphonicModel(PolyphonicModelConfig(hidden_size=8, cell="gru")).eval()
+    [path] = export_onnx(model, tmp_path / "music.onnx")
+    frames = (torch.rand(3, 40, 88) < 0.1).float()
+    with torch.no_grad():
+        ref, state = model(frames)
+    logits, h = _session(path).run(None, {"frames": frames.numpy(), "h": np.zeros((1, 3, 8), np.float32)})
+    assert np.abs(logits - ref.numpy()).max() <= TOL and np.abs(h - state.numpy()).max() <= TOL
