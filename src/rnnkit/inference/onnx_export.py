@@ -62,24 +62,16 @@ def _unpack(state: TorchState) -> tuple[Tensor, ...]:
     return tuple(state) if isinstance(state, tuple) else (state,)
 
 
-class _LanguageGraph(nn.Module):
-    def __init__(self, model: LanguageModel) -> None:
+class _StatefulGraph(nn.Module):
+    """A model whose forward is ``(x, state) -> (outputs, state)`` (language and music models)."""
+
+    def __init__(self, model: LanguageModel | PolyphonicModel) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, ids: Tensor, *state: Tensor):
-        logits, new = self.model(ids, _pack(state))
-        return (logits, *_unpack(new))
-
-
-class _MusicGraph(nn.Module):
-    def __init__(self, model: PolyphonicModel) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, frames: Tensor, *state: Tensor):
-        logits, new = self.model(frames, _pack(state))
-        return (logits, *_unpack(new))
+    def forward(self, x: Tensor, *state: Tensor):
+        out, new = self.model(x, _pack(state))
+        return (out, *_unpack(new))
 
 
 class _SequenceGraph(nn.Module):
@@ -207,13 +199,13 @@ def export_onnx(model: nn.Module, path: str | Path, meta: dict[str, Any] | None 
     b, t = 2, 3
     if isinstance(model, LanguageModel):
         names, states, axes = _states(model.rnn, b)
-        return [_export(_LanguageGraph(model), (torch.zeros(b, t, dtype=torch.long), *states), path,
+        return [_export(_StatefulGraph(model), (torch.zeros(b, t, dtype=torch.long), *states), path,
                         ["ids", *names], ["logits", *(n + "_out" for n in names)],
                         {"ids": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}, **axes},
                         {**meta, "family": "language model", "state": names})]
     if isinstance(model, PolyphonicModel):
         names, states, axes = _states(model.rnn, b)
-        return [_export(_MusicGraph(model), (torch.zeros(b, t, model.config.n_keys), *states), path,
+        return [_export(_StatefulGraph(model), (torch.zeros(b, t, model.config.n_keys), *states), path,
                         ["frames", *names], ["logits", *(n + "_out" for n in names)],
                         {"frames": {0: "batch", 1: "time"}, "logits": {0: "batch", 1: "time"}, **axes},
                         {**meta, "family": "music model", "state": names})]
