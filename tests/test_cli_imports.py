@@ -1,5 +1,6 @@
 """The CLI stands on the public API only: ``rnnkit``, ``rnnkit.tasks`` (with its ``io``,
-``inspect`` and ``runs`` faces), ``rnnkit.errors`` and its own ``cli`` package. Logic below
+``inspect`` and ``runs`` faces), ``rnnkit.serving`` (the server, a sibling face),
+``rnnkit.errors`` and its own ``cli`` package. Logic below
 that belongs in the library, where the Python API reaches it too."""
 
 import ast
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import rnnkit.cli
 
-ALLOWED = ("rnnkit", "rnnkit._version", "rnnkit.errors", "rnnkit.tasks", "rnnkit.cli")
+ALLOWED = ("rnnkit", "rnnkit._version", "rnnkit.errors", "rnnkit.tasks", "rnnkit.serving", "rnnkit.cli")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -70,6 +70,7 @@ def _register_subcommands() -> None:
     from rnnkit.cli import inspect as inspect_cli
     from rnnkit.cli import lm as lm_cli
     from rnnkit.cli import music as music_cli
+    from rnnkit.cli import serve as serve_cli
     from rnnkit.cli import tag as tag_cli
     from rnnkit.cli import translate as translate_cli
 
@@ -84,6 +85,7 @@ def _register_subcommands() -> None:
     app.add_typer(cache_cli.app, name="cache")
     app.command(name="demo")(demo_cli.demo)
     app.command(name="export")(export_cli.export)
+    app.command(name="serve")(serve_cli.serve)
 
 
 _register_subcommands()

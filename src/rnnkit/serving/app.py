@@ -1,0 +1,193 @@
+"""The HTTP face of :class:`~rnnkit.serving.server.Server`: a FastAPI application.
+
+=========================================  ==================================================
+``GET /health``, ``GET /ready``            liveness; readiness (models loaded, store open)
+``GET /models``, ``GET /models/{name}``    served models with their input and output schema
+``POST /models/{name}/predict``            stateless prediction on a batch
+``POST /sessions``                         open a session: ``{"model": ..., ...}``
+``GET /sessions/{id}``                     a session's model, steps and times
+``POST /sessions/{id}/step``               feed one step or a chunk; the outputs
+``POST /sessions/{id}/generate``           sample text; server-sent events (``"stream": false``: JSON)
+``POST /sessions/{id}/reset``              back to the state the session opened with
+``DELETE /sessions/{id}``                  forget it
+``GET /metrics``                           Prometheus text format
+=========================================  ==================================================
+
+Errors are JSON ``{"error": message, "field": name}`` with a 4xx status: 400 for unusable
+input (the field is named), 401 without the bearer token, 404 for an unknown model or
+session, 413 for a body over the limit, 429 when the session limit is reached.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from rnnkit._version import __version__
+from rnnkit.serving.served import InputError
+from rnnkit.serving.server import Server, SessionNotFound, TooManySessions
+
+_OPEN = ("/health", "/ready")
+
+
+def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, "field": field}, status_code=status)
+
+
+def create_app(server: Server) -> FastAPI:
+    registry = CollectorRegistry()
+    requests = Counter("rnnkit_requests", "HTTP requests", ["route", "status"], registry=registry)
+    latency = Histogram("rnnkit_request_seconds", "Request latency", ["route"], registry=registry,
+                        buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+    sessions = Gauge("rnnkit_sessions", "Open sessions", registry=registry)
+    sessions.set_function(lambda: server.store.count())
+    batch_sizes = Histogram("rnnkit_batch_size", "Sessions stepped together", registry=registry,
+                            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512))
+    steps = Gauge("rnnkit_steps", "Steps run since start", registry=registry)
+    steps.set_function(lambda: server.steps_done)
+    server.batcher.on_batch = batch_sizes.observe
+    settings = server.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.close()  # in-flight steps finish and are committed
+            server.store.close()
+
+    app = FastAPI(title="rnnkit serve", version=__version__, lifespan=lifespan,
+                  description="Recurrent models with per-session state that survives restarts.")
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        start = time.perf_counter()
+        route = request.url.path
+        if settings.token and route not in _OPEN:
+            if request.headers.get("authorization") != f"Bearer {settings.token}":
+                response = _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)", "authorization")
+                requests.labels(route="auth", status=401).inc()
+                return response
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > settings.max_request_bytes:
+            requests.labels(route="too_large", status=413).inc()
+            return _error(413, f"request body over {settings.max_request_bytes} bytes", "body")
+        response = await call_next(request)
+        template = request.scope.get("route")
+        name = getattr(template, "path", "unmatched")
+        requests.labels(route=name, status=response.status_code).inc()
+        latency.labels(route=name).observe(time.perf_counter() - start)
+        return response
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        return _error(400, str(exc), exc.field)
+
+    @app.exception_handler(SessionNotFound)
+    async def no_session(request: Request, exc: SessionNotFound):
+        return _error(404, f"no session {exc.args[0]!r} (never opened, deleted or expired)", "session")
+
+    @app.exception_handler(TooManySessions)
+    async def too_many(request: Request, exc: TooManySessions):
+        return _error(429, str(exc), "model")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(x) for x in first.get("loc", ()) if x != "body"]
+        if first.get("type") == "json_invalid":  # the location is a character position
+            loc = []
+        return _error(400, f"invalid request: {first.get('msg', 'unreadable body')}", ".".join(loc) or "body")
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready")
+    async def ready() -> dict[str, Any]:
+        return {"ready": True, "models": list(server.models), "sessions": server.store.count()}
+
+    @app.get("/models")
+    async def models() -> list[dict[str, Any]]:
+        return [m.describe() for m in server.models.values()]
+
+    @app.get("/models/{name}")
+    async def model(name: str) -> dict[str, Any]:
+        return server.model(name).describe()
+
+    @app.post("/models/{name}/predict")
+    async def predict(name: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        import asyncio
+
+        served = server.model(name)
+        return await asyncio.to_thread(served.predict, body)
+
+    @app.post("/sessions", status_code=201)
+    async def create(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        name = body.get("model")
+        if not isinstance(name, str):
+            raise InputError("model", "give the model's name")
+        record = await server.create(name, {k: v for k, v in body.items() if k != "model"})
+        record = server.session(record.id)
+        return {"id": record.id, "model": record.model, "steps": record.steps}
+
+    @app.get("/sessions/{session_id}")
+    async def read(session_id: str) -> dict[str, Any]:
+        r = server.session(session_id)
+        return {"id": r.id, "model": r.model, "steps": r.steps, "created": r.created, "last_used": r.last_used,
+                "params": r.info.get("params", {}), "seed": r.info.get("seed")}
+
+    @app.post("/sessions/{session_id}/step")
+    async def step(session_id: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        out = await server.step(session_id, body)
+        return {"id": session_id, "steps": server.session(session_id).steps, **out}
+
+    @app.post("/sessions/{session_id}/generate")
+    async def generate(session_id: str, body: dict[str, Any] = Body(default_factory=dict)):
+        length = body.get("length", 100)
+        args = (length, body.get("temperature", 1.0), body.get("top_k"), body.get("top_p"))
+        tokens = server.generate(session_id, *args)
+        first = await anext(tokens, None)  # input errors surface here, before the response starts
+        if not body.get("stream", True):
+            got = [] if first is None else [first] + [t async for t in tokens]
+            served = server.models[server.session(session_id).model]
+            sep = " " if served.kind != "lm" or served.estimator.vocab_.level == "word" else ""
+            return {"id": session_id, "tokens": [t["token"] for t in got if not t["end"]],
+                    "text": sep.join(t["token"] for t in got if not t["end"])}
+
+        async def events():
+            if first is not None:
+                yield f"data: {json.dumps(first)}\n\n"
+                async for t in tokens:
+                    yield f"data: {json.dumps(t)}\n\n"
+            yield "event: end\ndata: {}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/sessions/{session_id}/reset")
+    async def reset(session_id: str) -> dict[str, Any]:
+        r = server.reset(session_id)
+        return {"id": r.id, "model": r.model, "steps": r.steps}
+
+    @app.delete("/sessions/{session_id}")
+    async def delete(session_id: str) -> dict[str, Any]:
+        server.delete(session_id)
+        return {"deleted": session_id}
+
+    @app.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry).decode(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+__all__ = ["create_app"]

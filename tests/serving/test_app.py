@@ -1,0 +1,207 @@
+"""The HTTP server through FastAPI's test client: every endpoint, every family, bad inputs
+as 4xx JSON naming the field, limits, expiry, auth, and batched == one-at-a-time."""
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("prometheus_client")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from rnnkit.serving.run import build, load_models  # noqa: E402
+from rnnkit.serving.server import Server, ServeSettings  # noqa: E402
+from rnnkit.serving.store import SessionStore  # noqa: E402
+
+
+@pytest.fixture()
+def client(checkpoints, tmp_path):
+    app = build([f"{k}={v}" for k, v in checkpoints.items()], tmp_path / "s.sqlite", ServeSettings(max_steps=50))
+    with TestClient(app) as c:
+        yield c
+
+
+def _open(c, **body):
+    r = c.post("/sessions", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_health_models_metrics(client):
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/ready").json()["ready"] is True
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert set(models) == {"lm", "sensor", "bi", "tagger", "fc", "gen", "tr", "music"}
+    assert models["bi"]["sessions"] is False and "bidirectional" in models["bi"]["why_no_sessions"]
+    assert client.get("/models/sensor").json()["classes"] == ["down", "up"]
+    assert client.get("/openapi.json").status_code == 200
+    client.post("/sessions/nope/step", json={"values": [1, 2]})
+    text = client.get("/metrics").text
+    assert "rnnkit_requests_total" in text and "rnnkit_request_seconds_bucket" in text
+    assert "rnnkit_sessions" in text and "rnnkit_batch_size" in text
+
+
+def test_language_model_session_step_generate_reset_delete(client):
+    sid = _open(client, model="lm", prompt="the c", seed=3)
+    info = client.get(f"/sessions/{sid}").json()
+    assert info["steps"] == 5 and info["model"] == "lm"
+    out = client.post(f"/sessions/{sid}/step", json={"text": "a"}).json()
+    assert out["steps"] == 6 and abs(sum(t["p"] for t in out["next"])) <= 1.0 and len(out["next"]) == 10
+    a = client.post(f"/sessions/{sid}/generate", json={"length": 15, "stream": False}).json()
+    assert len(a["tokens"]) == 15
+    client.post(f"/sessions/{sid}/reset")
+    client.post(f"/sessions/{sid}/step", json={"text": "the ca"})
+    b = client.post(f"/sessions/{sid}/generate", json={"length": 15, "stream": False}).json()
+    assert a["text"] == b["text"]  # same seed, same state: the same text
+    with client.stream("POST", f"/sessions/{sid}/generate", json={"length": 5}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in r.iter_lines() if line.startswith("data:")]
+    assert len(events) == 6  # five tokens, then the end event
+    assert client.delete(f"/sessions/{sid}").status_code == 200
+    r = client.post(f"/sessions/{sid}/step", json={"text": "a"})
+    assert r.status_code == 404 and r.json()["field"] == "session"
+
+
+def test_every_family_steps(client):
+    sid = _open(client, model="sensor")
+    out = client.post(f"/sessions/{sid}/step", json={"values": [[0.1, 0.2], [0.3, -1.0]]}).json()
+    assert set(out["probabilities"]) == {"down", "up"} and out["steps"] == 2
+    sid = _open(client, model="tagger")
+    assert len(client.post(f"/sessions/{sid}/step", json={"tokens": ["the", "cat"]}).json()["tags"]) == 2
+    sid = _open(client, model="music")
+    assert len(client.post(f"/sessions/{sid}/step", json={"keys": [[39], [43, 47]]}).json()["next_frame"]) == 88
+    sid = _open(client, model="fc")
+    rows = [{"time": f"2022-01-01 {h:02d}:00", "values": {"y": float(np.sin(h))}} for h in range(12)]
+    out = client.post(f"/sessions/{sid}/step", json={"rows": rows[:5]}).json()
+    assert out["forecast"] is None and out["needs"] == 7
+    out = client.post(f"/sessions/{sid}/step", json={"rows": rows[5:]}).json()
+    assert len(out["forecast"]) == 4 and out["forecast"][0]["time"] == "2022-01-01 12:00:00"
+    sid = _open(client, model="gen", condition="pos", seed=0)
+    assert isinstance(client.post(f"/sessions/{sid}/generate", json={"length": 5, "stream": False}).json()["text"],
+                      str)
+    sid = _open(client, model="tr", source="a b c")
+    out = client.post(f"/sessions/{sid}/step", json={"text": "c"}).json()
+    assert out["next"] and out["next"][0]["p"] >= out["next"][-1]["p"]
+
+
+def test_stateless_predictions(client):
+    r = client.post("/models/bi/predict", json={"sequences": [[[0.1, 0.2]] * 5, [[1.0, 2.0]] * 3]}).json()
+    assert len(r["labels"]) == 2
+    assert client.post("/models/tagger/predict", json={"sequences": [["a", "dog"]]}).json()["tags"][0][1] in (
+        "DET", "NOUN", "VERB")
+    rows = [{"date": f"2022-01-0{1 + h // 24} {h % 24:02d}:00", "y": float(np.sin(h))} for h in range(48)]
+    assert len(client.post("/models/fc/predict", json={"rows": rows}).json()["forecast"]) == 4
+    assert client.post("/models/tr/predict", json={"sentences": ["a b c"]}).json()["translations"]
+    sentences = client.post("/models/gen/predict", json={"condition": "neg", "n": 2, "seed": 0}).json()["sentences"]
+    assert len(sentences) == 2
+    assert client.post("/models/lm/predict", json={"texts": ["the cat"]}).json()["scores"][0]["tokens"] == 6
+
+
+@pytest.mark.parametrize("path,body,field", [
+    ("/sessions", {"model": "nope"}, "model"),
+    ("/sessions", {"model": "bi"}, "model"),
+    ("/sessions", {"model": "gen", "condition": "maybe"}, "condition"),
+    ("/sessions", {"model": "lm", "seed": -1}, "seed"),
+    ("/sessions", {"model": "sensor", "prompt": "x"}, "prompt"),
+    ("/models/sensor/predict", {"sequences": "x"}, "sequences"),
+    ("/models/bi/predict", {"sequences": [[["a", "b"]]]}, "sequences[0]"),
+    ("/models/tr/predict", {"sentences": [1]}, "sentences"),
+    ("/models/lm/predict", {"texts": ["the cat", "zzzzz€"]}, "texts"),
+    ("/models/music/predict", {}, "model"),
+])
+def test_bad_requests_name_the_field(client, path, body, field):
+    r = client.post(path, json=body)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["field"] == field, r.json()
+
+
+@pytest.mark.parametrize("model,body,field", [
+    ("sensor", {"values": [1.0]}, "values"),
+    ("sensor", {"values": [["a", "b"]]}, "values"),
+    ("sensor", {"values": [float("nan"), 1.0]}, "body"),  # JSON has no NaN: the body is unreadable
+    ("sensor", {"values": [[0.0, 0.0]] * 51}, "values"),
+    ("lm", {"text": ""}, "text"),
+    ("lm", {"text": "€"}, "text"),
+    ("lm", {"ids": [1.5]}, "ids"),
+    ("lm", {"ids": [9999]}, "input"),
+    ("tagger", {"tokens": 3}, "tokens"),
+    ("music", {"keys": [[99]]}, "keys"),
+    ("fc", {"rows": [{"time": "2022-01-01", "values": {"z": 1.0}}]}, "rows[0]"),
+    ("fc", {"values": {"y": 1.0}}, "rows[0]"),
+])
+def test_bad_steps_name_the_field(client, model, body, field):
+    sid = _open(client, model=model)
+    r = client.post(f"/sessions/{sid}/step", json=body) if field != "body" else client.post(
+        f"/sessions/{sid}/step", content='{"values": [NaN, 1.0]', headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == field, r.json()
+
+
+def test_generation_errors(client):
+    sid = _open(client, model="lm")
+    r = client.post(f"/sessions/{sid}/generate", json={"length": 5})
+    assert r.status_code == 400 and r.json()["field"] == "session"  # nothing fed yet
+    client.post(f"/sessions/{sid}/step", json={"text": "t"})
+    for body, field in (({"length": 0}, "length"), ({"length": 5, "temperature": -1}, "temperature"),
+                        ({"length": 5, "top_p": 2}, "top_p")):
+        r = client.post(f"/sessions/{sid}/generate", json=body)
+        assert r.status_code == 400 and r.json()["field"] == field
+    sid = _open(client, model="sensor")
+    assert client.post(f"/sessions/{sid}/generate", json={"length": 5}).status_code == 400
+
+
+def test_limits_auth_and_expiry(checkpoints, tmp_path):
+    settings = ServeSettings(max_sessions=2, max_request_bytes=200, token="s3cret", idle_timeout=0.2)
+    app = build([f"sensor={checkpoints['sensor']}"], tmp_path / "s.sqlite", settings)
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200  # liveness needs no token
+        r = c.post("/sessions", json={"model": "sensor"})
+        assert r.status_code == 401 and r.json()["field"] == "authorization"
+        auth = {"Authorization": "Bearer s3cret"}
+        ids = [c.post("/sessions", json={"model": "sensor"}, headers=auth).json()["id"] for _ in range(2)]
+        r = c.post("/sessions", json={"model": "sensor"}, headers=auth)
+        assert r.status_code == 429
+        r = c.post(f"/sessions/{ids[0]}/step", json={"values": [[0.0, 0.0]] * 30}, headers=auth)
+        assert r.status_code == 413 and r.json()["field"] == "body"
+        time.sleep(0.8)  # idle sessions expire
+        r = c.post(f"/sessions/{ids[0]}/step", json={"values": [0.0, 0.0]}, headers=auth)
+        assert r.status_code == 404
+
+
+def test_batched_steps_equal_one_at_a_time(checkpoints, tmp_path):
+    async def run(batching: bool) -> list:
+        models = load_models([f"lm={checkpoints['lm']}", f"sensor={checkpoints['sensor']}"])
+        server = Server(models, SessionStore(tmp_path / f"b{batching}.sqlite"),
+                        ServeSettings(batching=batching, max_wait_ms=20))
+        sizes: list[int] = []
+        server.batcher.on_batch = sizes.append
+        await server.start()
+        lm_ids = [(await server.create("lm", {"seed": i})).id for i in range(6)]
+        sensor_ids = [(await server.create("sensor", {})).id for _ in range(6)]
+        rng = np.random.default_rng(0)
+        outs = []
+        for t in range(5):
+            steps = [server.step(s, {"text": "tac"[t % 3]}) for s in lm_ids]
+            steps += [server.step(s, {"values": rng.normal(size=2).tolist()}) for s in sensor_ids]
+            outs.append(await asyncio.gather(*steps))
+        texts = []
+        for s in lm_ids:
+            texts.append("".join([t["token"] async for t in server.generate(s, 8)]))
+        await server.close()
+        return [outs, texts, max(sizes)]
+
+    batched = asyncio.run(run(True))
+    alone = asyncio.run(run(False))
+    assert batched[2] > 1 and alone[2] == 1  # steps were really batched, and really not
+    for a, b in zip(batched[0], alone[0]):
+        for x, y in zip(a, b):
+            if "next" in x:
+                assert [t["id"] for t in x["next"]] == [t["id"] for t in y["next"]]
+                np.testing.assert_allclose([t["p"] for t in x["next"]], [t["p"] for t in y["next"]], atol=1e-6)
+            else:
+                np.testing.assert_allclose(list(x["probabilities"].values()), list(y["probabilities"].values()),
+                                           atol=1e-6)
+    assert batched[1] == alone[1]

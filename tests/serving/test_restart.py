@@ -1,0 +1,105 @@
+"""A real ``rnnkit serve`` on 127.0.0.1 killed with SIGKILL mid-session and started again on
+the same state database: every session continues with exactly the outputs of a server that
+was never interrupted."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("uvicorn")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(specs, db, port, *extra):
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit", "serve", *specs, "--port", str(port),
+                             "--state-db", str(db), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read().decode()}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+def _first_half(c):
+    lm = c.post("/sessions", json={"model": "lm", "prompt": "the ", "seed": 7}).json()["id"]
+    sensor = c.post("/sessions", json={"model": "sensor"}).json()["id"]
+    outs = [c.post(f"/sessions/{lm}/step", json={"text": "cat"}).json()["next"],
+            c.post(f"/sessions/{sensor}/step", json={"values": [[0.5, -0.2], [0.1, 0.3]]}).json()["probabilities"],
+            c.post(f"/sessions/{lm}/generate", json={"length": 12, "stream": False}).json()["text"]]
+    return (lm, sensor), outs
+
+
+def _second_half(c, ids):
+    lm, sensor = ids
+    return [c.post(f"/sessions/{lm}/generate", json={"length": 20, "stream": False}).json()["text"],
+            c.post(f"/sessions/{lm}/step", json={"text": " on"}).json()["next"],
+            c.post(f"/sessions/{sensor}/step", json={"values": [-1.0, 2.0]}).json()["probabilities"],
+            c.get(f"/sessions/{lm}").json()["steps"]]
+
+
+def test_sigkill_and_restart_lose_no_acknowledged_step(checkpoints, tmp_path):
+    specs = [f"lm={checkpoints['lm']}", f"sensor={checkpoints['sensor']}"]
+    # an uninterrupted server
+    proc, url = _start(specs, tmp_path / "a.sqlite", _free_port())
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            ids, first = _first_half(c)
+            second = _second_half(c, ids)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    # the same requests, with a SIGKILL between the halves
+    port = _free_port()
+    proc, url = _start(specs, tmp_path / "b.sqlite", port)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            ids_b, first_b = _first_half(c)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+        proc, url = _start(specs, tmp_path / "b.sqlite", port)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            second_b = _second_half(c, ids_b)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    assert first_b == first
+    assert second_b == second
+
+
+def test_graceful_shutdown_and_non_loopback_needs_a_token(checkpoints, tmp_path):
+    proc, url = _start([f"sensor={checkpoints['sensor']}"], tmp_path / "c.sqlite", _free_port(), "--log-level", "info")
+    with httpx.Client(base_url=url, timeout=30) as c:
+        sid = c.post("/sessions", json={"model": "sensor"}).json()["id"]
+        c.post(f"/sessions/{sid}/step", json={"values": [0.0, 1.0]})
+    os.killpg(proc.pid, signal.SIGTERM)  # uvicorn shuts down, then re-raises the signal
+    assert proc.wait(30) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in proc.stderr.read().decode()
+    from rnnkit.serving.store import SessionStore
+
+    assert SessionStore(tmp_path / "c.sqlite").get(sid).steps == 1
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "serve", checkpoints["sensor"], "--host", "0.0.0.0",
+                          "--state-db", str(tmp_path / "d.sqlite")], capture_output=True, text=True, timeout=60,
+                         env={k: v for k, v in os.environ.items() if k != "RNNKIT_SERVE_TOKEN"})
+    assert run.returncode != 0 and "needs a bearer token" in run.stderr and "Traceback" not in run.stderr
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "serve", str(tmp_path / "missing.safetensors")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
