@@ -205,3 +205,15 @@ def test_batched_steps_equal_one_at_a_time(checkpoints, tmp_path):
                 np.testing.assert_allclose(list(x["probabilities"].values()), list(y["probabilities"].values()),
                                            atol=1e-6)
     assert batched[1] == alone[1]
+
+
+def test_a_retried_step_is_taken_once(client):
+    sid = _open(client, model="sensor")
+    first = client.post(f"/sessions/{sid}/step", json={"values": [0.5, 0.5], "after": 0}).json()
+    again = client.post(f"/sessions/{sid}/step", json={"values": [0.5, 0.5], "after": 0}).json()
+    assert again == first and client.get(f"/sessions/{sid}").json()["steps"] == 1  # the retry changed nothing
+    r = client.post(f"/sessions/{sid}/step", json={"values": [0.5, 0.5], "after": 5})
+    assert r.status_code == 409 and r.json()["field"] == "after"
+    r = client.post(f"/sessions/{sid}/step", json={"values": [0.5, 0.5], "after": "x"})
+    assert r.status_code == 400 and r.json()["field"] == "after"
+    assert client.post(f"/sessions/{sid}/step", json={"values": [0.5, 0.5], "after": 1}).json()["steps"] == 2

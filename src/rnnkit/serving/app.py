@@ -6,7 +6,8 @@
 ``POST /models/{name}/predict``            stateless prediction on a batch
 ``POST /sessions``                         open a session: ``{"model": ..., ...}``
 ``GET /sessions/{id}``                     a session's model, steps and times
-``POST /sessions/{id}/step``               feed one step or a chunk; the outputs
+``POST /sessions/{id}/step``               feed one step or a chunk; the outputs (with ``"after": n``
+                                           exactly once: a retry of step n gets the same answer)
 ``POST /sessions/{id}/generate``           sample text; server-sent events (``"stream": false``: JSON)
 ``POST /sessions/{id}/reset``              back to the state the session opened with
 ``DELETE /sessions/{id}``                  forget it
@@ -15,7 +16,8 @@
 
 Errors are JSON ``{"error": message, "field": name}`` with a 4xx status: 400 for unusable
 input (the field is named), 401 without the bearer token, 404 for an unknown model or
-session, 413 for a body over the limit, 429 when the session limit is reached.
+session, 409 for a step whose ``after`` is not the session's step count, 413 for a body over
+the limit, 429 when the session limit is reached.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from rnnkit._version import __version__
 from rnnkit.serving.served import InputError
-from rnnkit.serving.server import Server, SessionNotFound, TooManySessions
+from rnnkit.serving.server import Server, SessionNotFound, StepConflict, TooManySessions
 
 _OPEN = ("/health", "/ready")
 
@@ -99,6 +101,10 @@ def create_app(server: Server) -> FastAPI:
     @app.exception_handler(TooManySessions)
     async def too_many(request: Request, exc: TooManySessions):
         return _error(429, str(exc), "model")
+
+    @app.exception_handler(StepConflict)
+    async def conflict(request: Request, exc: StepConflict):
+        return _error(409, str(exc), "after")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

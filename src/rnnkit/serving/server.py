@@ -56,10 +56,15 @@ class TooManySessions(RuntimeError):
     pass
 
 
+class StepConflict(RuntimeError):
+    """A step sent with ``after`` (the session's step count it expects) that does not match."""
+
+
 @dataclass
 class _Step:
     inputs: Any = None  # parsed stream inputs
     sample: tuple | None = None  # (temperature, top_k, top_p) to draw the input from the last output
+    after: int | None = None  # apply only if the session has taken exactly this many steps
 
 
 class Server:
@@ -146,7 +151,10 @@ class Server:
         record = self.session(session_id)
         served = self.models[record.model]
         inputs = served.parse(body, self.settings.max_steps)
-        return await self.batcher.submit(record.model, session_id, _Step(inputs=inputs))
+        after = body.get("after")
+        if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+            raise InputError("after", "after must be the session's step count (an integer >= 0)")
+        return await self.batcher.submit(record.model, session_id, _Step(inputs=inputs, after=after))
 
     async def generate(self, session_id: str, length: int, temperature: float = 1.0, top_k: int | None = None,
                        top_p: float | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -167,7 +175,7 @@ class Server:
     def _run(self, model: str, jobs: list[Job]) -> list[Any]:
         """Worker thread: one batched step of ``jobs`` (distinct sessions of ``model``)."""
         served = self.models[model]
-        records, inputs, drawn = [], [], []
+        records, inputs, drawn, afters = [], [], [], []
         results: list[Any] = [None] * len(jobs)
         for i, job in enumerate(jobs):
             rec = self._cache.get(job.session) or self.store.get(job.session)
@@ -177,6 +185,14 @@ class Server:
             rec = copy.copy(rec)
             rec.info = copy.deepcopy(rec.info)
             step: _Step = job.payload
+            if step.after is not None and rec.steps != step.after:
+                reply = rec.info.get("reply") or {}
+                if reply.get("after") == step.after:  # a retry of a step already taken: the same answer
+                    results[i] = reply["output"]
+                else:
+                    results[i] = StepConflict(f"session {rec.id!r} has taken {rec.steps} steps; this step was "
+                                              f"sent for step {step.after}")
+                continue
             try:
                 if step.sample is not None:
                     token, text, end = served.sample(rec, *step.sample)
@@ -189,12 +205,15 @@ class Server:
                 continue
             records.append((i, rec))
             inputs.append(x)
+            afters.append(step.after)
         if records:
             outs = self._step_isolated(served, [r for _, r in records], inputs, results, [i for i, _ in records])
             now = time.time()
             done = [(i, r) for (i, r), o in zip(records, outs) if o is not None]
-            for _, r in done:
+            for (_, r), o, after in zip(records, outs, afters):
                 r.last_used = now
+                if after is not None and o is not None:  # kept so that a retry gets the same answer
+                    r.info["reply"] = {"after": after, "output": o}
             self.store.put([r for _, r in done])  # durable before anyone hears the answer
             for (i, r), o in zip(records, outs):
                 if o is not None:
@@ -224,4 +243,4 @@ class Server:
         return outs
 
 
-__all__ = ["Server", "ServeSettings", "SessionNotFound", "TooManySessions"]
+__all__ = ["Server", "ServeSettings", "SessionNotFound", "TooManySessions", "StepConflict"]
