@@ -217,3 +217,16 @@ def test_a_retried_step_is_taken_once(client):
     r = client.post(f"/sessions/{sid}/step", json={"values": [0.5, 0.5], "after": "x"})
     assert r.status_code == 400 and r.json()["field"] == "after"
     assert client.post(f"/sessions/{sid}/step", json={"values": [0.5, 0.5], "after": 1}).json()["steps"] == 2
+
+
+def test_steps_of_many_sessions_in_one_request(client):
+    a, b = _open(client, model="sensor"), _open(client, model="lm")
+    r = client.post("/steps", json={"steps": [{"id": a, "values": [0.1, 0.2]}, {"id": b, "text": "t"},
+                                              {"id": "nope", "text": "t"}, {"id": a, "values": [1.0]}]}).json()
+    first, second, missing, bad = r["results"]
+    assert first["steps"] == 1 and "probabilities" in first and second["steps"] == 1 and "next" in second
+    assert missing["status"] == 404 and bad["status"] == 400 and bad["field"] == "values"
+    alone = _open(client, model="sensor")
+    assert client.post(f"/sessions/{alone}/step", json={"values": [0.1, 0.2]}).json()["probabilities"] == \
+        first["probabilities"]
+    assert client.post("/steps", json={"steps": []}).json()["field"] == "steps"

@@ -22,7 +22,8 @@ def serve(
     idle_timeout: float = typer.Option(3600.0, help="Seconds without a request before a session is deleted."),
     max_request_bytes: int = typer.Option(1_000_000, help="Largest request body accepted."),
     max_steps: int = typer.Option(4096, help="Most steps (or forecaster rows) per request."),
-    max_wait_ms: float = typer.Option(2.0, help="How long a step waits for others to batch with."),
+    max_wait_ms: float = typer.Option(0.0, help="How long a step waits for others to batch with (0: a batch is "
+                                                "what queued up while the previous one ran)."),
     max_batch: int = typer.Option(256, help="Most sessions stepped together."),
     no_batching: bool = typer.Option(False, "--no-batching", help="Step every request alone."),
     durability: str = typer.Option("normal", help="normal: survives a killed server; full: also a power cut "

@@ -8,6 +8,7 @@
 ``GET /sessions/{id}``                     a session's model, steps and times
 ``POST /sessions/{id}/step``               feed one step or a chunk; the outputs (with ``"after": n``
                                            exactly once: a retry of step n gets the same answer)
+``POST /steps``                            steps of many sessions in one request (a gateway)
 ``POST /sessions/{id}/generate``           sample text; server-sent events (``"stream": false``: JSON)
 ``POST /sessions/{id}/reset``              back to the state the session opened with
 ``DELETE /sessions/{id}``                  forget it
@@ -44,6 +45,46 @@ def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "field": field}, status_code=status)
 
 
+class _Guard:
+    """Bearer token, body size limit and request metrics, as plain ASGI middleware (a
+    decorator middleware costs more than a recurrent step per request)."""
+
+    def __init__(self, app, token: str | None, max_bytes: int, requests: Counter, latency: Histogram) -> None:
+        self.app, self.token, self.max_bytes = app, token, max_bytes
+        self.requests, self.latency = requests, latency
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if self.expected is not None and scope["path"] not in _OPEN and headers.get(b"authorization") != self.expected:
+            self.requests.labels(route="auth", status=401).inc()
+            await _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)",
+                         "authorization")(scope, receive, send)
+            return
+        size = headers.get(b"content-length", b"")
+        if size.isdigit() and int(size) > self.max_bytes:
+            self.requests.labels(route="too_large", status=413).inc()
+            await _error(413, f"request body over {self.max_bytes} bytes", "body")(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def record(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(route=route, status=status[0]).inc()
+            self.latency.labels(route=route).observe(time.perf_counter() - start)
+
+
 def create_app(server: Server) -> FastAPI:
     registry = CollectorRegistry()
     requests = Counter("rnnkit_requests", "HTTP requests", ["route", "status"], registry=registry)
@@ -69,26 +110,8 @@ def create_app(server: Server) -> FastAPI:
 
     app = FastAPI(title="rnnkit serve", version=__version__, lifespan=lifespan,
                   description="Recurrent models with per-session state that survives restarts.")
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        start = time.perf_counter()
-        route = request.url.path
-        if settings.token and route not in _OPEN:
-            if request.headers.get("authorization") != f"Bearer {settings.token}":
-                response = _error(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)", "authorization")
-                requests.labels(route="auth", status=401).inc()
-                return response
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > settings.max_request_bytes:
-            requests.labels(route="too_large", status=413).inc()
-            return _error(413, f"request body over {settings.max_request_bytes} bytes", "body")
-        response = await call_next(request)
-        template = request.scope.get("route")
-        name = getattr(template, "path", "unmatched")
-        requests.labels(route=name, status=response.status_code).inc()
-        latency.labels(route=name).observe(time.perf_counter() - start)
-        return response
+    app.add_middleware(_Guard, token=settings.token, max_bytes=settings.max_request_bytes,
+                       requests=requests, latency=latency)
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError):
@@ -153,9 +176,35 @@ def create_app(server: Server) -> FastAPI:
                 "params": r.info.get("params", {}), "seed": r.info.get("seed")}
 
     @app.post("/sessions/{session_id}/step")
-    async def step(session_id: str, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    async def step(session_id: str, body: dict[str, Any] = Body(...)) -> JSONResponse:
         out = await server.step(session_id, body)
-        return {"id": session_id, "steps": server.session(session_id).steps, **out}
+        return JSONResponse({"id": session_id, "steps": server.session(session_id).steps, **out})
+
+    @app.post("/steps")
+    async def many_steps(body: dict[str, Any] = Body(...)) -> JSONResponse:
+        """Steps of many sessions in one request (a gateway forwarding its devices): each item
+        is a step body plus ``"id"``; answers in order, an item's error in its place."""
+        import asyncio
+
+        items = body.get("steps")
+        if not isinstance(items, list) or not items or not all(isinstance(x, dict) and "id" in x for x in items):
+            raise InputError("steps", "steps must be a non-empty list of step bodies, each with the session's id")
+        if len(items) > settings.max_batch * 16:
+            raise InputError("steps", f"at most {settings.max_batch * 16} steps per request")
+
+        async def one(item: dict[str, Any]) -> dict[str, Any]:
+            sid = str(item["id"])
+            try:
+                out = await server.step(sid, {k: v for k, v in item.items() if k != "id"})
+                return {"id": sid, "steps": server.session(sid).steps, **out}
+            except InputError as exc:
+                return {"id": sid, "error": str(exc), "field": exc.field, "status": 400}
+            except SessionNotFound:
+                return {"id": sid, "error": f"no session {sid!r}", "field": "session", "status": 404}
+            except StepConflict as exc:
+                return {"id": sid, "error": str(exc), "field": "after", "status": 409}
+
+        return JSONResponse({"results": await asyncio.gather(*(one(x) for x in items))})
 
     @app.post("/sessions/{session_id}/generate")
     async def generate(session_id: str, body: dict[str, Any] = Body(default_factory=dict)):

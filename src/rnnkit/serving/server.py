@@ -34,7 +34,7 @@ class ServeSettings:
     max_request_bytes: int = 1_000_000
     max_steps: int = 4096  # steps (or forecaster rows) per request
     max_generate: int = 2000  # tokens per generate request
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
     max_batch: int = 256
     batching: bool = True
     top: int = 10  # tokens listed in a next-token distribution
