@@ -230,3 +230,28 @@ def test_steps_of_many_sessions_in_one_request(client):
     assert client.post(f"/sessions/{alone}/step", json={"values": [0.1, 0.2]}).json()["probabilities"] == \
         first["probabilities"]
     assert client.post("/steps", json={"steps": []}).json()["field"] == "steps"
+
+
+def test_a_shared_database_url_and_the_race_between_two_processes(checkpoints, tmp_path):
+    """The SQLAlchemy store (SQLite URL here; PostgreSQL in production): sessions persist, and
+    a step computed from a stale state is refused instead of overwriting a newer one."""
+    pytest.importorskip("sqlalchemy")
+    from rnnkit.serving.store import SqlSessionStore, open_store
+
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    assert isinstance(open_store(url), SqlSessionStore)
+    app = build([f"sensor={checkpoints['sensor']}"], url, ServeSettings())
+    with TestClient(app) as c:
+        sid = _open(c, model="sensor")
+        c.post(f"/sessions/{sid}/step", json={"values": [0.1, 0.2]})
+    with TestClient(build([f"sensor={checkpoints['sensor']}"], url, ServeSettings())) as c:
+        assert c.post(f"/sessions/{sid}/step", json={"values": [0.1, 0.2]}).json()["steps"] == 2
+    store = SqlSessionStore(url)
+    record = store.get(sid)
+    stale = store.get(sid)
+    record.steps += 1
+    assert store.put([record], {sid: 2}) == set()
+    stale.steps += 1
+    assert store.put([stale], {sid: 2}) == {sid}  # the other process got there first
+    assert store.get(sid).steps == 3 and store.count() == 1 and store.idle(3600) == []
+    assert store.delete([sid]) == 1

@@ -103,3 +103,29 @@ def test_graceful_shutdown_and_non_loopback_needs_a_token(checkpoints, tmp_path)
     run = subprocess.run([sys.executable, "-m", "rnnkit", "serve", str(tmp_path / "missing.safetensors")],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "Traceback" not in run.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("RNNKIT_TEST_POSTGRES_URL"),
+                    reason="set RNNKIT_TEST_POSTGRES_URL=postgresql+psycopg://user@host:port/db to run")
+def test_two_server_processes_share_sessions_through_postgres(checkpoints, tmp_path):
+    url = os.environ["RNNKIT_TEST_POSTGRES_URL"]
+    spec = [f"sensor={checkpoints['sensor']}"]
+    a, url_a = _start(spec, url, _free_port())
+    b, url_b = _start(spec, url, _free_port())
+    solo, url_solo = _start(spec, tmp_path / "solo.sqlite", _free_port())
+    steps = [[0.1, 0.2], [0.5, -1.0], [2.0, 0.3], [-0.4, 0.9]]
+    try:
+        with httpx.Client(timeout=30) as c:
+            sid = c.post(url_a + "/sessions", json={"model": "sensor"}).json()["id"]
+            ref = c.post(url_solo + "/sessions", json={"model": "sensor"}).json()["id"]
+            for n, values in enumerate(steps):  # alternate between the two processes
+                where = url_a if n % 2 == 0 else url_b
+                got = c.post(f"{where}/sessions/{sid}/step", json={"values": values, "after": n}).json()
+                want = c.post(f"{url_solo}/sessions/{ref}/step", json={"values": values}).json()
+                assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-6)
+            assert c.get(f"{url_b}/sessions/{sid}").json()["steps"] == len(steps)
+            c.delete(f"{url_a}/sessions/{sid}")
+    finally:
+        for proc in (a, b, solo):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)

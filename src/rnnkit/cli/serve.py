@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from rnnkit.cli.common import user_errors
@@ -15,8 +13,9 @@ def serve(
                                                       "(default name: the file's stem)."),
     host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs --token."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    state_db: Path = typer.Option(Path("sessions.sqlite"), "--state-db",
-                                  help="SQLite file of the sessions' states (kept across restarts)."),
+    state_db: str = typer.Option("sessions.sqlite", "--state-db",
+                                 help="SQLite file of the sessions' states (kept across restarts), or a database "
+                                      "URL (postgresql://user@host/db) shared by several server processes."),
     token: str = typer.Option(None, help="Bearer token every request must carry (default $RNNKIT_SERVE_TOKEN)."),
     max_sessions: int = typer.Option(10_000, help="Most sessions held at once."),
     idle_timeout: float = typer.Option(3600.0, help="Seconds without a request before a session is deleted."),

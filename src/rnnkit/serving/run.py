@@ -8,7 +8,7 @@ from pathlib import Path
 from rnnkit.errors import ConfigError, RnnkitError
 from rnnkit.serving.served import ServedModel
 from rnnkit.serving.server import Server, ServeSettings
-from rnnkit.serving.store import SessionStore
+from rnnkit.serving.store import open_store
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -34,10 +34,11 @@ def load_models(specs: list[str], device: str = "cpu") -> dict[str, ServedModel]
 
 def build(specs: list[str], state_db: str | Path, settings: ServeSettings, device: str = "cpu",
           durability: str = "normal"):
-    """The FastAPI application over the given checkpoints and session database."""
+    """The FastAPI application over the given checkpoints and session database (a SQLite
+    path, or a URL such as ``postgresql://user@host/db`` for several server processes)."""
     from rnnkit.serving.app import create_app
 
-    server = Server(load_models(specs, device), SessionStore(state_db, durability), settings)
+    server = Server(load_models(specs, device), open_store(state_db, durability), settings)
     return create_app(server)
 
 

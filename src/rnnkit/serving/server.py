@@ -21,7 +21,7 @@ import numpy as np
 from rnnkit.errors import ConfigError
 from rnnkit.serving.batcher import DynamicBatcher, Job
 from rnnkit.serving.served import InputError, ServedModel, check_generation
-from rnnkit.serving.store import SessionRecord, SessionStore
+from rnnkit.serving.store import SessionRecord, SessionStore, SqlSessionStore
 
 
 @dataclass
@@ -68,12 +68,15 @@ class _Step:
 
 
 class Server:
-    def __init__(self, models: dict[str, ServedModel], store: SessionStore, settings: ServeSettings | None = None,
+    def __init__(self, models: dict[str, ServedModel], store: SessionStore | SqlSessionStore,
+                 settings: ServeSettings | None = None,
                  on_batch=None) -> None:
         self.models = models
         self.store = store
         self.settings = settings or ServeSettings()
+        # sessions in memory; a store shared by several processes is read at every step instead
         self._cache: dict[str, SessionRecord] = {}
+        self._caching = not store.shared
         s = self.settings
         self.batcher = DynamicBatcher(self._run, s.max_wait_ms / 1000 if s.batching else 0.0,
                                       s.max_batch if s.batching else 1, on_batch)
@@ -115,7 +118,8 @@ class Server:
             record = self.store.get(session_id)
             if record is None or record.model not in self.models:
                 raise SessionNotFound(session_id)
-            self._cache[session_id] = record
+            if self._caching:
+                self._cache[session_id] = record
         return record
 
     async def create(self, model: str, params: dict[str, Any]) -> SessionRecord:
@@ -124,7 +128,8 @@ class Server:
             raise TooManySessions(f"the server holds its maximum of {self.settings.max_sessions} sessions")
         record = served.open(secrets.token_urlsafe(12), params, time.time())
         self.store.put([record])
-        self._cache[record.id] = record
+        if self._caching:
+            self._cache[record.id] = record
         prompt = params.get("prompt")
         if prompt is not None:
             if served.kind != "lm":
@@ -143,7 +148,8 @@ class Server:
         fresh = self.models[old.model].open(session_id, params, time.time())
         fresh.created = old.created
         self.store.put([fresh])
-        self._cache[session_id] = fresh
+        if self._caching:
+            self._cache[session_id] = fresh
         return fresh
 
     # ------------------------------------------------------------------ steps
@@ -176,12 +182,14 @@ class Server:
         """Worker thread: one batched step of ``jobs`` (distinct sessions of ``model``)."""
         served = self.models[model]
         records, inputs, drawn, afters = [], [], [], []
+        expected: dict[str, int] = {}
         results: list[Any] = [None] * len(jobs)
         for i, job in enumerate(jobs):
             rec = self._cache.get(job.session) or self.store.get(job.session)
             if rec is None:
                 results[i] = SessionNotFound(job.session)
                 continue
+            expected[rec.id] = rec.steps
             rec = copy.copy(rec)
             rec.info = copy.deepcopy(rec.info)
             step: _Step = job.payload
@@ -214,11 +222,19 @@ class Server:
                 r.last_used = now
                 if after is not None and o is not None:  # kept so that a retry gets the same answer
                     r.info["reply"] = {"after": after, "output": o}
-            self.store.put([r for _, r in done])  # durable before anyone hears the answer
+            # durable before anyone hears the answer; a shared store refuses a session that
+            # another process stepped meanwhile
+            lost = self.store.put([r for _, r in done], expected)
             for (i, r), o in zip(records, outs):
-                if o is not None:
+                if o is None:
+                    continue
+                if r.id in lost:
+                    results[i] = StepConflict(f"session {r.id!r} was stepped by another server process meanwhile; "
+                                              "send the step again")
+                    continue
+                if self._caching:
                     self._cache[r.id] = r
-                    results[i] = o
+                results[i] = o
             self.steps_done += sum(len(x) for x in inputs)
         for i, generated in drawn:
             if isinstance(results[i], dict):

@@ -1,4 +1,4 @@
-"""Durable sessions: one SQLite row per session, written before a step is acknowledged.
+"""Durable sessions: one row per session, written before a step is acknowledged.
 
 SQLite in WAL mode with ``synchronous=NORMAL``: a commit reaches the write-ahead log before
 it returns, so killing the server (even ``SIGKILL``) loses no committed step; only a power
@@ -6,6 +6,11 @@ failure can lose the last commits (``durability="full"`` syncs every commit to d
 about 10x the cost per commit). All sessions stepped together are written in one
 transaction. State arrays are stored raw (:func:`pack_state`): a JSON header of names,
 dtypes and shapes, then the bytes.
+
+Several server processes can share sessions through a database URL (``postgresql://...``,
+through SQLAlchemy: the ``postgres`` extra): :class:`SqlSessionStore` writes a step only if
+the row still holds the step count it was computed from, so two processes stepping one
+session at once cannot both win -- the loser's request gets a conflict to retry.
 """
 
 from __future__ import annotations
@@ -66,7 +71,10 @@ class SessionRecord:
 
 
 class SessionStore:
-    """Sessions in one SQLite file (``":memory:"`` for none that survives)."""
+    """Sessions in one SQLite file (``":memory:"`` for none that survives), for one server
+    process (``shared`` is False: the server may cache sessions in memory)."""
+
+    shared = False
 
     def __init__(self, path: str | Path = ":memory:", durability: str = "normal") -> None:
         if durability not in ("normal", "full"):
@@ -87,14 +95,17 @@ class SessionStore:
         with self._lock:
             self._db.close()
 
-    def put(self, records: list[SessionRecord]) -> None:
-        """Insert or replace ``records`` in one transaction (committed when this returns)."""
+    def put(self, records: list[SessionRecord], expected: dict[str, int] | None = None) -> set[str]:
+        """Insert or replace ``records`` in one transaction (committed when this returns).
+        ``expected`` (id -> the step count a record was computed from) is checked by shared
+        stores; returns the ids that lost a race (always none here: one process)."""
         rows = [(r.id, r.model, r.created, r.last_used, r.steps, pack_state(r.state), json.dumps(r.info))
                 for r in records]
         with self._lock:
             self._db.execute("BEGIN")
             self._db.executemany("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
+        return set()
 
     def get(self, session_id: str) -> SessionRecord | None:
         with self._lock:
@@ -121,4 +132,86 @@ class SessionStore:
             return [r[0] for r in rows.fetchall()]
 
 
-__all__ = ["SessionStore", "SessionRecord", "pack_state", "unpack_state"]
+class SqlSessionStore:
+    """Sessions in any SQLAlchemy database (PostgreSQL for several server processes), with
+    optimistic concurrency on the step count (``shared``: no in-memory caching)."""
+
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        try:
+            import sqlalchemy as sa
+        except ImportError:
+            raise ConfigError("a database URL needs SQLAlchemy and a driver: pip install 'rnnkit[postgres]'") from None
+        self.sa = sa
+        try:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            meta = sa.MetaData()
+            self.table = sa.Table(
+                "rnnkit_sessions", meta,
+                sa.Column("id", sa.String(64), primary_key=True), sa.Column("model", sa.String(200), nullable=False),
+                sa.Column("created", sa.Float, nullable=False), sa.Column("last_used", sa.Float, nullable=False),
+                sa.Column("steps", sa.Integer, nullable=False), sa.Column("state", sa.LargeBinary, nullable=False),
+                sa.Column("info", sa.Text, nullable=False))
+            meta.create_all(self.engine)
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise ConfigError(f"cannot open the session database {url!r}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0]}") from None
+        self.path = url
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def put(self, records: list[SessionRecord], expected: dict[str, int] | None = None) -> set[str]:
+        sa, t = self.sa, self.table
+        lost: set[str] = set()
+        with self.engine.begin() as conn:
+            for r in records:
+                values = {"model": r.model, "created": r.created, "last_used": r.last_used, "steps": r.steps,
+                          "state": pack_state(r.state), "info": json.dumps(r.info)}
+                before = None if expected is None else expected.get(r.id)
+                if before is None:  # a new session (or a reset): insert or overwrite
+                    done = conn.execute(sa.update(t).where(t.c.id == r.id).values(**values)).rowcount
+                    if not done:
+                        conn.execute(sa.insert(t).values(id=r.id, **values))
+                else:
+                    result = conn.execute(sa.update(t).where(t.c.id == r.id, t.c.steps == before).values(**values))
+                    if not result.rowcount:
+                        lost.add(r.id)
+        return lost
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        t = self.table
+        with self.engine.connect() as conn:
+            row = conn.execute(self.sa.select(t).where(t.c.id == session_id)).first()
+        if row is None:
+            return None
+        return SessionRecord(row.id, row.model, row.created, row.last_used, row.steps, unpack_state(row.state),
+                             json.loads(row.info))
+
+    def delete(self, session_ids: list[str]) -> int:
+        t = self.table
+        with self.engine.begin() as conn:
+            return conn.execute(self.sa.delete(t).where(t.c.id.in_(session_ids))).rowcount
+
+    def count(self, model: str | None = None) -> int:
+        t = self.table
+        query = self.sa.select(self.sa.func.count()).select_from(t)
+        if model is not None:
+            query = query.where(t.c.model == model)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def idle(self, seconds: float) -> list[str]:
+        t = self.table
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(self.sa.select(t.c.id).where(t.c.last_used < time.time() - seconds))]
+
+
+def open_store(spec: str | Path, durability: str = "normal") -> SessionStore | SqlSessionStore:
+    """A SQLite file path, or a database URL (``postgresql://user@host/db``; ``sqlite:///f``)."""
+    spec = str(spec)
+    return SqlSessionStore(spec) if "://" in spec else SessionStore(spec, durability)
+
+
+__all__ = ["SessionStore", "SqlSessionStore", "open_store", "SessionRecord", "pack_state", "unpack_state"]
