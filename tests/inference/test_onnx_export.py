@@ -167,6 +167,8 @@ def test_conditioned_generator(tmp_path):
         ref, _ = model(ids, cond)
     vector, h, c = _session(init).run(None, {"condition": cond.numpy()})
     sess = _session(step)
+    whole = sess.run(None, {"ids": ids.numpy(), "condition_vector": vector, "h": h, "c": c})[0]
+    assert np.abs(whole - ref.numpy()).max() <= TOL
     outs = []
     for t in range(STEPS):
         logits, h, c = sess.run(None, {"ids": ids[:, t:t + 1].numpy(), "condition_vector": vector, "h": h, "c": c})
