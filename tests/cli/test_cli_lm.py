@@ -148,3 +148,20 @@ def test_resume_from_another_folder_and_on_changed_data(tmp_path, monkeypatch):
     r = runner.invoke(app, ["lm", "train", "--resume", "--out", "work/run", "--epochs", "1", "--max-steps", "7",
                             "--quiet", "--allow-changed-data"])
     assert r.exit_code == 0, r.output
+
+
+def test_word_model_evaluate_reports_the_out_of_vocabulary_rate(tmp_path, corpus):
+    out = tmp_path / "words"
+    r = runner.invoke(app, ["lm", "train", str(corpus), "--level", "word", "--epochs", "1", "--out", str(out), *TINY])
+    assert r.exit_code == 0, r.output
+    unseen = tmp_path / "unseen.txt"
+    unseen.write_text("the quick red fox jumps over the <unk> cat .\n" * 3, encoding="utf-8")
+    report = tmp_path / "eval.json"
+    r = runner.invoke(app, ["lm", "evaluate", str(out / "best.safetensors"), str(unseen), "--json", str(report)])
+    assert r.exit_code == 0, r.output
+    import json
+
+    figures = json.loads(report.read_text())
+    # per line: 11 tokens with <eos>; "red", "cat" and "." unseen (training had "dog."), "<unk>" in the text
+    assert figures["oov_rate"] == pytest.approx(3 / 11) and figures["unk_in_text_rate"] == pytest.approx(1 / 11)
+    assert "27.3 % of the words were never seen in training" in " ".join(r.output.split())

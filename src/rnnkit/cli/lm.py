@@ -174,9 +174,14 @@ def evaluate(
     bptt: int = typer.Option(64, help="Window length; the state carries across windows."),
     batch_size: int = typer.Option(1, help="Parallel streams (1 scores every token with its full context)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
-    """Perplexity and bits per token of a model on a text file, beside a unigram baseline."""
+    """Perplexity and bits per token of a model on a text file, beside a unigram baseline
+    (word models: and the share of words never seen in training, scored as <unk>)."""
+    import json
+
     from rnnkit.tasks import lm
+    from rnnkit.tasks.io import atomic_write_text
 
     model = lm.load(checkpoint, device=device)
     r = model.evaluate(file, batch_size=batch_size, bptt=bptt)
@@ -184,5 +189,11 @@ def evaluate(
     console.print(f"{file}: {r['tokens']:,} {unit}s")
     console.print(f"  loss {r['loss']:.4f} nats/{unit}   perplexity {r['ppl']:.2f}   "
                   f"{r['bits_per_token']:.4f} bits/{unit}")
+    if "oov_rate" in r:
+        console.print(f"  out of vocabulary: {100 * r['oov_rate']:.1f} % of the words were never seen in training "
+                      f"and were scored as <unk> (this lowers the perplexity); <unk> already in the text: "
+                      f"{100 * r['unk_in_text_rate']:.1f} %", highlight=False)
     if "unigram_loss" in r:
         console.print(f"  unigram baseline: loss {r['unigram_loss']:.4f} nats/{unit}", highlight=False)
+    if json_out is not None:
+        atomic_write_text(json_out, json.dumps({"file": str(file), **r}, indent=2))

@@ -452,14 +452,25 @@ class LanguageModeler(Estimator):
 
     def evaluate(self, path: str | Path, batch_size: int = 1, bptt: int = 64) -> dict:
         """Cross-entropy (nats/token), perplexity and bits/token on a text file, beside the
-        unigram baseline fitted on the training split."""
+        unigram baseline fitted on the training split. For word models also ``oov_rate``:
+        the share of tokens never seen in training, scored as ``<unk>`` (which flatters the
+        perplexity), and ``unk_in_text_rate``: the share that was ``<unk>`` in the text already."""
         self._check_fitted()
-        ids = encode_text(read_text(path), self.vocab_)
+        text = read_text(path)
+        ids = encode_text(text, self.vocab_)
         if len(ids) < 2:
             raise DataError(f"{path} has fewer than 2 tokens")
         device = next(self.model_.parameters()).device
         loss, count = stream_loss(self.model_, ids, batch_size, bptt, device)
         result = {"loss": loss, "ppl": perplexity(loss), "bits_per_token": bits_per_token(loss), "tokens": count}
+        if self.vocab_.level == "word" and self.vocab_.unk is not None:
+            from rnnkit.data.text import word_tokens
+
+            unk_id = self.vocab_.stoi[self.vocab_.unk]
+            as_unk = int(np.count_nonzero(ids == unk_id))
+            literal = sum(tok == self.vocab_.unk for tok in word_tokens(text))
+            result["oov_rate"] = (as_unk - literal) / len(ids)
+            result["unk_in_text_rate"] = literal / len(ids)
         if self.unigram_counts_ is not None:
             counts = np.asarray(self.unigram_counts_, dtype=np.int64)
             result["unigram_loss"] = unigram_loss_from_counts(counts, ids[1:])
