@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,15 @@ def test_classify_resume_continues_the_run_and_info_reads_the_model(tmp_path, uc
     assert [r["epoch"] for r in records if r["kind"] == "valid"] == [1, 2, 3, 4]
     r = run("info", out / "model.safetensors")
     assert r.exit_code == 0 and "classify" in r.output and "SequenceClassifier" in r.output
+
+
+def test_test_labels_never_seen_and_training_without_held_out_data(tmp_path, ucr):
+    unseen = tmp_path / "Other_TEST.tsv"
+    unseen.write_text("".join("7\t" + line.split("\t", 1)[1] for line in Path(ucr[1]).read_text().splitlines(True)))
+    r = run("classify", "train", "--train", ucr[0], "--test", unseen, "--out", tmp_path / "a", *TINY)
+    assert r.exit_code != 0 and "none of the 20 labels was seen in training" in " ".join(r.output.split())
+    loud = [a for a in TINY if a != "--quiet"]
+    r = run("classify", "train", "--train", ucr[0], "--validation-fraction", "0", "--out", tmp_path / "b", *loud)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "training-data (no held-out data)" in text and "best training loss" in text and ": valid " not in text

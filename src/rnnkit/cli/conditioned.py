@@ -39,7 +39,7 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
     gen.fit(texts, conditions, valid_texts, valid_conditions, resume=resume, overwrite=overwrite,
             allow_changed_data=allow_changed_data)
     exit_if_interrupted(gen, out)
-    console.print(f"stopped: {gen.stopped_because_}; best validation loss {gen.best_valid_loss_:.4f} nats/token "
+    console.print(f"stopped: {gen.stopped_because_}; {gen.best_loss_text()} {gen.best_valid_loss_:.4f} nats/token "
                   f"(perplexity {perplexity(gen.best_valid_loss_):.2f})", soft_wrap=True)
     if gen.classes_ is not None:
         for label in gen.classes_[:10]:

@@ -131,7 +131,7 @@ def train(
         console.print(f"data: {line}", highlight=False)
     f.fit(series, resume=resume, overwrite=overwrite,
             allow_changed_data=allow_changed_data)
-    console.print(f"trained: {f.stopped_because_}; best validation loss {f.best_valid_loss_:.4f}; "
+    console.print(f"trained: {f.stopped_because_}; {f.best_loss_text()} {f.best_valid_loss_:.4f}; "
                   f"model: {out / 'model.safetensors'}", highlight=False)
     bt = f.backtest(series, "test")
     _print_backtest(bt)

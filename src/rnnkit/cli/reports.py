@@ -13,6 +13,7 @@ import numpy as np
 from rich.table import Table
 
 from rnnkit.cli.common import console
+from rnnkit.errors import DataError
 from rnnkit.tasks.io import atomic_write_text, classification_metrics, confusion_matrix, per_class_report
 
 
@@ -22,8 +23,15 @@ def label_ids(classes: Sequence, labels: Sequence) -> np.ndarray:
     index = {str(c): k for k, c in enumerate(classes)}
     ids = np.array([index.get(str(t), -1) for t in labels], dtype=np.int64)
     unseen = int((ids < 0).sum())
+    if unseen and unseen == len(ids):
+        known = ", ".join(map(str, list(classes)[:8])) + (" ..." if len(classes) > 8 else "")
+        found = ", ".join(sorted({str(t) for t in labels})[:8])
+        raise DataError(f"none of the {len(ids)} labels was seen in training, so nothing can be scored (the model "
+                        f"knows {known}; the file has {found}): is the label column the right one?")
     if unseen:
-        console.print(f"[yellow]{unseen} labels were never seen in training; they are left out of the scores[/]")
+        names = ", ".join(sorted({str(t) for t, i in zip(labels, ids) if i < 0})[:5])
+        console.print(f"[yellow]{unseen} of {len(ids)} labels were never seen in training ({names}); those examples "
+                      "are left out of the scores[/]", highlight=False)
     return ids
 
 
@@ -60,7 +68,7 @@ def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence
 def report_fit(estimator, out: Path, command: str) -> None:
     """After ``classify``/``tag train``: why training stopped, where the model is, and, for
     an interrupted run, how to continue it (exit code 130, as after Ctrl-C)."""
-    console.print(f"training stopped: {estimator.stopped_because_}; best validation loss "
+    console.print(f"training stopped: {estimator.stopped_because_}; {estimator.best_loss_text()} "
                   f"{estimator.best_valid_loss_:.4f}", highlight=False)
     console.print(f"model: {out / 'model.safetensors'}\npredict with: rnnkit {command} predict "
                   f"{out / 'model.safetensors'} FILE", highlight=False)

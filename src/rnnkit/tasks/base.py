@@ -138,13 +138,23 @@ class Estimator:
     def _check_params(self) -> None:
         """The family's checks (categorical values, ranges); none by default."""
 
+    def best_loss_text(self) -> str:
+        """``"best validation loss"``, or ``"best training loss"`` for a model chosen without held-out data."""
+        return "best training loss" if getattr(self, "evaluated_on_", "valid") == "train" else "best validation loss"
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
 
     def _fit_with_trainer(self, model: nn.Module, task: TrainingTask, config: TrainerConfig, resume: bool = False,
                           callbacks: Sequence[CallbackLike] = ()) -> TrainResult:
-        """Run the Trainer; keep the best epoch's weights in ``model_``, the log in ``history_``."""
+        """Run the Trainer; keep the best epoch's weights in ``model_``, the log in ``history_``.
+        ``evaluated_on_`` says what chose the epoch: ``"valid"`` (held-out data) or ``"train"``
+        (a family that found no held-out data sets ``_evaluated_on = "train"`` before)."""
+        import dataclasses
+
+        self.evaluated_on_ = getattr(self, "_evaluated_on", "valid")
+        config = dataclasses.replace(config, evaluated_on=self.evaluated_on_)
         with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
             run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
             # the run-folder rule was applied by fit(); here a fresh run starts clean

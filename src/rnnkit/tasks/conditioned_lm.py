@@ -127,6 +127,7 @@ class ConditionedGenerator(Estimator):
         if not texts:
             raise DataError("no sentences to train on")
         self._fit_conditions(conditions)
+        self._evaluated_on = "train" if texts_valid is None and self.validation_fraction <= 0 else "valid"
         if texts_valid is None and self.validation_fraction > 0:
             tr, va = random_split(len(texts), self.validation_fraction, self.seed)
             if len(va) == 0:

@@ -197,6 +197,7 @@ class RecurrentEstimator(Estimator):
         """Training and validation batches: ``valid`` = ``(inputs, targets, chars)`` given by the
         user; else ``split(targets)`` -> index arrays holds out ``validation_fraction``; with a
         fraction of 0 the training data themselves are evaluated (model chosen by training loss)."""
+        self._evaluated_on = "valid"
         if valid is None and self.validation_fraction > 0:
             tr, va = split(targets)
             if len(va) == 0:
@@ -209,6 +210,7 @@ class RecurrentEstimator(Estimator):
                                              (pick(inputs, va), pick(targets, va), pick(chars, va)))
         elif valid is None:
             valid = (inputs, targets, chars)
+            self._evaluated_on = "train"
         v_inputs, v_targets, v_chars = valid
         return (self._batches(inputs, targets, chars, shuffle=True),
                 self._batches(v_inputs, v_targets, v_chars, shuffle=False, batch_size=max(self.batch_size, 64)))

@@ -250,8 +250,10 @@ class Forecaster(Estimator):
             train_parts.append(np.stack([np.full(len(tr), i), tr], 1))
             valid_parts.append(np.stack([np.full(len(va), i), va], 1))
         train_index, valid_index = np.concatenate(train_parts), np.concatenate(valid_parts)
+        self._evaluated_on = "valid"
         if len(valid_index) == 0:  # no validation rows: choose the epoch by training loss
             valid_index = train_index
+            self._evaluated_on = "train"
         self.n_series_ = len(sset.series)
         config = ForecastNetConfig(n_targets=len(sset.target_cols), horizon=self.horizon, n_past=len(sset.past_cols),
                                    n_known=sset.n_known, cell=self.cell, hidden_size=self.hidden_size,

@@ -168,7 +168,7 @@ class LMSettings:
     #: of the same name, so a renamed one fails at once instead of being dropped.
     NOT_MIRRORED: ClassVar[dict[str, frozenset[str]]] = {
         "LanguageModelConfig": frozenset({"vocab_size"}),
-        "TrainerConfig": frozenset({"optim", "log_every"}),
+        "TrainerConfig": frozenset({"optim", "log_every", "evaluated_on"}),
         "OptimConfig": frozenset(),
     }
 

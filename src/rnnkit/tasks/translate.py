@@ -112,6 +112,8 @@ class Translator(Estimator):
             raise DataError("no sentence pairs to train on")
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise ConfigError(f"teacher_forcing must be in [0, 1], got {self.teacher_forcing}")
+        no_held_out = (src_valid is None or tgt_valid is None) and self.validation_fraction <= 0
+        self._evaluated_on = "train" if no_held_out else "valid"
         if src_valid is None or tgt_valid is None:
             if self.validation_fraction <= 0:
                 src_valid, tgt_valid = src, tgt

@@ -9,8 +9,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 class TrainingProgress:
     """Progress bar with loss, derived metrics (perplexity, bits/char), items/s and ETA."""
 
-    def __init__(self, enabled: bool, total_epochs: int, steps_per_epoch: int) -> None:
+    def __init__(self, enabled: bool, total_epochs: int, steps_per_epoch: int, evaluated_on: str = "valid") -> None:
         self.enabled = enabled
+        # without held-out data the epoch is chosen by its loss on the training data: say so
+        self.label = "valid" if evaluated_on == "valid" else "training-data (no held-out data)"
         self.total_epochs = total_epochs
         self.steps_per_epoch = steps_per_epoch
         self.console = Console(stderr=True)
@@ -45,7 +47,7 @@ class TrainingProgress:
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in record.items()
                             if k not in ("kind", "step", "epoch") and isinstance(v, float))
         where = f"epoch {record['epoch']:.2f}" if record["epoch"] % 1 else f"epoch {epoch + 1}"
-        self.print(f"{where}: valid {metrics}" + ("  (best so far)" if improved else ""))
+        self.print(f"{where}: {self.label} {metrics}" + ("  (best so far)" if improved else ""))
 
     def print(self, text: str) -> None:
         if self.enabled:

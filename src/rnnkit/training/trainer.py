@@ -64,6 +64,7 @@ class TrainerConfig:
     progress: bool = True
     sample_every: float = 30.0  # seconds between samples shown while training (0: never)
     log_every: int = 10  # steps between training-metric records
+    evaluated_on: str = "valid"  # what the per-epoch evaluation reads: "valid", or "train" without held-out data
 
     def __post_init__(self) -> None:
         if isinstance(self.optim, dict):
@@ -284,7 +285,7 @@ class Trainer:
         from rnnkit.training.progress import TrainingProgress
 
         progress = TrainingProgress(enabled=cfg.progress, total_epochs=cfg.epochs,
-                                    steps_per_epoch=self.steps_per_epoch)
+                                    steps_per_epoch=self.steps_per_epoch, evaluated_on=cfg.evaluated_on)
         previous_handlers = self._install_stop_handlers()
         for cb in self.callbacks:
             cb.on_fit_start(self)
