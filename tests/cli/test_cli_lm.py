@@ -165,3 +165,14 @@ def test_word_model_evaluate_reports_the_out_of_vocabulary_rate(tmp_path, corpus
     # per line: 11 tokens with <eos>; "red", "cat" and "." unseen (training had "dog."), "<unk>" in the text
     assert figures["oov_rate"] == pytest.approx(3 / 11) and figures["unk_in_text_rate"] == pytest.approx(1 / 11)
     assert "27.3 % of the words were never seen in training" in " ".join(r.output.split())
+
+
+def test_info_summarises_a_word_model(tmp_path):
+    corpus = tmp_path / "words.txt"
+    corpus.write_text(" ".join(f"w{i}" for i in range(300)) + "\n" * 2 + "w1 w2 w3\n" * 50, encoding="utf-8")
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["lm", "train", str(corpus), "--level", "word", "--epochs", "1", "--out", str(out), *TINY])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["info", str(out / "best.safetensors")])
+    assert r.exit_code == 0
+    assert len(r.output.splitlines()) < 60 and "items:" in r.output  # unigram counts summarised

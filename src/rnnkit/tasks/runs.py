@@ -23,8 +23,20 @@ def checkpoint_summary(path: str | Path) -> tuple[int, dict[str, Any]]:
             words = ck.meta[key].get("words", ck.meta[key])
             how = f", tokenizer {words['tokenizer']}" if words.get("tokenizer") else ""
             meta[key] = f"{len(words.get('tokens', []))} tokens{how}"
+    for key, value in list(meta.items()):
+        meta[key] = _summarised(value)
     n_params = sum(t.numel() for k, t in ck.tensors.items() if k.startswith("model/"))
     return n_params, meta
+
+
+def _summarised(value: Any, limit: int = 12) -> Any:
+    """Long lists (a word model's unigram counts, class lists) as their length and first items."""
+    if isinstance(value, list) and len(value) > limit:
+        head = ", ".join(map(str, value[:5]))
+        return f"{len(value):,} items: {head}, ..."
+    if isinstance(value, dict):
+        return {k: _summarised(v, limit) for k, v in value.items()}
+    return value
 
 
 def lm_samples(run_dir: str | Path, count: int = 3, length: int = 300) -> list[str]:
