@@ -176,3 +176,16 @@ def test_info_summarises_a_word_model(tmp_path):
     r = runner.invoke(app, ["info", str(out / "best.safetensors")])
     assert r.exit_code == 0
     assert len(r.output.splitlines()) < 60 and "items:" in r.output  # unigram counts summarised
+
+
+def test_demo_has_a_floor_of_steps_picks_threads_and_says_when_it_learned_too_little(tmp_path):
+    out = tmp_path / "demo"
+    r = runner.invoke(app, ["demo", "--out", str(out), "--seconds", "1", "--min-steps", "4", "--max-chars", "20000"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "at least 4 steps" in text and "thread" in text
+    import re
+
+    steps = int(re.search(r"after (\d+) steps", text).group(1))
+    assert steps >= 4  # the one-second budget did not stop it before the floor
+    assert "stopped too early to mean much" in text

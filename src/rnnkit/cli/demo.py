@@ -26,22 +26,28 @@ def demo(
     seconds: float = typer.Option(120.0, min=1.0, help="Training time budget in seconds."),
     max_chars: int = typer.Option(1_000_000, min=10_000, help="Characters of Python source to train on."),
     resume: bool = typer.Option(False, help="Continue the previous demo run in --out."),
+    min_steps: int = typer.Option(300, min=0, help="Train at least this many steps, even past --seconds "
+                                                   "(a busy machine needs longer to learn anything)."),
+    threads: int = typer.Option(None, min=1, help="CPU threads (default: the cores the load average leaves "
+                                                  "free; on busy cores one thread is far faster than two)."),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE + " (a previous demo run is replaced anyway)"),
 ) -> None:
     """Train a character LSTM on Python's own sources for ~2 minutes, then generate code."""
     from rnnkit.cli.lm import report_training
     from rnnkit.tasks import lm
-    from rnnkit.tasks.io import atomic_write_bytes, python_stdlib_text
+    from rnnkit.tasks.io import atomic_write_bytes, python_stdlib_text, set_threads
 
     check_run_folder(out, resume, overwrite or (not resume and _holds_a_demo_run(out)))
     corpus_file = out / "corpus.txt"
     if not (resume and corpus_file.exists()):
         atomic_write_bytes(corpus_file, python_stdlib_text(max_chars).encode("utf-8"))
+    n_threads, why = set_threads(threads)
     console.print(f"[bold]rnnkit demo[/]: a 2-layer character LSTM learns to write Python "
                   f"({corpus_file}, {corpus_file.stat().st_size:,} characters), for {seconds:.0f} s on "
-                  f"this machine. Samples appear every 30 s.")
+                  f"this machine (at least {min_steps} steps; {n_threads} thread{'s' * (n_threads > 1)}: {why}). "
+                  "Samples appear every 30 s.")
     settings = lm.LMSettings.from_preset("demo", train_files=[str(corpus_file)], max_time=seconds,
-                                         sample_prompt="def ")
+                                         min_steps=min_steps, sample_prompt="def ")
     result = lm.train(settings, out, resume=resume, overwrite=not resume)  # a rerun starts afresh
     report_training(result)
     model = lm.load(result.best_checkpoint)

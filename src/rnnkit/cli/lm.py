@@ -114,6 +114,11 @@ def train(
     report_training(result)
 
 
+#: a language model whose validation loss is above this share of the unigram baseline's has
+#: not learned much beyond character (or word) frequencies yet
+UNDERTRAINED = 0.85
+
+
 def report_training(result) -> None:
     """Print where things are and the scores of the best checkpoint; exit 130 if interrupted."""
     from rnnkit.tasks import lm
@@ -123,11 +128,21 @@ def report_training(result) -> None:
     if result.stopped_because == "interrupted":
         console.print(f"saved {result.last_checkpoint}; resume with: rnnkit lm train --resume --out {result.run_dir}")
         raise typer.Exit(code=130)
-    for split, r in lm.load(result.best_checkpoint).split_scores().items():
-        derived = {k: v for k, v in r.items() if k not in ("loss", "tokens")}
+    scores = lm.load(result.best_checkpoint).split_scores()
+    for split, r in scores.items():
+        derived = {k: v for k, v in r.items() if k not in ("loss", "tokens", "unigram_loss")}
+        baseline = f"; unigram baseline {r['unigram_loss']:.4f}" if "unigram_loss" in r else ""
         console.print(f"{split}: loss {r['loss']:.4f} nats/token, "
-                      + ", ".join(f"{k} {v:.3f}" for k, v in derived.items()) + f" ({r['tokens']:,} tokens)")
+                      + ", ".join(f"{k} {v:.3f}" for k, v in derived.items()) + f" ({r['tokens']:,} tokens)"
+                      + baseline, highlight=False)
     console.print(f"best checkpoint: {result.best_checkpoint}")
+    valid = scores.get("valid", {})
+    if "unigram_loss" in valid and valid["loss"] > UNDERTRAINED * valid["unigram_loss"]:
+        console.print(f"[yellow]warning: after {result.global_step} steps the model is barely better than counting "
+                      f"tokens (valid loss {valid['loss']:.2f} against the unigram baseline's "
+                      f"{valid['unigram_loss']:.2f}); it stopped too early to mean much, and its samples will read "
+                      "as noise. Train longer (more --epochs or --max-time; for the demo, --seconds).[/]",
+                      highlight=False)
 
 
 @app.command()

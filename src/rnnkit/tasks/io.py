@@ -37,6 +37,9 @@ _WHERE = {
     "cache_size": "rnnkit.data.cache",
     "cache_limit": "rnnkit.data.cache",
     "clear_cache": "rnnkit.data.cache",
+    # threads
+    "set_threads": "rnnkit.training.threads",
+    "threads_for_load": "rnnkit.training.threads",
     # checkpoints
     "load_checkpoint": "rnnkit.training.checkpoint",
     "checkpoint_task": "rnnkit.training.checkpoint",

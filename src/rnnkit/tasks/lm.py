@@ -117,6 +117,7 @@ class LMSettings:
     early_stopping: int | None = None
     checkpoint_every: int = 200
     max_time: float | None = None
+    min_steps: int = 0  # max_time does not stop the run before this many steps
     max_steps: int | None = None
     seed: int = 0
     device: str = "auto"
@@ -492,8 +493,12 @@ class LanguageModeler(Estimator):
         device = next(self.model_.parameters()).device
         out = {}
         for split in ("valid", "test"):
-            loss, n = stream_loss(self.model_, getattr(corpus, split), settings.eval_batch_size, settings.bptt, device)
+            ids = getattr(corpus, split)
+            loss, n = stream_loss(self.model_, ids, settings.eval_batch_size, settings.bptt, device)
             out[split] = {"loss": loss, "tokens": n, **describe_loss(loss, settings.level)}
+            if self.unigram_counts_ is not None and len(ids) > 1:
+                counts = np.asarray(self.unigram_counts_, dtype=np.int64)
+                out[split]["unigram_loss"] = unigram_loss_from_counts(counts, np.asarray(ids[1:]))
         return out
 
 

@@ -57,6 +57,7 @@ class TrainerConfig:
     early_stopping: int | None = None  # stop after this many epochs without a better validation loss
     checkpoint_every: int = 200  # steps between mid-epoch checkpoints (0: only at epoch ends)
     max_time: float | None = None  # seconds of training before stopping cleanly
+    min_steps: int = 0  # the time budget does not stop a run before this many steps
     max_steps: int | None = None
     seed: int = 0
     device: str = "auto"
@@ -317,7 +318,8 @@ class Trainer:
                         if cfg.sample_every and now - last_sample >= cfg.sample_every and hasattr(self.task, "sample"):
                             progress.print(self.task.sample(self.model))
                             last_sample = now
-                        if cfg.max_time is not None and now - started >= cfg.max_time:
+                        if (cfg.max_time is not None and now - started >= cfg.max_time
+                                and self.global_step >= cfg.min_steps):
                             self._stop_reason = self._stop_reason or "time budget reached"
                         if cfg.max_steps is not None and self.global_step >= cfg.max_steps:
                             self._stop_reason = self._stop_reason or "max_steps reached"
