@@ -189,3 +189,17 @@ def test_demo_has_a_floor_of_steps_picks_threads_and_says_when_it_learned_too_li
     steps = int(re.search(r"after (\d+) steps", text).group(1))
     assert steps >= 4  # the one-second budget did not stop it before the floor
     assert "stopped too early to mean much" in text
+
+
+def test_plain_progress_lines_when_the_output_is_not_a_terminal(tmp_path, corpus):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RNNKIT_PROGRESS_INTERVAL": "0", "RNNKIT_CACHE": str(tmp_path / "cache")}
+    args = [a for a in TINY if a != "--quiet"]
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "lm", "train", str(corpus), "--epochs", "1", "--out",
+                          str(tmp_path / "run"), *args], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = [x for x in (run.stdout + run.stderr).splitlines() if x.startswith("epoch 1/1 step ")]
+    assert lines and "loss" in lines[0]

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+
+#: seconds between plain progress lines when the output is not a terminal
+PLAIN_INTERVAL = 30.0
 
 
 class TrainingProgress:
@@ -23,6 +30,13 @@ class TrainingProgress:
             console=self.console, disable=not enabled, transient=False,
         )
         self._task: TaskID | None = None
+        # Logged to a file rather than a terminal, a progress bar shows nothing: write a plain
+        # line every PLAIN_INTERVAL seconds instead ($RNNKIT_PROGRESS_INTERVAL).
+        self.plain = enabled and not self.console.is_terminal
+        self.interval = float(os.environ.get("RNNKIT_PROGRESS_INTERVAL", PLAIN_INTERVAL))
+        self._last_plain = time.monotonic()
+        self._epoch = 0
+        self._done = 0
 
     def __enter__(self):
         self._progress.__enter__()
@@ -36,12 +50,18 @@ class TrainingProgress:
             self._progress.remove_task(self._task)
         self._task = self._progress.add_task("train", total=self.steps_per_epoch, completed=done,
                                              epoch=epoch + 1, epochs=self.total_epochs, stats="")
+        self._epoch, self._done = epoch, done
 
     def update(self, record: dict, derived: dict) -> None:
         parts = [f"loss {record['loss']:.3f}"] + [f"{k} {v:.2f}" for k, v in derived.items()]
         parts += [f"|g| {record['grad_norm']:.2f}", f"{record['items_per_s'] / 1000:.1f}k tok/s"]
         if self._task is not None:
             self._progress.update(self._task, advance=1, stats="  ".join(parts))
+        self._done += 1
+        if self.plain and time.monotonic() - self._last_plain >= self.interval:
+            self._last_plain = time.monotonic()
+            self.print(f"epoch {self._epoch + 1}/{self.total_epochs} step {self._done}/{self.steps_per_epoch}  "
+                       + "  ".join(parts))
 
     def end_epoch(self, epoch: int, record: dict, improved: bool) -> None:
         metrics = "  ".join(f"{k} {v:.4f}" for k, v in record.items()
