@@ -74,3 +74,38 @@ def test_token_encoder_words_and_chars():
     assert e.chars[0, 0] == enc.chars.stoi["T"] and e.chars[0, 1] == enc.chars.stoi["<unk>"]  # 'H' unseen
     again = TokenEncoder.from_dict(enc.to_dict())
     assert (again.encode(["cat"]).chars == enc.encode(["cat"]).chars).all()
+
+
+def test_labelled_sentences_label_last_first_or_refused(tmp_path):
+    from rnnkit.data.labelled_text import read_labelled_sentences
+    from rnnkit.errors import DataError
+
+    words = ["a fine film", "a dull plot", "great acting here", "weak ending", "lovely score", "bad pacing"] * 5
+    last = tmp_path / "last.tsv"
+    last.write_text("".join(f"{w} number {i}\t{'pos' if i % 2 == 0 else 'neg'}\n" for i, w in enumerate(words)))
+    sentences, labels, side = read_labelled_sentences(last)
+    assert side == "last" and set(labels) == {"pos", "neg"} and sentences[0] == "a fine film number 0"
+    first = tmp_path / "first.txt"
+    first.write_text("".join(f"{i % 3} {w} number {i}\n" for i, w in enumerate(words)))
+    sentences, labels, side = read_labelled_sentences(first)
+    assert side == "first" and set(labels) == {"0", "1", "2"}
+    free = tmp_path / "free.tsv"
+    free.write_text("".join(f"{w} number {i}\tand {i} more\n" for i, w in enumerate(words)))
+    with pytest.raises(DataError, match="does not look like labelled sentences: the label would take 30 different"):
+        read_labelled_sentences(free)
+    data = read_labelled_file(last)
+    assert data.note == "labels: the last field of each line" and data.kind == "text"
+
+
+def test_unicode_line_separators_stay_inside_a_sentence(tmp_path):
+    from rnnkit.data.labelled_text import read_labelled_sentences
+    from rnnkit.errors import DataError
+
+    path = tmp_path / "nel.tsv"
+    path.write_text("pos\ta fine\u0085film\u2028indeed\nneg\ta dull one\n\nbroken line without a tab\n",
+                    encoding="utf-8")
+    with pytest.raises(DataError, match="line 4: expected"):  # numbered as in the file (the blank line counts)
+        read_labelled_sentences(path)
+    path.write_text("pos\ta fine\u0085film\u2028indeed\nneg\ta dull one\n", encoding="utf-8")
+    sentences, labels, _ = read_labelled_sentences(path)
+    assert sentences == ["a fine\u0085film\u2028indeed", "a dull one"] and labels == ["pos", "neg"]

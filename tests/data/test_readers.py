@@ -67,10 +67,10 @@ def test_ts_errors(tmp_path):
 def test_labelled_sentences_tab_and_sst_style(tmp_path):
     p = tmp_path / "a.tsv"
     p.write_text("pos\tgreat film .\nneg\tdull\n")
-    assert read_labelled_sentences(p) == (["great film .", "dull"], ["pos", "neg"])
+    assert read_labelled_sentences(p) == (["great film .", "dull"], ["pos", "neg"], "first")
     p = tmp_path / "stsa.binary.train"
     p.write_text("1 a stirring , funny film\n0 dull .\n")
-    assert read_labelled_sentences(p) == (["a stirring , funny film", "dull ."], ["1", "0"])
+    assert read_labelled_sentences(p) == (["a stirring , funny film", "dull ."], ["1", "0"], "first")
     p.write_text("1\n")
     with pytest.raises(DataError, match="line 1: expected 'label sentence'"):
         read_labelled_sentences(p)

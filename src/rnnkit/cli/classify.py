@@ -91,7 +91,8 @@ def train(
     train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)
     valid_data = _read(valid_file, fmt, label_column, id_column, time_column, missing) if valid_file else None
     test_data = _read(test_file, fmt, label_column, id_column, time_column, missing) if test_file else None
-    console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes",
+    console.print(f"train: {len(train_data.X)} {train_data.kind} examples, {len(set(train_data.y))} classes"
+                  + (f" ({train_data.note})" if train_data.note else ""),
                   highlight=False)
     clf.fit(train_data.X, train_data.y, valid_data.X if valid_data else None, valid_data.y if valid_data else None,
             resume=resume, overwrite=overwrite,

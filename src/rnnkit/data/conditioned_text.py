@@ -59,13 +59,7 @@ def read_conditioned_text(path: str | os.PathLike, condition_col: str | None = "
         raise DataError(f"{path} has no header line naming the columns {', '.join(wanted)}")
     from rnnkit.data.labelled_text import read_labelled_sentences
 
-    sentences, labels = read_labelled_sentences(path)
-    distinct = len(set(labels))
-    if len(labels) >= 20 and distinct > len(labels) // 2:
-        # plain text read as label-first lines: the "labels" are just first words
-        raise DataError(f"{path} does not look like labelled sentences: its first words take {distinct} different "
-                        f"values in {len(labels)} lines; give 'label sentence' lines, or a table with a header and "
-                        "--condition-col")
+    sentences, labels, _ = read_labelled_sentences(path)  # plain text is refused there
     return ConditionedText(sentences, labels=labels)
 
 

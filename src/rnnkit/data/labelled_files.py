@@ -33,6 +33,7 @@ class LabelledSequences:
     y: list[str] | None
     kind: str
     name: str = ""
+    note: str = ""  # how the file was read, when it could have been read otherwise
 
 
 def _numeric_field(v: str) -> bool:
@@ -69,8 +70,9 @@ def read_labelled_file(path: str | os.PathLike, fmt: str = "auto", label_column:
     if fmt == "text":
         from rnnkit.data.labelled_text import read_labelled_sentences
 
-        sentences, labels = read_labelled_sentences(path)
-        return LabelledSequences(sentences, labels, "text", path.stem)
+        sentences, labels, side = read_labelled_sentences(path)
+        where = "the first field of each line" if side == "first" else "the last field of each line"
+        return LabelledSequences(sentences, labels, "text", path.stem, note=f"labels: {where}")
     if fmt == "csv":
         from rnnkit.data.csv_sequences import read_sequence_csv
 

@@ -1,32 +1,69 @@
-"""Sentence classification files: one example per line, label then text.
+"""Sentence classification files: one example per line, a label and a sentence.
 
 Formats (``fmt="auto"`` picks by the first line):
-* ``tab``: ``label<TAB>sentence``;
-* ``space``: ``label sentence`` -- the SST files of Kim (2014) (``stsa.binary.train``).
+* ``tab``: ``label<TAB>sentence`` or ``sentence<TAB>label``;
+* ``space``: ``label sentence`` -- the SST files of Kim (2014) (``stsa.binary.train``) --
+  or ``sentence label``.
+
+Which end holds the label (``label="auto"``) is read from the data: labels repeat, the
+words of sentences hardly do, so the side with fewer distinct values is the label. A file
+where both sides take about as many values as there are lines is refused rather than read
+as one class per example.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
+#: at least this many lines before a file can be called free text on both sides
+MIN_LINES_TO_JUDGE = 20
 
-def read_labelled_sentences(path: str | os.PathLike, fmt: str = "auto") -> tuple[list[str], list[str]]:
-    """``(sentences, labels)`` from a labelled-sentence file."""
+
+class LabelledSentences(NamedTuple):
+    sentences: list[str]
+    labels: list[str]
+    label_side: str  # "first" or "last": where each line's label was
+
+
+def read_labelled_sentences(path: str | os.PathLike, fmt: str = "auto", label: str = "auto") -> LabelledSentences:
+    """``(sentences, labels, label_side)`` from a labelled-sentence file."""
     path = Path(path)
-    lines = [line for line in iter_lines(read_text(path)) if line.strip()]
+    numbered = [(n, line) for n, line in enumerate(iter_lines(read_text(path)), 1) if line.strip()]
+    lines = [line for _, line in numbered]
+    if not lines:
+        raise DataError(f"{path} has no lines")
     if fmt == "auto":
         fmt = "tab" if "\t" in lines[0] else "space"
     if fmt not in ("tab", "space"):
         raise DataError(f"unknown labelled-text format {fmt!r}; use tab, space or auto")
-    sentences, labels = [], []
-    for lineno, line in enumerate(lines, 1):
-        label, sep, text = line.partition("\t") if fmt == "tab" else line.strip().partition(" ")
-        if not sep or not text.strip() or not label.strip():
-            raise DataError(f"{path}, line {lineno}: expected 'label{'<TAB>' if fmt == 'tab' else ' '}sentence'")
-        sentences.append(text.strip())
-        labels.append(label.strip())
-    return sentences, labels
+    if label not in ("auto", "first", "last"):
+        raise DataError(f"label must be auto, first or last, got {label!r}")
+    sep = "\t" if fmt == "tab" else " "
+    pairs = []  # (first part, rest) and (rest, last part) of each line
+    for lineno, line in numbered:  # numbered as in the file: blank lines count
+        text = line.strip("\r\n") if fmt == "tab" else line.strip()
+        head, found, tail = text.partition(sep)
+        front, found_back, back = text.rpartition(sep)
+        if not found or not head.strip() or not tail.strip():
+            shown = "<TAB>" if fmt == "tab" else " "
+            raise DataError(f"{path}, line {lineno}: expected 'label{shown}sentence' or 'sentence{shown}label'")
+        pairs.append((head.strip(), tail.strip(), front.strip(), back.strip()))
+    first = [p[0] for p in pairs]
+    last = [p[3] for p in pairs]
+    if label == "auto":  # fewer distinct values, but at least two (one class is no label); ties: first
+        d_first, d_last = len(set(first)), len(set(last))
+        label = "last" if 2 <= d_last < d_first or (d_first < 2 <= d_last) else "first"
+    labels = first if label == "first" else last
+    sentences = [p[1] for p in pairs] if label == "first" else [p[2] for p in pairs]
+    distinct = len(set(labels))
+    if len(labels) >= MIN_LINES_TO_JUDGE and distinct > len(labels) // 2:
+        shown = "<TAB>" if fmt == "tab" else " "
+        raise DataError(f"{path} does not look like labelled sentences: the label would take {distinct} different "
+                        f"values in {len(labels)} lines at either end of the line; give 'label{shown}sentence' or "
+                        f"'sentence{shown}label' lines")
+    return LabelledSentences(sentences, labels, label)

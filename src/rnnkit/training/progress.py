@@ -8,7 +8,6 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-
 #: seconds between plain progress lines when the output is not a terminal
 PLAIN_INTERVAL = 30.0
 
