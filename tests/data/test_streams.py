@@ -43,3 +43,14 @@ def test_iter_from_resumes_mid_epoch():
 def test_too_few_tokens_for_the_batch():
     with pytest.raises(DataError, match="too few for 8 streams"):
         StreamBatches(np.arange(10), 8, 4)
+
+
+def test_a_word_corpus_of_one_long_line_is_split_by_words(tmp_path, monkeypatch):
+    from rnnkit.data import load_corpus
+
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "one_line.txt"
+    path.write_text(" ".join(f"w{i % 37}" for i in range(5000)), encoding="utf-8")
+    corpus = load_corpus([str(path)], None, None, "word", (0.9, 0.05, 0.05), 1, None)
+    sizes = [len(corpus.train), len(corpus.valid), len(corpus.test)]
+    assert min(sizes) > 200 and abs(sizes[0] - 4500) < 10  # the cuts fall on word boundaries near 90 / 95 %

@@ -88,3 +88,10 @@ def test_validation_is_capped_under_a_time_budget(tmp_path):
     everything = scored()
     assert scored(eval_max_tokens=50) <= 50 < everything
     assert scored(max_time=60.0) == everything  # capped at 1,000,000 tokens: more than this corpus has
+
+
+def test_evaluation_streams_grow_with_the_text():
+    from rnnkit.tasks.lm import auto_streams
+
+    assert auto_streams(10) == 1 and auto_streams(1_000_000) == 1 and auto_streams(1_000_001) == 2
+    assert auto_streams(54_000_000) == 54 and auto_streams(10**9) == 64

@@ -139,7 +139,8 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
                  test: str | os.PathLike | None, split: tuple[float, float, float], min_freq: int,
                  max_vocab: int | None) -> Corpus:
     """A word corpus streamed from disk: the training text is cut at the first line ends at
-    or after the ``split`` fractions of its characters (so no word is split in two), the
+    or after the ``split`` fractions of its characters (inside a line longer than a split:
+    at the first space; no word is split in two), the
     vocabulary comes from the training part, and the ids of all parts are written to one
     cached file, of which the splits are views."""
     sources: list[tuple[str, list[str | os.PathLike]]] = [("train", list(train_files))]
@@ -151,13 +152,23 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
         cut = (int(n * split[0]), int(n * (split[0] + split[1])))
 
     def parts() -> Iterator[tuple[str, str]]:
-        """``(split name, line)`` over every source."""
+        """``(split name, line)`` over every source; a line that spans a cut (a corpus of
+        one long line) is cut at the first space at or after it."""
         for name, files in sources:
             for offset, line in _lines(files):
                 if cut is None:
                     yield name, line
-                else:
-                    yield ("train" if offset <= cut[0] else "valid" if offset <= cut[1] else "test"), line
+                    continue
+                start = 0
+                for c, nxt in zip(cut, ("valid", "test")):
+                    if offset + start <= c < offset + len(line):
+                        at = line.find(" ", c - offset)
+                        if at < 0:
+                            break
+                        yield ("train" if offset + start <= cut[0] else "valid"), line[start:at]
+                        start = at + 1
+                rest_at = offset + start
+                yield ("train" if rest_at <= cut[0] else "valid" if rest_at <= cut[1] else "test"), line[start:]
 
     # pass 2: the vocabulary of the training part, the size of each part, the content digest
     counts: Counter[str] = Counter()
