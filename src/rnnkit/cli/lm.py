@@ -187,8 +187,8 @@ def evaluate(
     checkpoint: Path = typer.Argument(..., help="A language-model checkpoint."),
     file: Path = typer.Argument(..., help="A UTF-8 text file to score."),
     bptt: int = typer.Option(256, help="Window length; the state carries across windows (only speed changes)."),
-    batch_size: Optional[int] = typer.Option(None, help="Parallel streams (default: one per million tokens, so "
-                                                        "each token is scored with up to a million tokens of context)."),
+    batch_size: Optional[int] = typer.Option(None, help="Parallel streams (default: one per million tokens, "
+                                                        "so each token sees up to a million tokens of context)."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     json_out: Path = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:

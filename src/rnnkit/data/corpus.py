@@ -139,8 +139,8 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
                  test: str | os.PathLike | None, split: tuple[float, float, float], min_freq: int,
                  max_vocab: int | None) -> Corpus:
     """A word corpus streamed from disk: the training text is cut at the first line ends at
-    or after the ``split`` fractions of its characters (inside a line longer than a split:
-    at the first space; no word is split in two), the
+    or after the ``split`` fractions of its characters (a line so long that this would leave
+    a split empty is cut at the first space instead; no word is split in two), the
     vocabulary comes from the training part, and the ids of all parts are written to one
     cached file, of which the splits are views."""
     sources: list[tuple[str, list[str | os.PathLike]]] = [("train", list(train_files))]
@@ -150,6 +150,7 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
     else:  # pass 1: the training text's length, for the cuts
         n = sum(len(chunk) for chunk in _chunks(train_files))
         cut = (int(n * split[0]), int(n * (split[0] + split[1])))
+    total_chars = n if cut is not None else 0
 
     def parts() -> Iterator[tuple[str, str]]:
         """``(split name, line)`` over every source; a line that spans a cut (a corpus of
@@ -160,8 +161,11 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
                     yield name, line
                     continue
                 start = 0
-                for c, nxt in zip(cut, ("valid", "test")):
-                    if offset + start <= c < offset + len(line):
+                end = offset + len(line)
+                for c, beyond in zip(cut, (cut[1], total_chars - 1)):
+                    # a line that reaches past the next boundary too (a corpus of one long line)
+                    # would leave a split empty: cut it at a space; other lines stay whole
+                    if offset + start <= c < end and end > beyond:
                         at = line.find(" ", c - offset)
                         if at < 0:
                             break
