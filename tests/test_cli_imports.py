@@ -31,3 +31,29 @@ def test_cli_imports_only_the_public_api():
         if below:
             bad[path.name] = below
     assert not bad, f"CLI modules import below the public API: {bad}"
+
+
+def test_top_level_help_and_version_do_not_load_torch():
+    """``rnnkit --help`` lists every command from static one-line helps; the groups (and torch)
+    load only when a command of theirs runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from rnnkit.cli.main import main; sys.argv = ['rnnkit', '{}']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    for flag in ("--help", "--version"):
+        run = subprocess.run([sys.executable, "-c", code.format(flag)], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        if flag == "--help":
+            assert "forecast" in run.stdout and "translate" in run.stdout
+
+
+def test_lazy_group_helps_match_the_groups():
+    import importlib
+
+    from rnnkit.cli.main import LAZY_GROUPS
+
+    for name, (module, summary) in LAZY_GROUPS.items():
+        own = importlib.import_module(module).app.info.help
+        assert own.startswith(summary.rstrip(".")), (name, own)

@@ -207,10 +207,15 @@ def test_bad_input_is_one_error_line(ws, tmp_path, case, args, fragment):
 
 
 def _commands(typer_app, prefix=()):
+    from rnnkit.cli.main import LAZY_GROUPS, group_app
+
     for c in typer_app.registered_commands:
         yield (*prefix, c.name or c.callback.__name__.replace("_", "-")), c.callback
     for g in typer_app.registered_groups:
         yield from _commands(g.typer_instance, (*prefix, g.name))
+    if not prefix:  # the groups the top level loads only when used
+        for name in LAZY_GROUPS:
+            yield from _commands(group_app(name), (name,))
 
 
 def _option_cases():

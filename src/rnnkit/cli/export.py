@@ -20,7 +20,7 @@ def export(
 ) -> None:
     """Export a trained model for other runtimes (onnxruntime ...): dynamic batch and time axes,
     the recurrent state as explicit inputs and outputs (stream with T=1), vocabularies, classes
-    and scalers in the file's 'rnnkit' metadata. Needs: pip install 'rnnkit[onnx]'."""
+    and scalers in the file's 'rnnkit' metadata. Needs: pip install 'rnnkit\\[onnx]'."""
     from rnnkit.tasks import export as export_model
 
     for path in export_model(checkpoint, output, format=format):

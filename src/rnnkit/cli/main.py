@@ -2,15 +2,77 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from rnnkit._version import __version__
 from rnnkit.cli.common import apply_option_ranges, console, err_console, user_errors
 
+#: command groups loaded only when used (their modules import torch and the estimators), with
+#: the one-line help the top-level --help shows (a test checks it against each group's own)
+LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "lm": ("rnnkit.cli.lm", "Character- and word-level language models: train, generate, evaluate."),
+    "classify": ("rnnkit.cli.classify", "Sequence classification (many-to-one): UCR/UEA series, CSV sequences, "
+                                        "labelled text."),
+    "tag": ("rnnkit.cli.tag", "Sequence tagging (synced many-to-many) from CoNLL / CoNLL-U files."),
+    "forecast": ("rnnkit.cli.forecast", "Time-series forecasting from CSV or Parquet: train, predict the next "
+                                        "horizon, backtest."),
+    "music": ("rnnkit.cli.music", "Polyphonic music (88-key piano rolls): JSB Chorales .json, Coconet .npz, "
+                                  "MIDI files."),
+    "translate": ("rnnkit.cli.translate", "Translation with an attentional encoder-decoder: train, translate, "
+                                          "evaluate."),
+    "generate": ("rnnkit.cli.generate", "Conditioned generation: a label (or feature vector) in, a sentence out."),
+    "inspect": ("rnnkit.cli.inspect", "Look inside recurrent networks: how gradients flow back through time."),
+    "cache": ("rnnkit.cli.cache", "The cache of encoded corpora (token ids): info and clear."),
+}
+
+
+def group_app(name: str) -> typer.Typer:
+    """The typer app of a lazily loaded command group (imported now, option ranges applied)."""
+    module = importlib.import_module(LAZY_GROUPS[name][0])
+    apply_option_ranges(module.app)
+    module.app._add_completion = False  # as the top level: no --install-completion on a group
+    return module.app
+
+
+class _LazyGroup(TyperCommand):
+    """A command group's stand-in: its name and one-line help for the listing; the real group
+    is imported only when the command runs (so ``rnnkit --help`` never loads torch)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, help=LAZY_GROUPS[name][1], callback=None)
+        self._real: Any = None
+
+    def real(self) -> Any:
+        if self._real is None:
+            self._real = typer.main.get_command(group_app(self.name or ""))
+            self._real.name = self.name
+        return self._real
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        return self.real().make_context(info_name, args, parent=parent, **extra)
+
+
+class _Root(TyperGroup):
+    """The ``rnnkit`` group: direct commands, then the lazily loaded groups."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name in LAZY_GROUPS:
+            self.commands.setdefault(name, _LazyGroup(name))
+
+    def list_commands(self, ctx) -> list[str]:
+        direct = [n for n in self.commands if n not in LAZY_GROUPS and n not in ("demo", "export", "serve")]
+        return [*direct[:2], *LAZY_GROUPS, "demo", "export", "serve", *direct[2:]]
+
+
 app = typer.Typer(
+    cls=_Root,
     name="rnnkit",
     help="Recurrent neural networks (LSTM, GRU, Elman) from raw sequences to trained, usable models.",
     no_args_is_help=True,
@@ -59,36 +121,18 @@ def report(
     console.print(f"report: {run_report(run_dir, out, samples, length)}", highlight=False)
 
 
-def _register_subcommands() -> None:
-    # Each task's commands live in their own module; importing them here keeps this file thin.
-    from rnnkit.cli import cache as cache_cli
-    from rnnkit.cli import classify as classify_cli
+def _register_commands() -> None:
+    # single commands from their own light modules; the groups are in LAZY_GROUPS
     from rnnkit.cli import demo as demo_cli
     from rnnkit.cli import export as export_cli
-    from rnnkit.cli import forecast as forecast_cli
-    from rnnkit.cli import generate as generate_cli
-    from rnnkit.cli import inspect as inspect_cli
-    from rnnkit.cli import lm as lm_cli
-    from rnnkit.cli import music as music_cli
     from rnnkit.cli import serve as serve_cli
-    from rnnkit.cli import tag as tag_cli
-    from rnnkit.cli import translate as translate_cli
 
-    app.add_typer(lm_cli.app, name="lm")
-    app.add_typer(classify_cli.app, name="classify")
-    app.add_typer(tag_cli.app, name="tag")
-    app.add_typer(forecast_cli.app, name="forecast")
-    app.add_typer(music_cli.app, name="music")
-    app.add_typer(translate_cli.app, name="translate")
-    app.add_typer(generate_cli.app, name="generate")
-    app.add_typer(inspect_cli.app, name="inspect")
-    app.add_typer(cache_cli.app, name="cache")
     app.command(name="demo")(demo_cli.demo)
     app.command(name="export")(export_cli.export)
     app.command(name="serve")(serve_cli.serve)
 
 
-_register_subcommands()
+_register_commands()
 apply_option_ranges(app)
 
 

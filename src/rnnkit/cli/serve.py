@@ -33,7 +33,7 @@ def serve(
     """Serve models over HTTP (OpenAPI docs at /docs): stateless prediction, sessions fed one
     step or a chunk at a time (running class probabilities, tags, next-token distributions,
     forecasts), text generation as server-sent events, metrics at /metrics. Every session's
-    state is committed to --state-db before its step is answered. Needs: pip install 'rnnkit[serve]'."""
+    state is committed to --state-db before its step is answered. Needs: pip install 'rnnkit\\[serve]'."""
     from rnnkit.serving.run import serve as run_server
     from rnnkit.serving.server import ServeSettings
 
