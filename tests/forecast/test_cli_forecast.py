@@ -127,3 +127,33 @@ def test_run_report_shows_the_backtest(pjm_like, tmp_path):
     page = (out / "report.html").read_text()
     for needle in ("ForecastNet", "metrics / seasonal_naive / mse", "test forecasts", "data:image/png;base64,"):
         assert needle in page, needle
+
+
+def test_multi_target_backtest_per_target_one_scale_and_season(tmp_path):
+    n = 400
+    t = pd.date_range("2020-01-01", periods=n, freq="h")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"time": t, "big": 1e5 + 1e4 * np.sin(2 * np.pi * np.arange(n) / 24) + rng.normal(0, 500, n),
+                       "small": 1 + 0.1 * np.cos(2 * np.pi * np.arange(n) / 24) + rng.normal(0, 0.01, n)})
+    path = tmp_path / "two.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["forecast", "train", str(path), "--time-col", "time", "--target", "big,small",
+                            "--out", str(out), *FAST], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "seasonal period 24" in text and "big (original units)" in text and "small (original units)" in text
+    assert "model MSE / best baseline (" in text and "scaled =" in text
+    assert "seasonal_naive" in r.output and "seasonal_n…" not in r.output  # names whole at 80 columns
+    report = json.loads((out / "test_report.json").read_text())
+    assert set(report["per_target"]) == {"big", "small"} and report["season"] == 24
+
+
+def test_help_wraps_on_a_narrow_terminal():
+    import os
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "classify", "train", "--help"], capture_output=True,
+                         text=True, env={**os.environ, "COLUMNS": "80"})
+    assert run.returncode == 0 and "--validation-fraction" in run.stdout and "…" not in run.stdout

@@ -36,18 +36,29 @@ def _split(value: Optional[str]) -> Optional[tuple]:
 def _print_backtest(bt) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{bt.split} backtest: {bt.windows} windows, horizon {bt.horizon}")
-    for col in ("forecaster", "MAE", "RMSE", "sMAPE %", "MASE", "MSE (scaled)", "MAE (scaled)"):
-        table.add_column(col, justify="right" if col != "forecaster" else "left")
-    for name, m in bt.metrics.items():
-        s = bt.scaled[name]
-        table.add_row(name, f"{m['mae']:.4g}", f"{m['rmse']:.4g}", f"{m['smape']:.2f}",
-                      f"{m.get('mase', float('nan')):.3f}",
-                      f"{s['mse']:.4f}", f"{s['mae']:.4f}")
-    console.print(table)
-    best = min((k for k in bt.metrics if k != "model"), key=lambda k: bt.metrics[k]["mse"])
-    ratio = bt.metrics["model"]["mse"] / bt.metrics[best]["mse"]
-    console.print(f"model MSE / best baseline ({best}) MSE = {ratio:.3f}", highlight=False)
+    def table_of(title: str, metrics: dict, scaled: dict | None) -> Table:
+        table = Table(title=title)
+        width = max(len(name) for name in metrics)
+        table.add_column("forecaster", justify="left", no_wrap=True, min_width=width)  # names whole, never cut
+        columns = ["MAE", "RMSE", "sMAPE %", "MASE"] + (["MSE (scaled)", "MAE (scaled)"] if scaled else [])
+        for col in columns:
+            table.add_column(col, justify="right", overflow="fold")
+        for name, m in metrics.items():
+            cells = [f"{m['mae']:.4g}", f"{m['rmse']:.4g}", f"{m['smape']:.2f}", f"{m.get('mase', float('nan')):.3f}"]
+            if scaled:
+                cells += [f"{scaled[name]['mse']:.4f}", f"{scaled[name]['mae']:.4f}"]
+            table.add_row(name, *cells)
+        return table
+
+    season = f", seasonal period {bt.season}" if bt.season else ""
+    console.print(table_of(f"{bt.split} backtest: {bt.windows} windows, horizon {bt.horizon}{season}",
+                           bt.metrics, bt.scaled))
+    for target, metrics in bt.per_target.items():
+        console.print(table_of(f"{target} (original units)", metrics, None))
+    # scaled MSE: every target on one scale, as the table's last columns
+    best = min((k for k in bt.scaled if k != "model"), key=lambda k: bt.scaled[k]["mse"])
+    ratio = bt.scaled["model"]["mse"] / bt.scaled[best]["mse"]
+    console.print(f"model MSE / best baseline ({best}) MSE, scaled = {ratio:.3f}", highlight=False)
 
 
 def _write_backtest(bt, forecaster, out_dir: Path, prefix: str) -> None:

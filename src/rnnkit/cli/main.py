@@ -136,9 +136,21 @@ _register_commands()
 apply_option_ranges(app)
 
 
+#: narrower terminals get plain help text that wraps rather than boxes that truncate
+RICH_HELP_MIN_COLUMNS = 100
+
+
 def main() -> None:
     """The ``rnnkit`` script: a usage mistake (unknown option, bad value, missing argument) is
     one ``error:`` line and exit code 2, like every other user error."""
+    import shutil
+
+    if shutil.get_terminal_size().columns < RICH_HELP_MIN_COLUMNS:
+        # rich's help boxes cut long option names short ("--validation-frac…") on narrow
+        # terminals; click's plain help wraps instead
+        import typer.core
+
+        typer.core.HAS_RICH = False
     try:
         code = app(standalone_mode=False)
     except typer.Abort:  # Ctrl-C outside training

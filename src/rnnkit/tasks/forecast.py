@@ -99,10 +99,12 @@ class Backtest:
     scaled: dict[str, dict]
     series: list[dict] = field(default_factory=list)
     target_cols: list[str] = field(default_factory=list)
+    per_target: dict[str, dict[str, dict]] = field(default_factory=dict)  # target -> name -> metrics (original units)
+    season: int | None = None  # the seasonal period of the seasonal-naive baseline and of MASE
 
     def to_dict(self) -> dict:
         return {"split": self.split, "horizon": self.horizon, "windows": self.windows, "targets": self.target_cols,
-                "metrics": self.metrics, "scaled": self.scaled}
+                "season": self.season, "metrics": self.metrics, "scaled": self.scaled, "per_target": self.per_target}
 
 
 class Forecaster(Estimator):
@@ -421,7 +423,13 @@ class Forecaster(Estimator):
         metrics_scaled = {k: forecast_metrics(y_scaled, np.concatenate(scaled[k])) for k in names}
         for m in metrics_scaled.values():
             m.pop("smape")  # percentages of a z-score mean nothing
-        return Backtest(split, self.horizon, len(y_all), metrics, metrics_scaled, per_series, list(self.target_cols_))
+        per_target = {}
+        if len(self.target_cols_) > 1:  # pooled original units mix scales: each target on its own too
+            for j, col in enumerate(self.target_cols_):
+                per_target[col] = {k: forecast_metrics(y_all[..., j], np.concatenate(preds[k])[..., j],
+                                                       scale_all[..., j]) for k in names}
+        return Backtest(split, self.horizon, len(y_all), metrics, metrics_scaled, per_series, list(self.target_cols_),
+                        per_target, self.season_)
 
     def score(self, data) -> float:
         """Negative test MSE (greater is better, as scikit-learn expects)."""
