@@ -15,7 +15,8 @@ app = typer.Typer(help="Sequence classification (many-to-one): UCR/UEA series, C
                   no_args_is_help=True)
 
 _FORMAT_HELP = ("File format: auto (by extension and first line), ucr (.tsv, label first), ts (sktime/aeon), "
-                "csv (header row; see --label-column/--id-column), text (label and sentence, either order, TAB or space).")
+                "csv (header row; see --label-column/--id-column), "
+                "text (label and sentence, either order, TAB or space).")
 
 
 def _read(path: Path, fmt: str, label_column: str, id_column: Optional[str], time_column: Optional[str],

@@ -145,27 +145,35 @@ def main() -> None:
     one ``error:`` line and exit code 2, like every other user error."""
     import shutil
 
-    if shutil.get_terminal_size().columns < RICH_HELP_MIN_COLUMNS:
-        # rich's help boxes cut long option names short ("--validation-frac…") on narrow
-        # terminals; click's plain help wraps instead
-        import typer.core
+    from typer import core as typer_core
 
-        typer.core.HAS_RICH = False
+    rich_help = typer_core.HAS_RICH
+    # rich's help boxes cut long option names short ("--validation-frac…") on narrow
+    # terminals; click's plain help wraps instead
+    typer_core.HAS_RICH = rich_help and shutil.get_terminal_size().columns >= RICH_HELP_MIN_COLUMNS
+    try:
+        code = _run()
+    finally:
+        typer_core.HAS_RICH = rich_help
+    sys.exit(code)
+
+
+def _run() -> int:
     try:
         code = app(standalone_mode=False)
     except typer.Abort:  # Ctrl-C outside training
         err_console.print("aborted")
-        sys.exit(130)
+        return 130
     except typer.TyperException as e:
         ctx = getattr(e, "ctx", None)
         if type(e).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as typer shows it
             typer.echo(e.format_message(), err=True)
-            sys.exit(e.exit_code)
+            return e.exit_code
         message = " ".join(e.format_message().split())
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
         err_console.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 2
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
