@@ -7,7 +7,16 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
+from rnnkit.cli.common import (
+    Help,
+    check_run_folder,
+    console,
+    data_splits,
+    given,
+    model_defaults,
+    never_if_zero,
+    user_errors,
+)
 from rnnkit.cli.reports import report_fit
 from rnnkit.tasks.classify import RNNClassifier
 
@@ -30,7 +39,8 @@ def _read(path: Path, fmt: str, label_column: str, id_column: Optional[str], tim
 @user_errors
 @model_defaults(RNNClassifier)
 def train(
-    train_file: Path = typer.Option(..., "--train", help="Training file."),
+    train_file: Path = typer.Option(..., "--train", help="Training file, or data:NAME (e.g. data:ucr/Coffee, "
+                                                         "data:sst2; its test file comes along)."),
     valid_file: Optional[Path] = typer.Option(None, "--valid", help="Validation file for early stopping "
                                               "(default: a stratified --validation-fraction of --train)."),
     test_file: Optional[Path] = typer.Option(None, "--test", help="Test file: scored after training, "
@@ -89,6 +99,7 @@ def train(
         checkpoint_every=checkpoint_every, seed=seed,
         device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
+    train_file, valid_file, test_file = data_splits(train_file, valid_file, test_file)  # data:NAME
     train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)
     valid_data = _read(valid_file, fmt, label_column, id_column, time_column, missing) if valid_file else None
     test_data = _read(test_file, fmt, label_column, id_column, time_column, missing) if test_file else None

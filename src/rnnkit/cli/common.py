@@ -143,6 +143,31 @@ def apply_option_ranges(app: typer.Typer) -> None:
             apply_option_ranges(group.typer_instance)
 
 
+def data_path(spec: Path | str | None, role: str = "train") -> Path | None:
+    """A path as given, or ``data:NAME`` (a public dataset, fetched into the cache) as the
+    local path of its ``role`` file."""
+    if spec is None:
+        return None
+    from rnnkit.tasks.io import resolve_data
+
+    return resolve_data(str(spec), role)
+
+
+def data_splits(train: Path | str, valid: Path | None, test: Path | None) -> tuple[Path, Path | None, Path | None]:
+    """:func:`data_path` for a training file and its optional valid/test files; a dataset
+    given for training brings its own valid and test files when those are not given."""
+    from rnnkit.tasks.io import has_data_role
+
+    spec = str(train)
+    if valid is None and has_data_role(spec, "valid"):
+        valid = data_path(spec, "valid")
+    if test is None and has_data_role(spec, "test"):
+        test = data_path(spec, "test")
+    local = data_path(spec)
+    assert local is not None
+    return local, data_path(valid, "valid"), data_path(test, "test")
+
+
 def given(**options: Any) -> dict[str, Any]:
     """The options the user gave (not ``None``): what a command passes to an estimator."""
     return {k: v for k, v in options.items() if v is not None}

@@ -8,7 +8,16 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
+from rnnkit.cli.common import (
+    Help,
+    check_run_folder,
+    console,
+    data_path,
+    given,
+    model_defaults,
+    never_if_zero,
+    user_errors,
+)
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.forecast import Forecaster
 from rnnkit.tasks.io import atomic_write_text
@@ -73,7 +82,8 @@ def _write_backtest(bt, forecaster, out_dir: Path, prefix: str) -> None:
 @user_errors
 @model_defaults(Forecaster)
 def train(
-    data: Path = typer.Argument(..., help="CSV or Parquet table with a time column and one or more series."),
+    data: Path = typer.Argument(..., help="CSV or Parquet table with a time column and one or more series, or "
+                                          "data:NAME (data:etth1, data:pjm)."),
     time_col: Optional[str] = typer.Option(None, help="Time column (default: one named date/time/datetime/timestamp)."),
     target: Optional[str] = typer.Option(None, help="Column(s) to forecast, comma-separated (default: all numeric)."),
     past_covariates: Optional[str] = typer.Option(None, help="Observed covariates, unknown ahead (comma-separated)."),
@@ -137,6 +147,7 @@ def train(
         device=device, max_time=max_time,
         checkpoint_every=checkpoint_every), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
+    data = data_path(data) or data  # data:NAME
     series = f.read(data)  # read and checked once, for training and for the backtest
     for line in series.report:
         console.print(f"data: {line}", highlight=False)

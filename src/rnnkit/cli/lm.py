@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from rnnkit.cli.common import Help, console, model_defaults, user_errors
+from rnnkit.cli.common import Help, console, data_path, data_splits, model_defaults, user_errors
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.lm import LanguageModeler
 
@@ -21,7 +21,8 @@ _PRESETS_HELP = "zaremba-small, zaremba-medium, zaremba-large (PTB words), char-
 @user_errors
 @model_defaults(LanguageModeler)
 def train(
-    files: Optional[List[Path]] = typer.Argument(None, help="Training text file(s), UTF-8. Without --valid/--test "
+    files: Optional[List[Path]] = typer.Argument(None, help="Training text file(s), UTF-8, or data:NAME (a public "
+                                                 "dataset, e.g. data:ptb; rnnkit data list). Without --valid/--test "
                                                  "they are split contiguously 90/5/5."),
     preset: Optional[str] = typer.Option(None, help=f"Start from a named configuration: {_PRESETS_HELP}."),
     valid: Optional[Path] = typer.Option(None, help="Validation text file (give --test too)."),
@@ -97,6 +98,9 @@ def train(
                           quiet, allow_changed_data)
         return
 
+    if files and str(files[0]).startswith("data:"):  # a dataset by name brings its valid/test files
+        first, valid, test = data_splits(files[0], valid, test)
+        files = [first, *(data_path(f) or f for f in files[1:])]
     settings = lm.LMSettings.from_preset(
         preset, train_files=[str(f) for f in files] if files else None,
         valid_file=str(valid) if valid else None, test_file=str(test) if test else None,

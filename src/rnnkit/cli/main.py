@@ -29,6 +29,7 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
     "generate": ("rnnkit.cli.generate", "Conditioned generation: a label (or feature vector) in, a sentence out."),
     "inspect": ("rnnkit.cli.inspect", "Look inside recurrent networks: how gradients flow back through time."),
     "cache": ("rnnkit.cli.cache", "The cache of encoded corpora (token ids): info and clear."),
+    "data": ("rnnkit.cli.data", "Public datasets by name: list, get (SHA-256 checked, cached), path."),
 }
 
 

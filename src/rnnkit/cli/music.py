@@ -8,7 +8,16 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
+from rnnkit.cli.common import (
+    Help,
+    check_run_folder,
+    console,
+    data_path,
+    given,
+    model_defaults,
+    never_if_zero,
+    user_errors,
+)
 from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.io import atomic_write_text
@@ -51,6 +60,7 @@ def train(
         dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed, device=device,
         max_time=max_time, checkpoint_every=checkpoint_every), **never_if_zero(early_stopping=early_stopping),
         verbose=not quiet, run_dir=str(out))
+    data = data_path(data) or data  # data:NAME
     splits = model.read(data)
     counts = ", ".join(f"{k} {len(v)} pieces / {sum(len(p) for p in v)} steps" for k, v in splits.items() if v)
     console.print(f"data: {counts}", highlight=False)

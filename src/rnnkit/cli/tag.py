@@ -7,7 +7,16 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
+from rnnkit.cli.common import (
+    Help,
+    check_run_folder,
+    console,
+    data_splits,
+    given,
+    model_defaults,
+    never_if_zero,
+    user_errors,
+)
 from rnnkit.cli.reports import report_fit
 from rnnkit.tasks.io import atomic_write_text
 from rnnkit.tasks.tag import RNNTagger
@@ -74,6 +83,7 @@ def train(
         checkpoint_every=checkpoint_every, seed=seed,
         device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
+    train_file, valid_file, test_file = data_splits(train_file, valid_file, test_file)  # data:NAME
     sentences, tags = _read(train_file, tag_column)
     valid = _read(valid_file, tag_column) if valid_file else (None, None)
     test = _read(test_file, tag_column) if test_file else None

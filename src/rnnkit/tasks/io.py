@@ -37,6 +37,12 @@ _WHERE = {
     "cache_size": "rnnkit.data.cache",
     "cache_limit": "rnnkit.data.cache",
     "clear_cache": "rnnkit.data.cache",
+    # public datasets by name (data:NAME)
+    "resolve_data": "rnnkit.data.registry",
+    "has_data_role": "rnnkit.data.registry",
+    "dataset_registry": "rnnkit.data.registry",
+    "fetch_dataset": "rnnkit.data.registry",
+    "data_dir": "rnnkit.data.registry",
     # threads
     "set_threads": "rnnkit.training.threads",
     "threads_for_load": "rnnkit.training.threads",
