@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import Help, model_defaults, user_errors
+from rnnkit.cli.common import Help, data_splits, model_defaults, user_errors
 from rnnkit.cli.conditioned import generate_conditioned, train_conditioned
 from rnnkit.tasks.conditioned_lm import ConditionedGenerator
 
@@ -20,7 +20,8 @@ app = typer.Typer(help="Conditioned generation: a label (or feature vector) in, 
 @user_errors
 @model_defaults(ConditionedGenerator)
 def train(
-    file: Path = typer.Argument(..., help="Labelled sentences: label-first lines (SST) or a CSV/TSV with a header."),
+    file: Path = typer.Argument(..., help="Labelled sentences: label-first lines (SST) or a CSV/TSV with a header; "
+                                          "or data:sst2."),
     condition_col: Optional[str] = typer.Option(None, help="The label column (or 'label' for label-first lines)."),
     feature_cols: Optional[str] = typer.Option(None, help="Condition on feature vectors: comma-separated numeric "
                                                "columns (instead of --condition-col)."),
@@ -45,6 +46,7 @@ def train(
     """Learn p(sentence | label) from labelled sentences."""
     if not condition_col and not feature_cols:
         condition_col = "label"
+    file, valid, _ = data_splits(file, valid, None)  # data:NAME (data:sst2) brings its valid file
     train_conditioned([file], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
                       tokenizer or ConditionedGenerator.defaults()["tokenizer"],
                       dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, epochs=epochs, lr=lr,

@@ -18,6 +18,7 @@ from rnnkit.cli.common import (
     Help,
     check_run_folder,
     console,
+    data_path,
     err_console,
     given,
     model_defaults,
@@ -55,7 +56,8 @@ def _read_pairs(pairs: Optional[Path], src: Optional[Path], tgt: Optional[Path])
 @model_defaults(Translator)
 def train(
     pairs: Optional[Path] = typer.Option(None, help="Training pairs: 'source<TAB>target' per line."),
-    src: Optional[Path] = typer.Option(None, help="Training source sentences, one per line (with --tgt)."),
+    src: Optional[Path] = typer.Option(None, help="Training source sentences, one per line (with --tgt); or "
+                                              "data:multi30k (source, target and validation files)."),
     tgt: Optional[Path] = typer.Option(None, help="Training target sentences, line-aligned with --src."),
     valid_pairs: Optional[Path] = typer.Option(None, help="Validation pairs (TSV); default: 5 percent of training."),
     valid_src: Optional[Path] = typer.Option(None, help="Validation source file (with --valid-tgt)."),
@@ -100,6 +102,15 @@ def train(
 ) -> None:
     """Train a translation model; report validation BLEU and chrF."""
     check_run_folder(out, resume, overwrite)
+    if src is not None and str(src).startswith("data:"):  # a parallel dataset by name: both sides, and its valid
+        from rnnkit.tasks.io import has_data_role
+
+        spec = str(src)
+        if tgt is None:
+            tgt = data_path(spec, "train_target")
+        if valid_pairs is None and valid_src is None and has_data_role(spec, "valid"):
+            valid_src, valid_tgt = data_path(spec, "valid"), data_path(spec, "valid_target")
+        src = data_path(spec)
     train_src, train_tgt = _read_pairs(pairs, src, tgt)
     if valid_pairs or valid_src or valid_tgt:
         v_src, v_tgt = _read_pairs(valid_pairs, valid_src, valid_tgt)

@@ -8,7 +8,8 @@ cache folder (``$RNNKIT_DATA``, else ``$XDG_CACHE_HOME/rnnkit/data``, else
 * from a **mirror** first when ``$RNNKIT_DATA_MIRROR`` is set: a local folder (or a
   ``file://`` / ``http(s)://`` URL) laid out like the upstream collection
   (``MIRROR/ptb/ptb.train.txt``; ``../shared/data`` is one);
-* otherwise from the canonical URL, into ``NAME.part`` first, resuming a partial download
+* otherwise from the canonical URL (datasets whose upstream is no single file, such as
+  IMDb's tarball of 100,000 reviews, come from a mirror only), into ``NAME.part`` first, resuming a partial download
   with an HTTP ``Range`` request, then renamed into place once its SHA-256 matches.
 
 A file already in the cache with the right hash is not fetched again; a wrong hash is an
@@ -139,6 +140,9 @@ def fetch(name: str, progress: Callable[[int], None] | None = None) -> Path:
                             "to fetch it again")
         part = target.with_name(target.name + ".part")
         if not (mirror and _from_mirror(mirror, ds, f, part, progress)):
+            if not f.url:  # a dataset whose upstream is no single file: a mirror must hold it
+                raise DataError(f"{ds.name} is available from a mirror only ({ds.description}); set "
+                                f"RNNKIT_DATA_MIRROR to a folder holding {ds.mirror_folder}/{f.name}")
             _download(f.url, part, progress)
         got = _sha256(part)
         if got != f.sha256:
