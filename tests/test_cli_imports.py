@@ -49,6 +49,26 @@ def test_top_level_help_and_version_do_not_load_torch():
             assert "forecast" in run.stdout and "translate" in run.stdout
 
 
+def test_info_reads_the_header_only(tmp_path):
+    """``rnnkit info`` reads a checkpoint's header: no weights, no torch."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
+
+    checkpoint = Checkpoint(meta={"task": "lm", "unigram_counts": list(range(500))},
+                            tensors={"model/w": torch.zeros(3, 4)})
+    path = save_checkpoint(tmp_path / "c.safetensors", checkpoint)
+    code = ("import sys; from rnnkit.cli.main import main; sys.argv = ['rnnkit', 'info', sys.argv[1]]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "(12 model parameters)" in run.stdout and "500 items" in run.stdout
+
+
 def test_lazy_group_helps_match_the_groups():
     import importlib
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.run_folder import check_run_folder, run_lock
 
 # Vocabularies and encoders can hold thousands of tokens: summaries show their sizes.
@@ -16,16 +15,24 @@ _CODECS = ("vocab", "encoder", "codec", "src_codec", "tgt_codec")
 def checkpoint_summary(path: str | Path) -> tuple[int, dict[str, Any]]:
     """``(number of model parameters, {key: value})``: what a checkpoint holds, with
     vocabularies summarised and per-run states left out."""
-    ck = load_checkpoint(path)
-    meta = {k: v for k, v in ck.meta.items() if k not in ("states", *_CODECS)}
+    from rnnkit.training.checkpoint_header import read_header
+
+    try:  # the header alone: no weights, no torch (a fast `rnnkit info`)
+        full, sizes = read_header(path)
+    except (ValueError, OSError, KeyError):  # not readable so: the full loader says why
+        from rnnkit.training.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(path)
+        full, sizes = ck.meta, {k: t.numel() for k, t in ck.tensors.items()}
+    meta = {k: v for k, v in full.items() if k not in ("states", *_CODECS)}
     for key in _CODECS:
-        if ck.meta.get(key):
-            words = ck.meta[key].get("words", ck.meta[key])
+        if full.get(key):
+            words = full[key].get("words", full[key])
             how = f", tokenizer {words['tokenizer']}" if words.get("tokenizer") else ""
             meta[key] = f"{len(words.get('tokens', []))} tokens{how}"
     for key, value in list(meta.items()):
         meta[key] = _summarised(value)
-    n_params = sum(t.numel() for k, t in ck.tensors.items() if k.startswith("model/"))
+    n_params = sum(n for k, n in sizes.items() if k.startswith("model/"))
     return n_params, meta
 
 
@@ -47,8 +54,9 @@ def lm_samples(run_dir: str | Path, count: int = 3, length: int = 300) -> list[s
     if ckpt is None or count <= 0:
         return []
     from rnnkit.tasks import lm
+    from rnnkit.training.checkpoint import checkpoint_task
 
-    if load_checkpoint(ckpt).meta.get("task") != lm.TASK:
+    if checkpoint_task(ckpt) != lm.TASK:
         return []
     trained = lm.load(ckpt)
     return [trained.generate(length=length, temperature=0.8, seed=seed) for seed in range(count)]

@@ -31,10 +31,9 @@ from safetensors.torch import save as st_save
 from rnnkit._version import __version__
 from rnnkit.errors import CheckpointError
 from rnnkit.outputs import atomic_write_bytes, remove_orphaned_temporaries
-
-FORMAT = "rnnkit"
-FORMAT_VERSION = "1"
-MAX_HEADER = 100_000_000  # bytes; safetensors itself refuses larger headers
+from rnnkit.training.checkpoint_header import FORMAT, FORMAT_VERSION
+from rnnkit.training.checkpoint_header import header_bytes as _header_bytes
+from rnnkit.training.checkpoint_header import read_metadata as _read_metadata
 
 
 @dataclass
@@ -161,16 +160,6 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(meta=body, tensors=tensors, written_by=meta.get("rnnkit"))
 
 
-def _header_bytes(path: Path) -> bytes:
-    """The length prefix and JSON header of a safetensors file (an empty header if it lies)."""
-    with path.open("rb") as f:
-        head = f.read(8)
-        size = int.from_bytes(head, "little") if len(head) == 8 else 0
-        if size > min(path.stat().st_size - 8, MAX_HEADER):
-            raise ValueError(f"header of {size:,} bytes does not fit the file")
-        return head + f.read(size)
-
-
 def checkpoint_task(path: str | os.PathLike) -> str | None:
     """The task a checkpoint was written by (``"lm"``, ``"classify"``, ...), to pick its loader.
 
@@ -183,18 +172,6 @@ def checkpoint_task(path: str | os.PathLike) -> str | None:
         return json.loads(meta["meta"]).get("task") if meta.get("format") == FORMAT else None
     except (ValueError, UnicodeDecodeError, KeyError, json.JSONDecodeError):
         return load_checkpoint(path).meta.get("task")  # corrupt: let the loader say how
-
-
-def _read_metadata(data: bytes) -> dict[str, str]:
-    # safetensors layout: 8-byte little-endian header length, then a JSON header whose
-    # "__metadata__" entry holds our string map.
-    if len(data) < 8:
-        raise ValueError("file too short")
-    n = int.from_bytes(data[:8], "little")
-    if n > len(data) - 8:
-        raise ValueError("header longer than file")
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    return header.get("__metadata__", {}) or {}
 
 
 __all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "flatten_state", "unflatten_state",
