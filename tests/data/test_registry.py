@@ -132,15 +132,18 @@ def test_lm_train_takes_a_dataset_by_name_with_its_splits(served, tmp_path):
 
 def test_the_registry_is_well_formed_and_matches_the_shared_copies():
     known = reg.registry()
-    assert {"ptb", "tinyshakespeare", "etth1", "pjm", "jsb", "ud-ewt", "sst2", "multi30k", "ucr/Coffee"} <= set(known)
+    assert {"ptb", "tinyshakespeare", "etth1", "pjm", "jsb", "ud-ewt", "sst2", "multi30k", "imdb", "fsdd",
+            "ucr/Coffee"} <= set(known)
+    assert len(known["fsdd"].files) == 3000
     for name, ds in known.items():
-        assert ds.roles["train"] in {f.name for f in ds.files}
+        names = {f.name for f in ds.files}
+        assert ds.roles["train"] in names or any(n.startswith(ds.roles["train"] + "/") for n in names)
         for f in ds.files:
             assert (f.url.startswith("https://") or (not f.url and name == "imdb")) and len(f.sha256) == 64
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not beside this checkout")
     os.environ.pop("RNNKIT_DATA_MIRROR", None)
-    for name in ("ptb", "etth1", "ucr/Coffee"):
+    for name in ("ptb", "etth1", "ucr/Coffee", "fsdd"):
         ds = known[name]
         for f in ds.files:
             local = SHARED / ds.mirror_folder / f.name

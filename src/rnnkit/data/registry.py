@@ -52,11 +52,23 @@ class Dataset:
     roles: dict[str, str]  # "train" (the default file), "valid", "test", ... -> file name
 
 
+def _files(entry: dict) -> tuple[RemoteFile, ...]:
+    """An entry's files: listed, or (many files) a SHA256SUMS list beside this module and a
+    URL template."""
+    files = [RemoteFile(**f) for f in entry["files"]]
+    many = entry.get("files_from")
+    if many:
+        for line in (Path(__file__).parent / many["sums"]).read_text(encoding="utf-8").splitlines():
+            digest, name = line.split(None, 1)
+            files.append(RemoteFile(name, many["url"].format(name=name), digest))
+    return tuple(files)
+
+
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Dataset]:
     raw = json.loads((Path(__file__).with_name("registry.json")).read_text(encoding="utf-8"))
-    return {name: Dataset(name, d["description"], d["licence"], d["mirror_folder"],
-                          tuple(RemoteFile(**f) for f in d["files"]), dict(d["roles"])) for name, d in raw.items()}
+    return {name: Dataset(name, d["description"], d["licence"], d["mirror_folder"], _files(d), dict(d["roles"]))
+            for name, d in raw.items()}
 
 
 def dataset(name: str) -> Dataset:
@@ -133,6 +145,7 @@ def fetch(name: str, progress: Callable[[int], None] | None = None) -> Path:
     mirror = os.environ.get("RNNKIT_DATA_MIRROR")
     for f in ds.files:
         target = folder / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)  # names may hold a folder (fsdd: recordings/...)
         if target.exists():
             if _sha256(target) == f.sha256:
                 continue
@@ -167,6 +180,8 @@ def resolve(spec: str, role: str = "train") -> Path:
     ds = dataset(name)
     wanted = wanted or role
     file = ds.roles.get(wanted, wanted)
+    if any(f.name.startswith(file + "/") for f in ds.files):  # a role that is a folder of files
+        return fetch(name) / file
     if file not in {f.name for f in ds.files}:
         raise ConfigError(f"dataset {name!r} has no {wanted!r}; it has {', '.join(ds.roles)} "
                           f"({', '.join(f.name for f in ds.files)})")
