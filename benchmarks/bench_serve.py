@@ -107,7 +107,7 @@ async def _load(url: str, kind: str, vocab: int, sessions: int, steps: int, kill
                     async with client.request(method, path, **kw) as r:
                         if r.status < 500:
                             return r.status, await r.json()
-                except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+                except (aiohttp.ClientError, asyncio.TimeoutError):  # refused, reset, or a body cut off by the kill
                     pass
                 retries[0] += 1
                 await asyncio.sleep(0.05)
