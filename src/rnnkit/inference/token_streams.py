@@ -159,8 +159,8 @@ class DecoderStream(_TokenStream):
         self.reset()
 
     def _new_extras(self, batch: int) -> dict[str, np.ndarray]:
-        names = ("feed", "memory", "mask", "keys")
-        return {k: v.copy() for k, v in self.__dict__.get("_opened", {}).items() if k in names}
+        # set before the base class asks: the memory and the first input feed of the opened source
+        return {k: v.copy() for k, v in self._opened.items() if k in ("feed", "memory", "mask", "keys")}
 
     def reset(self) -> None:
         super().reset()
