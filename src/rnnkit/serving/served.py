@@ -52,6 +52,7 @@ class ServedModel:
         if self.kind is None:
             raise ConfigError(f"{path}: {type(estimator).__name__} cannot be served")
         self.template: Stream | StreamState | None = None
+        self._series_templates: dict[str, Any] = {}
         self.session_error: str | None = None
         try:
             self.template = self._new_stream({})
@@ -137,14 +138,21 @@ class ServedModel:
             info["last"] = out[0].tolist()
         return SessionRecord(session_id, self.name, now, now, 0, stream.state_dict(), info)
 
+    def _template_for(self, record: SessionRecord) -> Any:
+        """A stream of this model to load a state into (built once; a forecaster's per series,
+        whose scaler it carries). The state holds everything else -- the translator's encoded
+        source, the generator's condition -- so no step encodes anything again."""
+        if self.kind != "forecast":
+            assert self.template is not None
+            return self.template
+        series = str(record.info.get("params", {}).get("series", ""))
+        if series not in self._series_templates:
+            self._series_templates[series] = self._new_stream({"series": series})
+        return self._series_templates[series]
+
     def _stream_of(self, records: list[SessionRecord]) -> Any:
         """A stream holding the given sessions' states, stacked in order."""
-        if len(records) == 1 and self.kind in ("forecast", "translate", "conditioned"):
-            stream = self._new_stream(records[0].info.get("params", {}))
-            stream.load_state_dict(records[0].state)
-            return stream
-        assert self.template is not None
-        stream = self.template.copy()
+        stream = self._template_for(records[0]).copy()
         first = records[0].state
         joined = {k: np.concatenate([r.state[k] for r in records], axis=stream.batch_axis(k)) for k in first}
         stream.load_state_dict(joined)

@@ -190,8 +190,10 @@ class Server:
                 results[i] = SessionNotFound(job.session)
                 continue
             expected[rec.id] = rec.steps
+            # a private record to step: a failed step leaves the cached one untouched (steps
+            # replace the state arrays and the info entries, never change them in place)
             rec = copy.copy(rec)
-            rec.info = copy.deepcopy(rec.info)
+            rec.info = dict(rec.info)
             step: _Step = job.payload
             if step.after is not None and rec.steps != step.after:
                 reply = rec.info.get("reply") or {}
