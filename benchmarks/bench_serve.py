@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/bench_serve.py                          # 200 sessions x 500 steps, writes results/serve.json
     python benchmarks/bench_serve.py --sessions 50 --steps 100 --no-json   # a quick look
+    python benchmarks/bench_serve.py --in-process               # the server without HTTP: the step's own cost
 
 Two models, trained for a moment on embedded data (their weights do not matter for speed):
 a 1 x 256 LSTM classifier over 4 features per step and a 1 x 256 LSTM character model.
@@ -197,6 +198,39 @@ def _compare(a: dict, b: dict) -> tuple[int, float]:
     return differ, worst
 
 
+def in_process(kind: str, paths: dict, sessions: int, steps: int, folder: Path) -> dict:
+    """The server without HTTP: ``Server.step`` from ``sessions`` concurrent coroutines,
+    batched and not -- what the batched step itself costs."""
+    from rnnkit.serving.run import load_models
+    from rnnkit.serving.server import Server, ServeSettings
+    from rnnkit.serving.store import SessionStore
+
+    vocab = int(paths["vocab"])
+    out = {}
+    for batching in (True, False):
+        async def go(batching: bool = batching) -> float:
+            store = SessionStore(folder / f"ip-{kind}-{batching}.sqlite")
+            server = Server(load_models([f"{kind}={paths[kind]}"]), store, ServeSettings(batching=batching))
+            await server.start()
+            ids = [(await server.create(kind, {})).id for _ in range(sessions)]
+            rngs = [np.random.default_rng(i) for i in range(sessions)]
+
+            async def one(sid, rng):
+                for k in range(steps):
+                    await server.step(sid, _body(kind, vocab, rng, k))
+
+            start = time.perf_counter()
+            await asyncio.gather(*(one(sid, rng) for sid, rng in zip(ids, rngs)))
+            wall = time.perf_counter() - start
+            await server.close()
+            return sessions * steps / wall
+
+        out["batched" if batching else "unbatched"] = asyncio.run(go())
+    print(f"  {kind} in-process (no HTTP): {out['batched']:,.0f} steps/s batched, {out['unbatched']:,.0f} unbatched",
+          flush=True)
+    return out
+
+
 def run_model(kind: str, paths: dict, sessions: int, steps: int, folder: Path) -> dict:
     spec = f"{kind}={paths[kind]}"
     vocab = int(paths["vocab"])
@@ -253,12 +287,17 @@ def main(argv=None) -> dict:
     ap.add_argument("--sessions", type=int, default=200)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--no-json", action="store_true", help="do not write results/serve.json")
+    ap.add_argument("--in-process", action="store_true",
+                    help="only the server without HTTP (Server.step, batched and not; 20 steps per session)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "serve.json"))
     args = ap.parse_args(argv)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         paths = _train(folder)
+        if args.in_process:
+            return {kind: in_process(kind, paths, args.sessions, min(args.steps, 20), folder)
+                    for kind in ("classifier", "charlm")}
         rows = [run_model(kind, paths, args.sessions, args.steps, folder) for kind in ("classifier", "charlm")]
     result = {"benchmark": "rnnkit serve on loopback", "sessions": args.sessions, "steps_per_session": args.steps,
               "cpu_count": os.cpu_count(), "load_average_before": load_before, "load_average_after": os.getloadavg(),
