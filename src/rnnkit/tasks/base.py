@@ -30,14 +30,14 @@ from torch import nn
 
 from rnnkit._version import __version__
 from rnnkit.errors import CheckpointError, ConfigError
-from rnnkit.training import Trainer, TrainerConfig, load_checkpoint
+from rnnkit.training import Trainer, TrainerConfig, distributed, load_checkpoint
 from rnnkit.training.callbacks import CallbackLike
 from rnnkit.training.checkpoint import Checkpoint, save_checkpoint
 from rnnkit.training.model_io import PREFIX, build_model, put_model
 from rnnkit.training.optim import OptimConfig
 from rnnkit.training.protocol import TrainingTask
-from rnnkit.training.run_folder import check_run_folder, run_lock
-from rnnkit.training.trainer import TrainResult, resolve_device
+from rnnkit.training.run_folder import claim_run_folder
+from rnnkit.training.trainer import PRECISIONS, TrainResult, resolve_device
 
 E = TypeVar("E", bound="Estimator")
 
@@ -109,8 +109,7 @@ class Estimator:
         if not self.run_dir:
             self._fit(*data, resume=resume, **kwargs)
             return self
-        with run_lock(self.run_dir):  # one writer per run folder
-            check_run_folder(self.run_dir, resume, overwrite)
+        with claim_run_folder(self.run_dir, resume, overwrite):  # one writer per run folder
             self._fit(*data, resume=resume, **kwargs)
         return self
 
@@ -118,13 +117,13 @@ class Estimator:
         """The one place an estimator's parameters become a :class:`TrainerConfig`: each
         training parameter the family has (``epochs``, ``optimizer``, ``lr``,
         ``weight_decay``, ``schedule``, ``clip``, ``early_stopping``, ``max_time``, ``seed``,
-        ``device``, ``checkpoint_every``; ``verbose`` -> the progress bar), then the family's
+        ``device``, ``precision``, ``checkpoint_every``; ``verbose`` -> the progress bar), then the family's
         ``fixed`` values; anything else keeps the Trainer's default. Without
         ``checkpoint_every`` an estimator checkpoints at epoch ends only."""
         p = self.get_params()
         optim = OptimConfig(**{k: p[k] for k in ("optimizer", "lr", "weight_decay", "schedule") if k in p})
         own: dict[str, Any] = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device",
-                                                 "checkpoint_every") if k in p}
+                                                 "precision", "checkpoint_every") if k in p}
         values: dict[str, Any] = {"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
                                   "sample_every": 0.0, "log_every": 1, **own, **fixed}
         return TrainerConfig(**values)
@@ -132,6 +131,9 @@ class Estimator:
     def check_params(self: E) -> E:
         """Raise a :class:`ConfigError` for a hyperparameter no fit could use; ``fit`` calls it
         first, and a command calls it before reading any data. Returns ``self``."""
+        precision = getattr(self, "precision", None)
+        if precision is not None and precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {precision!r}; choose {', '.join(PRECISIONS)}")
         self._check_params()
         return self
 
@@ -155,20 +157,27 @@ class Estimator:
 
         self.evaluated_on_ = getattr(self, "_evaluated_on", "valid")
         config = dataclasses.replace(config, evaluated_on=self.evaluated_on_)
+        ranks = distributed.env_ranks()
         with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
             run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
             # the run-folder rule was applied by fit(); here a fresh run starts clean
             result = Trainer(task, config, run_dir, callbacks=list(callbacks)).fit(
                 resume=resume, overwrite=not resume, allow_changed_data=getattr(self, "_allow_changed_data", False))
-            best = load_checkpoint(result.best_checkpoint)
-            model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
-            lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+
+            def best_and_log() -> tuple[dict, list[str]]:  # rank 0's files (under torchrun, for every rank)
+                best = load_checkpoint(result.best_checkpoint)
+                return ({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)},
+                        (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines())
+
+            weights, lines = distributed.on_primary(best_and_log, ranks)
+            model.load_state_dict(weights)
         self.history_ = [json.loads(x) for x in lines if x.strip()]
         self.model_ = model.eval()
         self.best_valid_loss_ = result.best_valid_loss
         self.stopped_because_ = result.stopped_because
-        if self.run_dir:
+        if self.run_dir and ranks.primary:
             self.save(Path(self.run_dir) / "model.safetensors")
+        distributed.finish_fit(ranks)
         return result
 
     # ------------------------------------------------------------- persistence

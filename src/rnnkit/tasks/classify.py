@@ -68,7 +68,8 @@ class RNNClassifier(RecurrentEstimator):
                  class_weight: str | None = None, label_smoothing: float = 0.0, early_stopping: int | None = 10,
                  validation_fraction: float = 0.1, max_time: float | None = None,
                  checkpoint_every: int = 0, seed: int = 0,
-                 device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
+                 device: str = "auto",
+                 precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.pooling, self.dropout, self.znorm, self.conv_branch = pooling, dropout, znorm, conv_branch
         self.embedding_size, self.char_features, self.min_freq, self.lowercase = (
@@ -78,6 +79,7 @@ class RNNClassifier(RecurrentEstimator):
         self.label_smoothing, self.early_stopping, self.validation_fraction = (
             label_smoothing, early_stopping, validation_fraction)
         self.max_time, self.seed, self.device, self.verbose, self.run_dir = max_time, seed, device, verbose, run_dir
+        self.precision = precision
         self.checkpoint_every = checkpoint_every
 
     def _check_params(self) -> None:

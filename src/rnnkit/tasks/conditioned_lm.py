@@ -67,7 +67,8 @@ class ConditionedGenerator(Estimator):
                  weight_decay: float = 0.0, clip: float | None = 5.0, early_stopping: int | None = 3,
                  validation_fraction: float = 0.1, max_time: float | None = None,
                  checkpoint_every: int = 0, seed: int = 0,
-                 device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
+                 device: str = "auto",
+                 precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
         self.tokenizer, self.lowercase, self.min_freq, self.max_vocab = tokenizer, lowercase, min_freq, max_vocab
         self.max_length, self.cell, self.hidden_size, self.num_layers = max_length, cell, hidden_size, num_layers
         self.embedding_size, self.condition_size = embedding_size, condition_size
@@ -77,6 +78,7 @@ class ConditionedGenerator(Estimator):
         self.validation_fraction, self.max_time, self.seed = validation_fraction, max_time, seed
         self.checkpoint_every = checkpoint_every
         self.device, self.verbose, self.run_dir = device, verbose, run_dir
+        self.precision = precision
 
     # ------------------------------------------------------------- conditions
     def _condition_array(self, conditions: Any, n: int) -> np.ndarray:

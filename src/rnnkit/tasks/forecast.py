@@ -146,7 +146,8 @@ class Forecaster(Estimator):
                  decoder: str = "direct", likelihood: str = "point", quantiles: tuple = (0.1, 0.5, 0.9),
                  instance_norm: bool = True, highway: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
-                 early_stopping: int | None = 5, seed: int = 0, device: str = "auto", verbose: bool = False,
+                 early_stopping: int | None = 5, seed: int = 0, device: str = "auto",
+                 precision: str = "fp32", verbose: bool = False,
                  run_dir: str | None = None, max_time: float | None = None, checkpoint_every: int = 0) -> None:
         self.horizon, self.context, self.target, self.time_col = horizon, context, target, time_col
         self.past_covariates, self.known_covariates, self.calendar = past_covariates, known_covariates, calendar
@@ -159,6 +160,7 @@ class Forecaster(Estimator):
         self.instance_norm, self.highway, self.teacher_forcing = instance_norm, highway, teacher_forcing
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.clip, self.early_stopping, self.seed, self.device = clip, early_stopping, seed, device
+        self.precision = precision
         self.verbose, self.run_dir, self.max_time = verbose, run_dir, max_time
         self.checkpoint_every = checkpoint_every
 

@@ -33,10 +33,10 @@ from rnnkit.evaluation import bits_per_token, perplexity, unigram_loss_from_coun
 from rnnkit.generation import generate
 from rnnkit.models import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.base import Estimator
-from rnnkit.training import Trainer, TrainerConfig, TrainResult, load_checkpoint
+from rnnkit.training import Trainer, TrainerConfig, TrainResult, distributed, load_checkpoint
 from rnnkit.training.callbacks import CallbackLike
 from rnnkit.training.optim import OptimConfig
-from rnnkit.training.run_folder import check_run_folder, run_lock
+from rnnkit.training.run_folder import claim_run_folder
 
 TASK = "lm"
 
@@ -120,7 +120,8 @@ class LMSettings:
     max_steps: int | None = None
     seed: int = 0
     device: str = "auto"
-    bf16: bool = False
+    precision: str = "fp32"
+    bf16: bool = False  # older spelling of precision="bf16"
     progress: bool = True
     sample_every: float = 30.0
     sample_prompt: str | None = None
@@ -168,7 +169,7 @@ class LMSettings:
     #: of the same name, so a renamed one fails at once instead of being dropped.
     NOT_MIRRORED: ClassVar[dict[str, frozenset[str]]] = {
         "LanguageModelConfig": frozenset({"vocab_size"}),
-        "TrainerConfig": frozenset({"optim", "log_every", "evaluated_on"}),
+        "TrainerConfig": frozenset({"optim", "log_every", "evaluated_on", "threads"}),
         "OptimConfig": frozenset(),
     }
 
@@ -314,13 +315,14 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
     A fresh run into a folder that already holds one needs ``overwrite=True``.
     """
     run_dir = Path(run_dir)
-    with run_lock(run_dir):
-        check_run_folder(run_dir, resume, overwrite)  # before the corpus is read: fail fast
+    with claim_run_folder(run_dir, resume, overwrite):  # before the corpus is read: fail fast
         if resume:
             settings = _settings_for_resume(run_dir, settings)
         task = _task(settings)
         trainer = Trainer(task, settings.trainer_config(), run_dir, callbacks=_callbacks(task, callbacks))
-        return trainer.fit(resume=resume, overwrite=overwrite, allow_changed_data=allow_changed_data)
+        result = trainer.fit(resume=resume, overwrite=overwrite, allow_changed_data=allow_changed_data)
+    distributed.finish_fit(trainer.ranks)
+    return result
 
 
 def _task(settings: LMSettings) -> LanguageModelTask:
@@ -391,8 +393,9 @@ class LanguageModeler(Estimator):
                  weight_decay: float | None = None, schedule: str | None = None, decay: float | None = None,
                  decay_start: int | None = None, clip: float | None = None, early_stopping: int | None = None,
                  checkpoint_every: int | None = None, max_time: float | None = None, max_steps: int | None = None,
-                 seed: int | None = None, device: str = "auto", bf16: bool | None = None,
-                 monitor_gradients: int | None = None, verbose: bool = False, run_dir: str | Path | None = None
+                 seed: int | None = None, device: str = "auto", precision: str | None = None,
+                 bf16: bool | None = None, monitor_gradients: int | None = None, verbose: bool = False,
+                 run_dir: str | Path | None = None
                  ) -> None:
         self.preset, self.level, self.cell, self.hidden_size, self.num_layers = preset, level, cell, hidden_size, \
             num_layers
@@ -405,6 +408,7 @@ class LanguageModeler(Estimator):
         self.weight_decay, self.schedule, self.decay, self.decay_start = weight_decay, schedule, decay, decay_start
         self.clip, self.early_stopping, self.checkpoint_every = clip, early_stopping, checkpoint_every
         self.max_time, self.max_steps, self.seed, self.device, self.bf16 = max_time, max_steps, seed, device, bf16
+        self.precision = precision
         self.monitor_gradients, self.verbose, self.run_dir = monitor_gradients, verbose, run_dir
 
     @classmethod

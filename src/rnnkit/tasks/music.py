@@ -50,6 +50,7 @@ class MusicSettings:
     early_stopping: int | None = 10
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"
     progress: bool = True
     max_time: float | None = None
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints (0: at epoch ends)
@@ -69,8 +70,8 @@ class MusicSettings:
                                                                    weight_decay=self.weight_decay),
                              clip=self.clip, early_stopping=self.early_stopping,
                              checkpoint_every=self.checkpoint_every, seed=self.seed,
-                             device=self.device, progress=self.progress, sample_every=0.0, log_every=10,
-                             max_time=self.max_time)
+                             device=self.device, precision=self.precision, progress=self.progress,
+                             sample_every=0.0, log_every=10, max_time=self.max_time)
 
 
 @torch.no_grad()
@@ -163,13 +164,15 @@ class MusicModeler(Estimator):
                  dropout: float | None = None, steps_per_quarter: int | None = None, epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, weight_decay: float | None = None,
                  clip: float | None = None, early_stopping: int | None = None, seed: int | None = None,
-                 device: str = "auto", max_time: float | None = None, checkpoint_every: int | None = None,
+                 device: str = "auto",
+                 precision: str = "fp32", max_time: float | None = None, checkpoint_every: int | None = None,
                  verbose: bool = False,
                  run_dir: str | Path | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.steps_per_quarter, self.epochs, self.batch_size, self.lr = steps_per_quarter, epochs, batch_size, lr
         self.weight_decay, self.clip, self.early_stopping, self.seed = weight_decay, clip, early_stopping, seed
         self.device, self.max_time, self.verbose, self.run_dir = device, max_time, verbose, run_dir
+        self.precision = precision
         self.checkpoint_every = checkpoint_every
 
     @classmethod

@@ -56,7 +56,8 @@ class RNNTagger(RecurrentEstimator):
                  clip: float | None = 5.0, class_weight: str | None = None, label_smoothing: float = 0.0,
                  early_stopping: int | None = 5, validation_fraction: float = 0.1, max_time: float | None = None,
                  checkpoint_every: int = 0,
-                 seed: int = 0, device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
+                 seed: int = 0, device: str = "auto",
+                 precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.dropout, self.embedding_size, self.char_features = dropout, embedding_size, char_features
         self.min_freq, self.lowercase = min_freq, lowercase
@@ -65,6 +66,7 @@ class RNNTagger(RecurrentEstimator):
         self.label_smoothing, self.early_stopping, self.validation_fraction = (
             label_smoothing, early_stopping, validation_fraction)
         self.max_time, self.seed, self.device, self.verbose, self.run_dir = max_time, seed, device, verbose, run_dir
+        self.precision = precision
         self.checkpoint_every = checkpoint_every
 
     def _model_config(self) -> SequenceTaggerConfig:

@@ -68,7 +68,8 @@ class Translator(Estimator):
                  early_stopping: int | None = 3, validation_fraction: float = 0.05, max_time: float | None = None,
                  checkpoint_every: int = 0,
                  beam_size: int = 5, length_penalty: float = 0.6, max_length_ratio: float = 1.5, seed: int = 0,
-                 device: str = "auto", verbose: bool = False, run_dir: str | None = None) -> None:
+                 device: str = "auto",
+                 precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
         self.tokenizer, self.lowercase, self.min_freq, self.max_vocab = tokenizer, lowercase, min_freq, max_vocab
         self.sp_vocab_size, self.max_length, self.cell, self.hidden_size = sp_vocab_size, max_length, cell, hidden_size
         self.num_layers, self.embedding_size, self.attention = num_layers, embedding_size, attention
@@ -80,6 +81,7 @@ class Translator(Estimator):
         self.checkpoint_every = checkpoint_every
         self.beam_size, self.length_penalty, self.max_length_ratio = beam_size, length_penalty, max_length_ratio
         self.seed, self.device, self.verbose, self.run_dir = seed, device, verbose, run_dir
+        self.precision = precision
 
     # ------------------------------------------------------------- training
     def _codec(self, sentences: list[str]) -> SentenceCodec:

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rnnkit.errors import ConfigError
@@ -121,4 +121,27 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
             _held[folder] = (fd, depth - 1)
 
 
-__all__ = ["check_run_folder", "holds_run", "run_lock", "RUN_FILES", "LOCK_NAME"]
+@contextmanager
+def claim_run_folder(run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> Iterator[None]:
+    """:func:`run_lock` and :func:`check_run_folder` for the block. Under torchrun rank 0
+    alone holds the lock and checks the folder, for every rank: a refusal is raised on all of
+    them, so none is left waiting (see :mod:`rnnkit.training.distributed`)."""
+    from rnnkit.training import distributed
+
+    ranks = distributed.env_ranks()
+    if not ranks.active:
+        with run_lock(run_dir):
+            check_run_folder(run_dir, resume, overwrite)
+            yield
+        return
+    distributed.setup()
+    with ExitStack() as stack:
+        def claim() -> None:
+            stack.enter_context(run_lock(run_dir))
+            check_run_folder(run_dir, resume, overwrite)
+
+        distributed.on_primary(claim, ranks)
+        yield
+
+
+__all__ = ["check_run_folder", "claim_run_folder", "holds_run", "run_lock", "RUN_FILES", "LOCK_NAME"]

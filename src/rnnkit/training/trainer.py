@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import CheckpointError, ConfigError, TrainingDiverged
+from rnnkit.training import distributed
 from rnnkit.training.callbacks import Callback, CallbackLike, as_callback
 from rnnkit.training.checkpoint import (
     Checkpoint,
@@ -44,7 +45,15 @@ from rnnkit.training.checkpoint import (
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
 from rnnkit.training.protocol import TrainingTask, check_task
-from rnnkit.training.run_folder import RUN_FILES, check_run_folder, run_lock
+from rnnkit.training.run_folder import RUN_FILES, claim_run_folder
+
+#: stop codes, reduced with max across ranks (the strongest reason wins)
+STOP_TIME, STOP_REQUESTED, STOP_INTERRUPTED = 1, 2, 3
+#: rank r > 0 seeds its RNG with seed + r * this (rank 0 draws what one process would)
+RANK_SEED_STRIDE = 1_000_003
+
+#: ``--precision`` values and the autocast dtype each runs in (None: no autocast)
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass
@@ -61,7 +70,9 @@ class TrainerConfig:
     max_steps: int | None = None
     seed: int = 0
     device: str = "auto"
-    bf16: bool = False
+    precision: str = "fp32"  # "fp32", "bf16" or "fp16": autocast (weights stay float32; fp16 scales the loss)
+    bf16: bool = False  # older spelling of precision="bf16", kept so older checkpoints' configs load
+    threads: int | None = None  # torch's CPU threads for this run (None: as the process has them)
     progress: bool = True
     sample_every: float = 30.0  # seconds between samples shown while training (0: never)
     log_every: int = 10  # steps between training-metric records
@@ -74,6 +85,12 @@ class TrainerConfig:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
         if self.clip is not None and self.clip <= 0:
             raise ConfigError(f"clip must be positive, got {self.clip}")
+        if self.bf16 and self.precision == "fp32":
+            self.precision = "bf16"
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose {', '.join(PRECISIONS)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {self.threads}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,9 +167,17 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.callbacks: list[Callback] = [as_callback(cb) for cb in callbacks or []]
         self.extra_meta = extra_meta or {}
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
         self.device = resolve_device(config.device)
+        self.ranks = distributed.setup(self.device)  # one process unless torchrun started us
+        self.device = distributed.rank_device(self.device, self.ranks)
         self.model: nn.Module = task.model.to(self.device)
+        distributed.broadcast_module(self.model, self.ranks)
         self.optimizer = build_optimizer(self.model.parameters(), config.optim)
+        self.autocast_dtype = PRECISIONS[config.precision]
+        # fp16 needs loss scaling (its range is too small for small gradients); bf16 does not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.steps_per_epoch = len(task.train_batches(0))
         self.schedule = LRSchedule(config.optim, config.epochs, self.steps_per_epoch)
         # progress
@@ -163,6 +188,8 @@ class Trainer:
         self.epochs_without_improvement = 0
         self.carried_state: Any = None
         self._stop_reason: str | None = None
+        self._stop_requested: str | None = None  # request_stop / a signal, agreed by all ranks at the next step
+        self._started = 0.0
         self._allow_changed_data = False
 
     # ---------------------------------------------------------------- paths and logs
@@ -179,12 +206,17 @@ class Trainer:
         return self.run_dir / "metrics.jsonl"
 
     def log(self, record: dict) -> None:
+        if not self.ranks.primary:  # one log, rank 0's (its records hold every rank's loss)
+            return
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
     def request_stop(self, reason: str = "stopped") -> None:
-        """Finish the current step, save a checkpoint, and return from :meth:`fit`."""
-        self._stop_reason = reason
+        """Finish the current step, save a checkpoint, and return from :meth:`fit` (under
+        torchrun every rank stops at the same step, whichever asked)."""
+        self._stop_requested = reason
+        if not self.ranks.active:
+            self._stop_reason = reason
 
     # ---------------------------------------------------------------- checkpoints
     def _checkpoint(self) -> Checkpoint:
@@ -196,21 +228,34 @@ class Trainer:
                 "best_valid_loss": self.best_valid, "epochs_without_improvement": self.epochs_without_improvement,
             },
             "trainer_config": self.config.to_dict(),
+            "runtime": {"threads": torch.get_num_threads(), "world_size": self.ranks.world,
+                        "device": str(self.device), "precision": self.config.precision},
             "data_fingerprint": self.data_fingerprint,
         })
         put_model(ck, self.model)
         ck.put_state("optimizer", self.optimizer.state_dict())
         ck.put_state("schedule", self.schedule.state_dict())
+        if self.scaler.is_enabled():
+            ck.put_state("grad_scaler", self.scaler.state_dict())
         ck.put_state("rng", get_rng_state())
-        if self.carried_state is not None:
-            ck.put_state("carried_state", self.carried_state)
+        # every stream's state (the ranks' slices joined), so any number of ranks can resume
+        carried = distributed.gather_state(self.carried_state, self.ranks) if self.ranks.active else self.carried_state
+        if carried is not None:
+            ck.put_state("carried_state", carried)
         return ck
 
     def save(self, path: Path | None = None) -> Path:
-        return save_checkpoint(path or self.last_path, self._checkpoint())
+        """Write a checkpoint (``last`` by default); under torchrun every rank calls it and
+        rank 0 writes."""
+        path = path or self.last_path
+        ck = self._checkpoint()
+        if self.ranks.primary:
+            save_checkpoint(path, ck)
+        return path
 
     def _resume(self) -> None:
-        ck = load_checkpoint(self.last_path)
+        # rank 0 reads the file and hands it to the others (no shared filesystem needed)
+        ck = distributed.on_primary(lambda: load_checkpoint(self.last_path), self.ranks)
         if ck.meta.get("task") != self.task.meta().get("task"):
             raise CheckpointError(f"{self.last_path} is a {ck.meta.get('task')!r} checkpoint, "
                                   f"not {self.task.meta().get('task')!r}")
@@ -227,19 +272,23 @@ class Trainer:
                                   f"({str(e).splitlines()[0]}); resume with the same options") from None
         self.optimizer.load_state_dict(ck.state("optimizer"))
         self.schedule.load_state_dict(ck.state("schedule"))
+        if self.scaler.is_enabled() and ck.has_state("grad_scaler"):
+            self.scaler.load_state_dict(ck.state("grad_scaler"))
         t = ck.meta["trainer"]
         self.epoch, self.batch_in_epoch, self.global_step = t["epoch"], t["batch_in_epoch"], t["global_step"]
         self.best_valid, self.epochs_without_improvement = t["best_valid_loss"], t["epochs_without_improvement"]
         self.carried_state = None
         if ck.has_state("carried_state"):
-            s = ck.state("carried_state")
+            s = distributed.state_slice(ck.state("carried_state"), self.ranks)  # this rank's streams
             self.carried_state = tuple(x.to(self.device) for x in s) if isinstance(s, tuple) else s.to(self.device)
         set_rng_state(ck.state("rng"))
+        if not self.ranks.primary:  # the stored RNG is rank 0's; the others' follow from the seed and step
+            seed_everything(self.config.seed + RANK_SEED_STRIDE * self.ranks.rank + self.global_step)
         self._truncate_metrics()
 
     def _truncate_metrics(self) -> None:
         """Drop records logged after the checkpoint we resume from, so the log has no duplicates."""
-        if not self.metrics_path.exists():
+        if not self.ranks.primary or not self.metrics_path.exists():
             return
         keep = []
         for line in self.metrics_path.read_text(encoding="utf-8", errors="replace").split("\n"):
@@ -259,8 +308,7 @@ class Trainer:
 
         A task with ``data_fingerprint()`` has it stored in every checkpoint; resuming on
         other data is refused unless ``allow_changed_data``."""
-        with run_lock(self.run_dir):
-            check_run_folder(self.run_dir, resume, overwrite)
+        with claim_run_folder(self.run_dir, resume, overwrite):
             self._allow_changed_data = allow_changed_data
             return self._fit(resume)
 
@@ -271,21 +319,17 @@ class Trainer:
 
     def _fit(self, resume: bool) -> TrainResult:
         cfg = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        remove_orphaned_temporaries(self.run_dir)  # half-written files of a run that was killed
+        distributed.on_primary(lambda: self._prepare_folder(resume), self.ranks)
         if resume:
-            if not self.last_path.exists():
-                raise CheckpointError(f"nothing to resume: {self.last_path} does not exist")
             self._resume()
         else:
-            for name in (*RUN_FILES, self.metrics_path.name, "curves.png"):
-                (self.run_dir / name).unlink(missing_ok=True)
-            seed_everything(cfg.seed)
-        started = time.monotonic()
+            # rank 0 draws what one process would; the others draw their own dropout masks
+            seed_everything(cfg.seed + RANK_SEED_STRIDE * self.ranks.rank)
+        started = self._started = time.monotonic()
         last_sample = started
         from rnnkit.training.progress import TrainingProgress
 
-        progress = TrainingProgress(enabled=cfg.progress, total_epochs=cfg.epochs,
+        progress = TrainingProgress(enabled=cfg.progress and self.ranks.primary, total_epochs=cfg.epochs,
                                     steps_per_epoch=self.steps_per_epoch, evaluated_on=cfg.evaluated_on)
         previous_handlers = self._install_stop_handlers()
         for cb in self.callbacks:
@@ -305,7 +349,7 @@ class Trainer:
                     progress.start_epoch(self.epoch, self.batch_in_epoch)
                     window_t0, window_items = time.monotonic(), 0
                     for batch in batches.iter_from(self.batch_in_epoch):
-                        record = self._train_step(batch)
+                        record = self._train_step(batch, started)
                         window_items += record["items"]
                         elapsed = time.monotonic() - window_t0
                         record["items_per_s"] = window_items / elapsed if elapsed > 0 else 0.0
@@ -315,12 +359,10 @@ class Trainer:
                         for cb in self.callbacks:
                             cb.on_step(self, record)
                         now = time.monotonic()
-                        if cfg.sample_every and now - last_sample >= cfg.sample_every and hasattr(self.task, "sample"):
+                        if (cfg.sample_every and now - last_sample >= cfg.sample_every and hasattr(self.task, "sample")
+                                and self.ranks.primary):
                             progress.print(self.task.sample(self.model))
                             last_sample = now
-                        if (cfg.max_time is not None and now - started >= cfg.max_time
-                                and self.global_step >= cfg.min_steps):
-                            self._stop_reason = self._stop_reason or "time budget reached"
                         if cfg.max_steps is not None and self.global_step >= cfg.max_steps:
                             self._stop_reason = self._stop_reason or "max_steps reached"
                         if self._stop_reason is not None:
@@ -333,13 +375,16 @@ class Trainer:
                         self.save()  # mid-epoch stop: resumable from exactly here
                         break
                     self._end_epoch(progress)
+                    self._agree_on_stop()
                 stopped = self._stop_reason or "completed"
         finally:
             for signum, previous in previous_handlers.items():
                 signal.signal(signum, previous)
-        if not self.best_path.exists():
+        if distributed.on_primary(lambda: not self.best_path.exists(), self.ranks):
             self.save(self.best_path)  # stopped before any validation: best = latest
-        self._plot()
+        if self.ranks.primary:
+            self._plot()
+        distributed.barrier(self.ranks)  # rank 0's files are complete before any rank returns
         result = TrainResult(self.run_dir, self.best_path, self.last_path, self.best_valid,
                              self.epoch, self.global_step, stopped)
         for cb in self.callbacks:
@@ -351,9 +396,9 @@ class Trainer:
         stop after this step and save; a second one interrupts at once. Returns the handlers
         they replace."""
         def handler(signum, frame):
-            if self._stop_reason == "interrupted":
+            if self._stop_requested == "interrupted":
                 raise KeyboardInterrupt
-            self._stop_reason = "interrupted"
+            self.request_stop("interrupted")
         previous: dict[int, Any] = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -362,28 +407,83 @@ class Trainer:
                 pass
         return previous
 
-    def _train_step(self, batch) -> dict:
+    def _prepare_folder(self, resume: bool) -> None:
+        """Rank 0's part of the start: the folder made, a killed run's half-written files and,
+        for a fresh run, the previous run's files removed."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        remove_orphaned_temporaries(self.run_dir)
+        if resume:
+            if not self.last_path.exists():
+                raise CheckpointError(f"nothing to resume: {self.last_path} does not exist")
+        else:
+            for name in (*RUN_FILES, self.metrics_path.name, "curves.png"):
+                (self.run_dir / name).unlink(missing_ok=True)
+
+    def _local_stop(self, started: float) -> int:
+        """Why this rank would stop after the current step, as a code all ranks can reduce
+        with max: 0 go on, 1 the time budget, 2 a request (``request_stop``), 3 a signal."""
+        cfg = self.config
+        if self._stop_requested == "interrupted":
+            return STOP_INTERRUPTED
+        if self._stop_requested is not None:
+            return STOP_REQUESTED
+        if (cfg.max_time is not None and time.monotonic() - started >= cfg.max_time
+                and self.global_step + 1 >= cfg.min_steps):
+            return STOP_TIME
+        return 0
+
+    def _apply_stop(self, code: int) -> None:
+        if code and self._stop_reason is None:
+            self._stop_reason = {STOP_TIME: "time budget reached", STOP_INTERRUPTED: "interrupted"}.get(
+                code, self._stop_requested or "stopped by another rank")
+
+    def _agree_on_stop(self) -> None:
+        """At an epoch's end: a stop asked by a callback (or signal) on any rank stops all."""
+        if self.ranks.active:
+            code = distributed.max_code(self._local_stop(math.inf) if self._stop_requested else 0, self.ranks)
+            self._apply_stop(code)
+            self._stop_reason = distributed.broadcast_object(self._stop_reason, self.ranks)
+
+    def _train_step(self, batch, started: float = math.inf) -> dict:
         cfg = self.config
         self.model.train()
         lr = self.schedule.lr(self.epoch, self.batch_in_epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         state = self.carried_state if self.task.carries_state else None
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss, state, items = self.task.train_step(self.model, batch, state)
-        loss_value = loss.item()
+        shard = getattr(self.task, "shard_batch", None)
+        if not self.ranks.active:
+            local, rows = batch, 1
+        elif callable(shard):
+            local, rows = shard(batch, self.ranks.rank, self.ranks.world)
+        else:
+            local, rows = distributed.shard(batch, self.ranks)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss_value, items = 0.0, 0
+        if rows:  # a last batch smaller than the ranks leaves some without rows: they add nothing
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
+                                enabled=self.autocast_dtype is not None):
+                loss, state, items = self.task.train_step(self.model, local, state)
+            loss_value = loss.item()
+            if not self.ranks.active and not math.isfinite(loss_value):
+                self._diverged(f"the loss is {loss_value}")
+            self.scaler.scale(loss).backward()
+        loss_value, items, stop = distributed.reduce_step(self.model, loss_value, items, self._local_stop(started),
+                                                          self.ranks)
         if not math.isfinite(loss_value):
             self._diverged(f"the loss is {loss_value}")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
         max_norm = cfg.clip if cfg.clip is not None else math.inf
         grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
-        if not math.isfinite(grad_norm):  # a step on it would put NaN into every weight
-            self._diverged(f"the gradient norm is {grad_norm}")
-        self.optimizer.step()
+        if not math.isfinite(grad_norm) and not self.scaler.is_enabled():
+            self._diverged(f"the gradient norm is {grad_norm}")  # a step on it would put NaN into every weight
+        # with fp16 loss scaling an overflow skips this step and lowers the scale instead
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.carried_state = detach_state(state) if self.task.carries_state else None
         self.global_step += 1
         self.batch_in_epoch += 1
+        self._apply_stop(stop)
         return {"kind": "train", "step": self.global_step,
                 "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
                 "loss": loss_value, "grad_norm": grad_norm, "lr": lr, "items": items}
@@ -402,7 +502,7 @@ class Trainer:
         Validation runs in eval mode without touching the RNG, so resuming afterwards still
         reproduces the uninterrupted run.
         """
-        valid = self.task.evaluate(self.model, "valid")
+        valid = self._evaluate()
         record = {"kind": "valid", "step": self.global_step,
                   "epoch": self.epoch + self.batch_in_epoch / self.steps_per_epoch,
                   **valid, **self.task.describe(valid["loss"])}
@@ -415,8 +515,13 @@ class Trainer:
             self.best_valid = valid["loss"]
             self.save(self.best_path)
 
+    def _evaluate(self) -> dict:
+        """Validation metrics; under torchrun rank 0 computes them and every rank gets them,
+        so the best epoch, the schedule and early stopping are decided once."""
+        return distributed.on_primary(lambda: self.task.evaluate(self.model, "valid"), self.ranks)
+
     def _end_epoch(self, progress) -> None:
-        valid = self.task.evaluate(self.model, "valid")
+        valid = self._evaluate()
         self.schedule.end_of_epoch(valid["loss"])
         improved = valid["loss"] < self.best_valid
         record = {"kind": "valid", "step": self.global_step, "epoch": self.epoch + 1, **valid,
