@@ -15,9 +15,9 @@ from rnnkit.errors import CheckpointError, ConfigError, DataError, RnnkitError
 from rnnkit.tasks import ESTIMATORS as _ESTIMATORS
 
 _LAZY = {"ElmanCell": "rnnkit.cells", "GRUCell": "rnnkit.cells", "LSTMCell": "rnnkit.cells",
-         "RecurrentCell": "rnnkit.cells", "Recurrent": "rnnkit.layers", **_ESTIMATORS}
+         "RecurrentCell": "rnnkit.cells", "Recurrent": "rnnkit.layers", "tune": "rnnkit.tasks.tune", **_ESTIMATORS}
 
-__all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent", *_ESTIMATORS,
+__all__ = ["__version__", "ElmanCell", "LSTMCell", "GRUCell", "RecurrentCell", "Recurrent", "tune", *_ESTIMATORS,
            "RnnkitError", "DataError", "ConfigError", "CheckpointError"]
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors

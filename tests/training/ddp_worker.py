@@ -7,6 +7,7 @@ torchrun (several); writes nothing itself (the run folder holds the checkpoints 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ def main() -> None:
     ap.add_argument("run_dir")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--max-steps", type=int, default=6)
+    ap.add_argument("--die-at", type=int, default=0, help="rank 1 exits hard at this step (a crashed rank)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     run_dir = Path(args.run_dir)
@@ -63,7 +65,13 @@ def main() -> None:
         est = rnnkit.Forecaster(horizon=4, context=12, hidden_size=8, epochs=2, batch_size=16, target="value",
                                 time_col="time", **common)
         data = (table(),)
-    est.fit(*data, resume=args.resume, overwrite=not args.resume)
+    callbacks = []
+    if args.die_at:
+        def die(trainer, record):
+            if trainer.ranks.rank == 1 and record["step"] == args.die_at:
+                os._exit(3)
+        callbacks.append(die)
+    est.fit(*data, resume=args.resume, overwrite=not args.resume, **({"callbacks": callbacks} if callbacks else {}))
 
 
 if __name__ == "__main__":

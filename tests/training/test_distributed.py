@@ -26,13 +26,14 @@ def env() -> dict:
     return {**e, "OMP_NUM_THREADS": "1", "RNNKIT_PROGRESS_INTERVAL": "0"}
 
 
-def run(family: str, run_dir: Path, nproc: int = 1, *extra: str) -> subprocess.CompletedProcess:
+def run(family: str, run_dir: Path, nproc: int = 1, *extra: str, ok: bool = True) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(WORKER), family, str(run_dir), *extra]
     if nproc > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
                *cmd[1:]]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=300)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    if ok:
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     return r
 
 
@@ -66,3 +67,27 @@ def test_a_run_of_two_ranks_resumes_in_one_with_the_streams_state(tmp_path):
     assert carried and all(v.shape[1] == 4 for v in carried)  # (layers, all 4 streams, hidden)
     run("lm", tmp_path / "split", 1, "--resume", "--max-steps", "6")
     assert_same(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+
+
+def test_a_rank_that_dies_ends_the_run_on_every_rank_and_keeps_the_checkpoint(tmp_path):
+    r = run("lm", tmp_path / "run", 2, "--max-steps", "40", "--die-at", "5", ok=False)
+    assert r.returncode != 0
+    assert "another rank failed or left" in r.stderr and "is intact" in r.stderr
+    ck = load_file(str(tmp_path / "run" / "last.safetensors"))  # written at step 4, whole
+    assert any(k.startswith("model/") for k in ck)
+    run("lm", tmp_path / "run", 1, "--resume", "--max-steps", "6")  # and it resumes
+
+
+def test_the_command_line_trains_with_nproc_and_only_rank_0_speaks(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(f"line {i % 7} of the text {i % 3}" for i in range(200)) + "\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "rnnkit", "lm", "train", str(corpus), "--level", "word", "--hidden",
+                        "16", "--layers", "1", "--batch-size", "4", "--bptt", "8", "--epochs", "1",
+                        "--out", str(tmp_path / "run"), "--nproc", "2", "--threads", "1", "--quiet"],
+                       capture_output=True, text=True, env=env(), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("best checkpoint:") == 1  # one voice
+    from rnnkit.training.checkpoint import load_checkpoint
+
+    meta = load_checkpoint(tmp_path / "run" / "best.safetensors").meta
+    assert meta["runtime"]["world_size"] == 2 and meta["runtime"]["threads"] == 1

@@ -86,6 +86,7 @@ def train(
     checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a recurrent classifier; with --test, score it and write predictions and a report."""
@@ -97,7 +98,7 @@ def train(
         optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip, class_weight=class_weight,
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,
         checkpoint_every=checkpoint_every, seed=seed,
-        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        device=device, precision=precision), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     train_file, valid_file, test_file = data_splits(train_file, valid_file, test_file)  # data:NAME
     train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)

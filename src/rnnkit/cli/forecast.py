@@ -122,6 +122,7 @@ def train(
     checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
     out: Path = typer.Option(Path("runs/forecast"), "--out", "-o", help="Run folder: model, checkpoints, reports."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
@@ -144,7 +145,7 @@ def train(
         split=_split(split), valid_start=valid_start, test_start=test_start, scaler=scaler, season=season, cell=cell,
         hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, decoder=decoder, likelihood=likelihood,
         quantiles=qs, instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed,
-        device=device, max_time=max_time,
+        device=device, precision=precision, max_time=max_time,
         checkpoint_every=checkpoint_every), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     data = data_path(data) or data  # data:NAME

@@ -41,6 +41,7 @@ def train(
     max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or samples."),
 ) -> None:
     """Learn p(sentence | label) from labelled sentences."""
@@ -50,7 +51,7 @@ def train(
     train_conditioned([file], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
                       tokenizer or ConditionedGenerator.defaults()["tokenizer"],
                       dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, epochs=epochs, lr=lr,
-                           max_time=max_time, seed=seed, device=device), quiet, allow_changed_data)
+                           max_time=max_time, seed=seed, device=device, precision=precision), quiet, allow_changed_data)
 
 
 @app.command()

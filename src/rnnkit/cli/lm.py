@@ -62,7 +62,8 @@ def train(
     checkpoint_every: Optional[int] = typer.Option(None, help="Steps between mid-epoch checkpoints."),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
-    bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast."),
+    precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
+    bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="Same as --precision bf16.", hidden=True),
     sample_every: Optional[float] = typer.Option(None, help="Seconds between samples shown while training (0: off)."),
     prompt: Optional[str] = typer.Option(None, help="Prompt for the samples shown while training."),
     monitor_gradients: Optional[int] = typer.Option(None, help="Every N steps, log |dL/dh_t| for each step of the "
@@ -94,7 +95,8 @@ def train(
                               cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                               embedding_size=embedding_size, dropout=dropout, tie_weights=tie_weights,
                               batch_size=batch_size, epochs=epochs, optimizer=optimizer, lr=lr, clip=clip,
-                              early_stopping=early_stopping, max_time=max_time, seed=seed, device=device),
+                              early_stopping=early_stopping, max_time=max_time, seed=seed, device=device,
+                              precision=precision),
                           quiet, allow_changed_data)
         return
 
@@ -110,7 +112,7 @@ def train(
         bptt=bptt, eval_max_tokens=eval_max_tokens, epochs=epochs, optimizer=optimizer, lr=lr, schedule=schedule,
         decay=decay,
         decay_start=decay_start, clip=clip, early_stopping=early_stopping, max_time=max_time, max_steps=max_steps,
-        checkpoint_every=checkpoint_every, seed=seed, device=device, bf16=bf16,
+        checkpoint_every=checkpoint_every, seed=seed, device=device, precision=precision, bf16=bf16,
         sample_every=0.0 if quiet else sample_every, sample_prompt=prompt, progress=not quiet,
         monitor_gradients=monitor_gradients)
     result = lm.train(settings, out, resume=resume, overwrite=overwrite,

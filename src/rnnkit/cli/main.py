@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from rnnkit._version import __version__
 from rnnkit.cli.common import apply_option_ranges, console, err_console, user_errors
+from rnnkit.cli.process_options import add_process_options
 
 #: command groups loaded only when used (their modules import torch and the estimators), with
 #: the one-line help the top-level --help shows (a test checks it against each group's own)
@@ -37,6 +39,7 @@ def group_app(name: str) -> typer.Typer:
     """The typer app of a lazily loaded command group (imported now, option ranges applied)."""
     module = importlib.import_module(LAZY_GROUPS[name][0])
     apply_option_ranges(module.app)
+    add_process_options(module.app)
     module.app._add_completion = False  # as the top level: no --install-completion on a group
     return module.app
 
@@ -68,8 +71,9 @@ class _Root(TyperGroup):
             self.commands.setdefault(name, _LazyGroup(name))
 
     def list_commands(self, ctx) -> list[str]:
-        direct = [n for n in self.commands if n not in LAZY_GROUPS and n not in ("demo", "export", "serve")]
-        return [*direct[:2], *LAZY_GROUPS, "demo", "export", "serve", *direct[2:]]
+        late = ("demo", "tune", "export", "serve")
+        direct = [n for n in self.commands if n not in LAZY_GROUPS and n not in late]
+        return [*direct[:2], *LAZY_GROUPS, *late, *direct[2:]]
 
 
 app = typer.Typer(
@@ -127,14 +131,17 @@ def _register_commands() -> None:
     from rnnkit.cli import demo as demo_cli
     from rnnkit.cli import export as export_cli
     from rnnkit.cli import serve as serve_cli
+    from rnnkit.cli import tune as tune_cli
 
     app.command(name="demo")(demo_cli.demo)
     app.command(name="export")(export_cli.export)
     app.command(name="serve")(serve_cli.serve)
+    app.command(name="tune")(tune_cli.tune)
 
 
 _register_commands()
 apply_option_ranges(app)
+add_process_options(app)
 
 
 #: narrower terminals get plain help text that wraps rather than boxes that truncate
@@ -172,7 +179,7 @@ def _run() -> int:
             return e.exit_code
         message = " ".join(e.format_message().split())
         hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
-        err_console.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(message + hint)}", highlight=False, soft_wrap=True)
         return 2
     return code if isinstance(code, int) else 0
 

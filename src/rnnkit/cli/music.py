@@ -47,6 +47,7 @@ def train(
     checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
     out: Path = typer.Option(Path("runs/music"), "--out", "-o", help="Run folder: checkpoints, metrics, report."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
@@ -58,8 +59,8 @@ def train(
     model = MusicModeler(**given(
         steps_per_quarter=steps_per_quarter, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
         dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed, device=device,
-        max_time=max_time, checkpoint_every=checkpoint_every), **never_if_zero(early_stopping=early_stopping),
-        verbose=not quiet, run_dir=str(out))
+        precision=precision, max_time=max_time, checkpoint_every=checkpoint_every),
+        **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
     data = data_path(data) or data  # data:NAME
     splits = model.read(data)
     counts = ", ".join(f"{k} {len(v)} pieces / {sum(len(p) for p in v)} steps" for k, v in splits.items() if v)

@@ -71,6 +71,7 @@ def train(
     checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=Help.QUIET),
 ) -> None:
     """Train a BiLSTM tagger (words + characters); with --test, score it and write a report."""
@@ -81,7 +82,7 @@ def train(
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule, clip=clip,
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,
         checkpoint_every=checkpoint_every, seed=seed,
-        device=device), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        device=device, precision=precision), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     train_file, valid_file, test_file = data_splits(train_file, valid_file, test_file)  # data:NAME
     sentences, tags = _read(train_file, tag_column)

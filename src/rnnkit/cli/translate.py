@@ -94,6 +94,7 @@ def train(
     checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
+    precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
     out: Path = typer.Option(Path("runs/translate"), "--out", "-o", help="Run folder: checkpoints, metrics."),
     resume: bool = typer.Option(False, help=Help.RESUME),
     overwrite: bool = typer.Option(False, help=Help.OVERWRITE),
@@ -124,7 +125,8 @@ def train(
         num_layers=num_layers, embedding_size=embedding_size, attention=attention, input_feeding=input_feeding,
         dropout=dropout, tie_embeddings=tie_embeddings, teacher_forcing=teacher_forcing,
         label_smoothing=label_smoothing, batch_size=batch_size, epochs=epochs, lr=lr, schedule=schedule, clip=clip,
-        beam_size=beam_size, max_time=max_time, checkpoint_every=checkpoint_every, seed=seed, device=device),
+        beam_size=beam_size, max_time=max_time, checkpoint_every=checkpoint_every, seed=seed, device=device,
+        precision=precision),
         **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
     model.fit(train_src, train_tgt, v_src or None, v_tgt or None, resume=resume, overwrite=overwrite,
             allow_changed_data=allow_changed_data)

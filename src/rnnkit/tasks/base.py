@@ -94,15 +94,18 @@ class Estimator:
 
     # ------------------------------------------------------------- fitting
     def fit(self: E, *data: Any, resume: bool = False, overwrite: bool = False, allow_changed_data: bool = False,
-            **kwargs: Any) -> E:
+            callbacks: Sequence[CallbackLike] | None = None, **kwargs: Any) -> E:
         """Learn from ``data`` (what the family's ``_fit`` takes) and return ``self``.
 
         With a ``run_dir`` the run's checkpoints, metrics and the fitted estimator
         (``model.safetensors``) are written there; a folder holding a run is refused unless
         ``overwrite=True`` (start afresh) or ``resume=True`` (continue its last checkpoint;
         on other data than it started with only with ``allow_changed_data=True``).
+        ``callbacks``: :class:`~rnnkit.training.Callback` objects (or per-step functions) the
+        trainer calls (e.g. a tuner's pruning).
         """
         self._allow_changed_data = allow_changed_data
+        self._fit_callbacks = list(callbacks or [])
         if resume and not self.run_dir:
             raise ConfigError("resume needs run_dir: the folder of the run to continue")
         self.check_params()
@@ -161,7 +164,8 @@ class Estimator:
         with tempfile.TemporaryDirectory(prefix="rnnkit-") as tmp:
             run_dir = Path(self.run_dir) if self.run_dir else Path(tmp)
             # the run-folder rule was applied by fit(); here a fresh run starts clean
-            result = Trainer(task, config, run_dir, callbacks=list(callbacks)).fit(
+            callbacks = [*callbacks, *getattr(self, "_fit_callbacks", [])]
+            result = Trainer(task, config, run_dir, callbacks=callbacks).fit(
                 resume=resume, overwrite=not resume, allow_changed_data=getattr(self, "_allow_changed_data", False))
 
             def best_and_log() -> tuple[dict, list[str]]:  # rank 0's files (under torchrun, for every rank)

@@ -46,6 +46,11 @@ _WHERE = {
     # threads
     "set_threads": "rnnkit.training.threads",
     "threads_for_load": "rnnkit.training.threads",
+    # processes (torchrun)
+    "env_ranks": "rnnkit.training.distributed",
+    "SecondaryRankDone": "rnnkit.training.distributed",
+    "end_secondary_ranks_after_fit": "rnnkit.training.distributed",
+    "leave_process_group": "rnnkit.training.distributed",
     # checkpoints
     "load_checkpoint": "rnnkit.training.checkpoint",
     "checkpoint_task": "rnnkit.training.checkpoint",

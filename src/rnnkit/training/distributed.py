@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime
 import os
 import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -125,12 +126,18 @@ def _collective(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
             try:
                 return fn(*args, **kwargs)
             except RuntimeError as e:  # gloo/NCCL: a peer closed its connection or timed out
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise DistributedError(f"another rank failed or left during {what} ({first})") from None
+                raise DistributedError(f"another rank failed or left during {what} ({_gist(e)})") from None
         wrapper.__name__ = fn.__name__
         wrapper.__doc__ = fn.__doc__
         return wrapper
     return decorate
+
+
+def _gist(e: Exception) -> str:
+    """The backend's message without its source location and advice: "Connection closed by peer"."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)  # "[.../gloo/transport/tcp/pair.cc:553] "
+    return text.split(". ")[0].rstrip(".")
 
 
 # ---------------------------------------------------------------------------- sharding
@@ -331,7 +338,13 @@ def finish_fit(ranks: Ranks) -> None:
         raise SecondaryRankDone
 
 
-def cleanup() -> None:
+def end_secondary_ranks_after_fit(on: bool = True) -> None:
+    """The command line's mode: see :data:`SECONDARY_RANKS_END_AFTER_FIT`."""
+    global SECONDARY_RANKS_END_AFTER_FIT
+    SECONDARY_RANKS_END_AFTER_FIT = on
+
+
+def leave_process_group() -> None:
     """Leave the process group (the end of a command run under torchrun)."""
     import torch.distributed as dist
 
@@ -341,4 +354,5 @@ def cleanup() -> None:
 
 __all__ = ["Ranks", "DistributedError", "env_ranks", "is_primary", "setup", "rank_device", "shard", "slice_bounds",
            "state_slice", "gather_state", "reduce_step", "max_code", "broadcast_module", "broadcast_object", "barrier",
-           "on_primary", "cleanup", "finish_fit", "SecondaryRankDone", "SECONDARY_RANKS_END_AFTER_FIT"]
+           "on_primary", "leave_process_group", "finish_fit", "SecondaryRankDone", "SECONDARY_RANKS_END_AFTER_FIT",
+           "end_secondary_ranks_after_fit"]

@@ -310,7 +310,12 @@ class Trainer:
         other data is refused unless ``allow_changed_data``."""
         with claim_run_folder(self.run_dir, resume, overwrite):
             self._allow_changed_data = allow_changed_data
-            return self._fit(resume)
+            try:
+                return self._fit(resume)
+            except distributed.DistributedError as e:
+                kept = (f"the last checkpoint, {self.last_path}, is intact: resume with any number of ranks"
+                        if self.ranks.primary and self.last_path.exists() else "rank 0 keeps the last checkpoint")
+                raise distributed.DistributedError(f"{e}; {kept}") from None
 
     @functools.cached_property
     def data_fingerprint(self) -> str | None:
