@@ -34,8 +34,8 @@ def test_search_space_specs():
 
 
 def test_space_files(tmp_path):
-    (tmp_path / "s.yaml").write_text("hidden_size: 8:64:log\ncell: [lstm, gru]\nlr: {low: 0.001, high: 0.01, log: true}\n"
-                                     "num_layers: 1\n", encoding="utf-8")
+    (tmp_path / "s.yaml").write_text("hidden_size: 8:64:log\ncell: [lstm, gru]\n"
+                                     "lr: {low: 0.001, high: 0.01, log: true}\nnum_layers: 1\n", encoding="utf-8")
     space = read_space_file(tmp_path / "s.yaml")
     assert space == {"hidden_size": Dim("int", 8, 64, True), "cell": Dim("choice", choices=("lstm", "gru")),
                      "lr": Dim("float", 0.001, 0.01, True), "num_layers": 1}
@@ -123,3 +123,46 @@ def test_python_api_tunes_a_forecaster(tmp_path):
     assert {"mse", "naive_mse", "mse_vs_naive"} <= set(result.test_scores)
     with pytest.raises(ConfigError, match="has no parameter"):
         rnnkit.tune("forecast", data, trials=1, out=tmp_path / "s2", fixed={"hidden": 3})
+
+
+def test_every_task_tunes_on_its_files(tmp_path):
+    """tag (CoNLL), lm (text) and music (a JSB .json) through the same task_data -> tune path."""
+    from rnnkit.tasks.tune import task_data
+
+    conll = "".join(f"the\tDET\n{w}\tNOUN\nruns\tVERB\n\n" for w in ["dog", "cat", "fox", "hen"] * 6)
+    (tmp_path / "t.conll").write_text(conll, encoding="utf-8")
+    (tmp_path / "c.txt").write_text("\n".join(f"a b c {i % 5} d e" for i in range(300)) + "\n", encoding="utf-8")
+    chords = [[[60, 64, 67], [62, 65, 69], [64, 67, 71], [65, 69, 72]] * 4] * 3
+    (tmp_path / "m.json").write_text(json.dumps({"train": chords, "valid": chords[:1], "test": chords[:1]}))
+    cases = {"tag": ([tmp_path / "t.conll"], None, tmp_path / "t.conll", {"epochs": 1}),
+             "lm": ([tmp_path / "c.txt"], None, tmp_path / "c.txt", {"epochs": 1, "batch_size": 4, "bptt": 8}),
+             "music": ([tmp_path / "m.json"], None, None, {"epochs": 1})}
+    for task, (train, valid, test, fixed) in cases.items():
+        data, scorer = task_data(task, train, valid, test, fixed)
+        result = rnnkit.tune(task, data, trials=1, out=tmp_path / task, test=scorer, seed=0, fixed=fixed,
+                             space={"hidden_size": "4:8", "num_layers": 1})
+        assert result.finished == 1 and (result.best_run_dir / "model.safetensors").exists()
+        assert result.test_scores or scorer is None
+    assert "nll" in result.test_scores  # music scores its test split
+
+
+@pytest.mark.skipif(not os.environ.get("RNNKIT_TEST_POSTGRES_URL"),
+                    reason="set RNNKIT_TEST_POSTGRES_URL=postgresql+psycopg://user@host:port/db to run")
+def test_a_study_in_postgresql(tmp_path):
+    write_series(tmp_path / "train.tsv")
+    url = os.environ["RNNKIT_TEST_POSTGRES_URL"]
+    name = f"rnnkit-test-{os.getpid()}"
+    args = ["tune", "classify", "train.tsv", "--trials", "2", "--set", "epochs=1", "--space", "hidden_size=4:8",
+            "--storage", url, "--study", name, "--quiet", "--out", "pg"]
+    r = rnnkit_cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    study = optuna.load_study(study_name=name, storage=url)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 2
+    optuna.delete_study(study_name=name, storage=url)
+
+
+def test_a_search_whose_every_trial_fails_stops_with_the_error(tmp_path):
+    (tmp_path / "c.txt").write_text("\n".join(f"a b {i % 3}" for i in range(50)) + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="3 trials in a row failed; the last: .*too few"):
+        rnnkit.tune("lm", ([str(tmp_path / "c.txt")], None, None), trials=10, out=tmp_path / "s",
+                    fixed={"batch_size": 100_000, "epochs": 1})

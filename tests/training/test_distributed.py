@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 import torch.distributed as dist
+from safetensors.torch import load_file
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="this torch has no torch.distributed")

@@ -193,6 +193,11 @@ def build_space(task: str, changes: Mapping[str, Any] | None = None) -> tuple[di
     return searched, fixed
 
 
+#: a search whose trials fail this many times in a row stops (every draw fails: the data or
+#: the fixed options are wrong, and more trials would only repeat the error)
+MAX_FAILURES_IN_A_ROW = 3
+
+
 class _OverBudget(RnnkitError):
     """A trial drawn after the study had its trials (a race between processes); it is failed."""
 
@@ -312,6 +317,7 @@ def tune(task: str, data: Sequence[Any], *, trials: int = 20, out: str | Path = 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     st = open_study(storage, name, out, seed, pruning)
     over_budget = False
+    failures: dict[str, Any] = {"in_a_row": 0, "error": ""}
 
     def objective(trial: Any) -> float:
         nonlocal over_budget
@@ -330,7 +336,10 @@ def tune(task: str, data: Sequence[Any], *, trials: int = 20, out: str | Path = 
             est.fit(*data, overwrite=True, callbacks=[pruner])
         except RnnkitError as e:  # a combination the data cannot take: the trial fails, the search goes on
             trial.set_user_attr("error", str(e).splitlines()[0])
+            failures["in_a_row"] += 1
+            failures["error"] = str(e).splitlines()[0]
             raise
+        failures["in_a_row"] = 0
         if est.stopped_because_ == "interrupted":  # Ctrl-C: the trial fails, the study stops (and resumes later)
             raise KeyboardInterrupt
         if pruner.pruned:
@@ -348,6 +357,8 @@ def tune(task: str, data: Sequence[Any], *, trials: int = 20, out: str | Path = 
             break
         # one trial at a time: the budget is checked against every process's trials before each
         st.optimize(objective, n_trials=1, catch=(RnnkitError,), callbacks=[report], gc_after_trial=True)
+        if failures["in_a_row"] >= MAX_FAILURES_IN_A_ROW:  # the data or the fixed options, not the draws
+            raise ConfigError(f"{failures['in_a_row']} trials in a row failed; the last: {failures['error']}")
     finished, pruned, _ = _counts(st)
     if not any(t.state == TrialState.COMPLETE for t in st.get_trials(deepcopy=False)):
         raise ConfigError(f"no trial of study {name!r} completed; see the trials' errors in {out}")
@@ -404,8 +415,9 @@ def task_data(task: str, train: Sequence[str | Path], valid: str | Path | None =
         def lm_test(est: Any) -> dict[str, float]:
             return {"loss": float(est.evaluate(test)["loss"])} if test else {}
 
-        return ([str(p) for p in train], str(valid) if valid else None, str(test) if test else None), \
-            (lm_test if test else None)
+        # without a validation file the training text is split (90/5/5), and a test file is scored apart
+        fit_test = str(test) if test and valid else None
+        return ([str(p) for p in train], str(valid) if valid else None, fit_test), (lm_test if test else None)
     if task == "music":
         from rnnkit.tasks.io import read_music
         from rnnkit.tasks.music import MusicModeler
