@@ -61,7 +61,10 @@ def _check_sequence_steps_chunks(stream_factory, inputs: np.ndarray, reference: 
     np.testing.assert_allclose(pieces[1].feed(inputs[1:2, 4:]), reference[1:2, 4:], atol=ATOL)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
+NEW_CELLS = ["peephole_lstm", "layernorm_lstm", "mingru", "minlstm", "slstm", "mlstm"]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", *NEW_CELLS])
 def test_language_stream(cell):
     torch.manual_seed(0)
     model = LanguageModel(LanguageModelConfig(20, cell, 12, 2, embedding_size=6)).eval()
@@ -69,6 +72,23 @@ def test_language_stream(cell):
     with torch.no_grad():
         ref, _ = model(ids)
     _check_sequence_steps_chunks(lambda: LanguageStream(model, B), ids.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("cell", NEW_CELLS)
+def test_new_cells_stream_through_the_torch_engine(cell):
+    torch.manual_seed(0)
+    config = SequenceClassifierConfig(4, input_size=3, cell=cell, hidden_size=8, num_layers=2, bidirectional=False)
+    model = SequenceClassifier(config).eval()
+    x = torch.randn(B, T, 3)
+    with torch.no_grad():
+        ref = torch.stack([model(x, lengths=torch.full((B,), t + 1)) for t in range(T)], 1)
+    _check_sequence_steps_chunks(lambda: ClassifierStream(model, B), x.numpy(), ref.numpy())
+    assert "torch step engine" in ClassifierStream(model, B).explain()
+    s2s = Seq2Seq(Seq2SeqConfig(15, 20, cell=cell, hidden_size=8, embedding_size=6)).eval()
+    src, lengths, tgt = torch.randint(1, 15, (B, 7)), torch.tensor([7, 4, 2]), _ids()
+    with torch.no_grad():
+        ref = s2s(src, lengths, tgt)
+    _check_sequence_steps_chunks(lambda: DecoderStream(s2s, src, lengths), tgt.numpy(), ref.numpy())
 
 
 def test_conditioned_stream():

@@ -149,6 +149,10 @@ class StepEngine:
         self._scratch: dict[int, list[_Scratch]] = {}
         self.state_names = ("h", "c") if self.mode == "LSTM" else ("h",)
 
+    def weight_arrays(self) -> list[np.ndarray]:
+        """The weights the engine steps with (what a model fingerprint reads)."""
+        return [layer.w for layer in self.layers]
+
     def explain(self) -> str:
         return (f"numpy step engine: {self.num_layers} x {self.mode} (H={self.hidden_size}), one fused "
                 f"[x, h, 1] @ W product per layer, float32, no autograd, buffers reused every step")

@@ -12,6 +12,7 @@ import numpy as np
 
 from rnnkit.errors import ConfigError
 from rnnkit.inference.engine import StepEngine
+from rnnkit.inference.torch_engine import make_engine
 from rnnkit.inference.stream import Stream, as_numpy, model_id
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.music_model import PolyphonicModel
@@ -28,7 +29,7 @@ class _StepStream(Stream):
         self.head_wt = np.ascontiguousarray(head_w.T)  # (F_in, out)
         self.head_b = head_b
         self.input_rank = 0 if embedding is not None else 1  # type: ignore[misc]
-        arrays = [*key_arrays, head_w, head_b, *(layer.w for layer in engine.layers)]
+        arrays = [*key_arrays, head_w, head_b, *engine.weight_arrays()]
         if embedding is not None:
             arrays.append(embedding)
         super().__init__(engine, batch, model_id(arrays))
@@ -70,7 +71,7 @@ class TaggerStream(_StepStream):
         if c.num_chars:
             raise ConfigError("this tagger reads each word's characters; streaming takes word ids only")
         emb = as_numpy(model.embedding.weight) if model.embedding is not None else None
-        super().__init__(StepEngine(model.encoder), emb, c.input_size or 0, as_numpy(model.head.weight),
+        super().__init__(make_engine(model.encoder), emb, c.input_size or 0, as_numpy(model.head.weight),
                          as_numpy(model.head.bias), batch, [])
 
     def _output(self) -> np.ndarray:
@@ -85,7 +86,7 @@ class MusicStream(_StepStream):
     family = "music model"
 
     def __init__(self, model: PolyphonicModel, batch: int = 1) -> None:
-        super().__init__(StepEngine(model.rnn), None, model.config.n_keys, as_numpy(model.head.weight),
+        super().__init__(make_engine(model.rnn), None, model.config.n_keys, as_numpy(model.head.weight),
                          as_numpy(model.head.bias), batch, [])
 
     def _output(self) -> np.ndarray:
@@ -120,7 +121,7 @@ class ClassifierStream(_StepStream):
             self.att = (np.ascontiguousarray(as_numpy(model.attention.proj.weight).T),
                         as_numpy(model.attention.proj.bias), as_numpy(model.attention.score.weight)[0])
         keys = [self.mean, self.std, *(() if self.att is None else self.att)]
-        super().__init__(StepEngine(model.encoder), emb, c.input_size or 0, as_numpy(model.head.weight),
+        super().__init__(make_engine(model.encoder), emb, c.input_size or 0, as_numpy(model.head.weight),
                          as_numpy(model.head.bias), batch, keys)
 
     def _new_extras(self, batch: int) -> dict[str, np.ndarray]:

@@ -192,16 +192,18 @@ class Stream(StreamState):
         return out
 
     def _expected_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        shape = (self.engine.num_layers, batch, self.engine.hidden_size)
-        out: dict[str, tuple[int, ...]] = {name: shape for name in self.engine.state_names}
+        sizes = getattr(self.engine, "state_sizes", None) or {n: self.engine.hidden_size for n in self.engine.state_names}
+        out: dict[str, tuple[int, ...]] = {name: (self.engine.num_layers, batch, sizes[name])
+                                           for name in self.engine.state_names}
         out.update({k: (batch, *v.shape[1:]) for k, v in self.extras.items()})
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Replace the state (any batch size: the stream takes the state's batch)."""
-        if not isinstance(state, dict) or "h" not in state:
+        first = self.engine.state_names[0]
+        if not isinstance(state, dict) or first not in state:
             raise ConfigError(f"a {self.family} stream state is a dict with {', '.join(self._expected_shapes(1))}")
-        h = np.asarray(state["h"])
+        h = np.asarray(state[first])
         batch = h.shape[1] if h.ndim == 3 else -1
         expected = self._expected_shapes(max(batch, 1))
         missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))

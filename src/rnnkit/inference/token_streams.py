@@ -12,6 +12,7 @@ import torch
 
 from rnnkit.errors import ConfigError
 from rnnkit.inference.engine import StepEngine
+from rnnkit.inference.torch_engine import make_engine
 from rnnkit.inference.stream import Stream, as_numpy, model_id
 from rnnkit.layers import TorchState
 from rnnkit.models.conditioned_lm import ConditionedLM
@@ -19,10 +20,11 @@ from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.seq2seq import Memory, Seq2Seq
 
 
-def torch_state_arrays(state: TorchState) -> dict[str, np.ndarray]:
-    """torch's ``(h, c)`` or ``h`` (layers, B, H) -> ``{"h": ..., "c": ...}`` float32 arrays."""
+def torch_state_arrays(state: TorchState, names: tuple[str, ...] = ("h", "c")) -> dict[str, np.ndarray]:
+    """torch's ``(h, c)`` or ``h`` (layers, B, H) -> ``{"h": ..., "c": ...}`` float32 arrays
+    (``names``: the engine's ``state_names``, for cells with other states)."""
     parts = state if isinstance(state, tuple) else (state,)
-    return dict(zip(("h", "c"), (as_numpy(p) for p in parts)))
+    return dict(zip(names, (as_numpy(p) for p in parts)))
 
 
 class _TokenStream(Stream):
@@ -37,7 +39,7 @@ class _TokenStream(Stream):
         self.decoder_b = decoder_b  # (V,)
         self.vocab_size = embedding.shape[0]
         self._logits: dict[int, np.ndarray] = {}
-        arrays = [*key_arrays, embedding, decoder_w, decoder_b, *(layer.w for layer in engine.layers)]
+        arrays = [*key_arrays, embedding, decoder_w, decoder_b, *engine.weight_arrays()]
         super().__init__(engine, batch, model_id(arrays))
 
     def _check_input(self, x: np.ndarray) -> np.ndarray:
@@ -74,12 +76,12 @@ class LanguageStream(_TokenStream):
     family = "language model"
 
     def __init__(self, model: LanguageModel, batch: int = 1) -> None:
-        super().__init__(StepEngine(model.rnn), as_numpy(model.embedding.weight), as_numpy(model.decoder.weight),
+        super().__init__(make_engine(model.rnn), as_numpy(model.embedding.weight), as_numpy(model.decoder.weight),
                          as_numpy(model.decoder.bias), batch, [])
 
     def set_torch_state(self, state: TorchState) -> None:
         """Continue from a state the torch model returned (a prompt read in one full pass)."""
-        self.load_state_dict(torch_state_arrays(state))
+        self.load_state_dict(torch_state_arrays(state, self.engine.state_names))
 
 
 class ConditionedStream(_TokenStream):
@@ -98,11 +100,12 @@ class ConditionedStream(_TokenStream):
         with torch.inference_mode():
             encoded = model.encode_condition(cond.to(model.embedding.weight.device))  # (B, C)
             state = model.initial_state(encoded)
-        self._initial = torch_state_arrays(state)
+        engine = make_engine(model.rnn)
+        self._initial = torch_state_arrays(state, engine.state_names)
         self._condition = as_numpy(encoded)
         if batch is not None and batch != self._condition.shape[0]:
             raise ConfigError(f"{self._condition.shape[0]} condition(s) given for a batch of {batch}")
-        super().__init__(StepEngine(model.rnn), as_numpy(model.embedding.weight), as_numpy(model.decoder.weight),
+        super().__init__(engine, as_numpy(model.embedding.weight), as_numpy(model.decoder.weight),
                          as_numpy(model.decoder.bias), self._condition.shape[0],
                          [as_numpy(p) for p in model.condition_encoder.parameters()]
                          + [as_numpy(p) for p in model.init_state.parameters()])
@@ -148,12 +151,13 @@ class DecoderStream(_TokenStream):
                    else torch.as_tensor(src_lengths, dtype=torch.long))
         with torch.inference_mode():
             memory, state = model.encode(src.to(model.output.weight.device), lengths)
-        self._opened = {**torch_state_arrays(state.rnn), "feed": as_numpy(state.feed),
+        engine = make_engine(model.decoder)
+        self._opened = {**torch_state_arrays(state.rnn, engine.state_names), "feed": as_numpy(state.feed),
                         "memory": as_numpy(memory.outputs), "mask": memory.mask.cpu().numpy().astype(np.float32)}
         if memory.keys is not None:
             self._opened["keys"] = as_numpy(memory.keys)
         self.attention = np.zeros((src.shape[0], src.shape[1]), np.float32)
-        super().__init__(StepEngine(model.decoder), as_numpy(model.tgt_embedding.weight),
+        super().__init__(engine, as_numpy(model.tgt_embedding.weight),
                          as_numpy(model.output.weight), as_numpy(model.output.bias), src.shape[0],
                          [as_numpy(p) for p in model.parameters()])
         self.reset()

@@ -21,7 +21,7 @@ import torch
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.cells import FusableCell, RecurrentCell, make_cell
+from rnnkit.cells import FORGET_BIAS_CELLS, FusableCell, RecurrentCell, make_cell
 from rnnkit.layers.dropout import drop_connect, locked_dropout
 
 #: A cell given by name (``"lstm"``, ``"gru"``, ``"rnn_tanh"``, ``"rnn_relu"``) or a factory
@@ -51,8 +51,16 @@ class Recurrent(nn.Module):
         locked_dropout: share the between-layer dropout mask across time steps
             (variational dropout).
         weight_drop: DropConnect probability on every ``weight_hh`` (AWD-LSTM).
-        forget_bias: LSTM only: initial forget-gate bias (see ``LSTMCell``).
+        forget_bias: LSTM-family cells only: initial forget-gate bias (see ``LSTMCell``).
+        zoneout: zoneout probability (Krueger et al. 2017): in training each unit of the
+            state keeps its previous value with this probability at every step; in
+            evaluation the state is the expectation ``p * s_{t-1} + (1 - p) * s_t``. For
+            cells whose state is ``(h,)`` or ``(h, c)``; runs the reference loop.
         backend: ``"auto"`` (fused wherever it applies), ``"fused"`` or ``"reference"``.
+
+    Cells with a sequence form (``cell.scan``: minGRU, minLSTM, mLSTM) run each forward
+    direction as one parallel scan over time; their reverse direction, and any cell under
+    zoneout, step through time.
 
     Shapes (``batch_first=False``; swap T and B when True):
         input ``(T, B, input_size)``; ``lengths`` ``(B,)`` for right-padded batches;
@@ -78,12 +86,13 @@ class Recurrent(nn.Module):
         locked_dropout: bool = False,
         weight_drop: float = 0.0,
         forget_bias: float | None = None,
+        zoneout: float = 0.0,
         backend: str = "auto",
     ) -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
-        for name, p in (("dropout", dropout), ("weight_drop", weight_drop)):
+        for name, p in (("dropout", dropout), ("weight_drop", weight_drop), ("zoneout", zoneout)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p}")
         if backend not in _BACKENDS:
@@ -97,6 +106,7 @@ class Recurrent(nn.Module):
         self.bidirectional = bidirectional
         self.locked_dropout = locked_dropout
         self.weight_drop = float(weight_drop)
+        self.zoneout = float(zoneout)
         self.num_directions = 2 if bidirectional else 1
 
         self.cell_type = cell if isinstance(cell, str) else getattr(cell, "__name__", type(cell).__name__)
@@ -106,8 +116,8 @@ class Recurrent(nn.Module):
             for _ in range(self.num_directions):
                 if isinstance(cell, str):
                     kwargs = {} if forget_bias is None else {"forget_bias": forget_bias}
-                    if forget_bias is not None and cell.lower() != "lstm":
-                        raise ValueError("forget_bias applies to LSTM cells only")
+                    if forget_bias is not None and cell.lower() not in FORGET_BIAS_CELLS:
+                        raise ValueError(f"forget_bias applies to {', '.join(FORGET_BIAS_CELLS)} cells only")
                     cells.append(make_cell(cell, layer_in, hidden_size, bias, **kwargs))
                 else:
                     cells.append(cell(layer_in, hidden_size, bias))
@@ -115,7 +125,10 @@ class Recurrent(nn.Module):
         self.cells: Sequence[RecurrentCell] = nn.ModuleList(cells)  # type: ignore[assignment]
         self.state_size: tuple[int, ...] = tuple(self.cells[0].state_size)
 
-        self.fused_mode = self._common_fused_mode()
+        if self.zoneout and len(self.state_size) > 2:
+            raise ValueError(f"zoneout applies to cells whose state is (h,) or (h, c); {self.cell_type} has "
+                             f"{len(self.state_size)} state tensors")
+        self.fused_mode = None if self.zoneout else self._common_fused_mode()
         if backend == "fused" and self.fused_mode is None:
             raise ValueError(f"backend='fused' needs a built-in cell; {self.cell_type} has no fused kernel")
         if weight_drop > 0 and not all(isinstance(c, FusableCell) for c in self.cells):
@@ -137,13 +150,18 @@ class Recurrent(nn.Module):
             return (f"fused: torch's {self.fused_mode} kernel (cuDNN on CUDA, oneDNN/ATen on CPU), {how}; "
                     f"chosen because backend={self.requested_backend!r} and the cells are built-in")
         why = ("backend='reference' was requested" if self.requested_backend == "reference"
+               else "zoneout needs the state at every step" if self.zoneout
                else f"{self.cell_type} cells have no fused kernel")
+        if hasattr(self.cells[0], "scan") and not self.zoneout:
+            return (f"scan: {type(self.cells[0]).__name__}'s parallel sequence form in each forward direction "
+                    f"(a step loop in reverse), because {why}")
         return f"reference: explicit time loop over {type(self.cells[0]).__name__}, because {why}"
 
     def extra_repr(self) -> str:
         s = f"{self.cell_type}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False), ("locked_dropout", False), ("weight_drop", 0.0)):
+                              ("bidirectional", False), ("locked_dropout", False), ("weight_drop", 0.0),
+                              ("zoneout", 0.0)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         return s + f", backend={self.backend!r}"
@@ -353,6 +371,9 @@ class Recurrent(nn.Module):
     def _run_direction(self, k, inp, state, valid, reverse, weights):
         cell = self.cells[k]
         steps = inp.shape[0]
+        scan = getattr(cell, "scan", None)
+        if scan is not None and not reverse and not self.zoneout:
+            return scan(inp, state, valid)  # the whole sequence at once
         if weights is not None:
             w_ih, w_hh = weights[0], weights[1]
             b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
@@ -363,6 +384,9 @@ class Recurrent(nn.Module):
                 h, new_state = cell.recur(gi[t], state, w_hh, b_hh)
             else:
                 h, new_state = cell(inp[t], state)
+            if self.zoneout:
+                new_state = self._zone_out(state, tuple(new_state))
+                h = new_state[0]
             if valid is not None:
                 # Past a sequence's end the state is frozen and the output is zero; in the
                 # reverse direction this makes each sequence start at its own last step.
@@ -372,6 +396,14 @@ class Recurrent(nn.Module):
             state = tuple(new_state)
             outputs[t] = h
         return torch.stack(outputs, 0), state
+
+    def _zone_out(self, old: tuple[Tensor, ...], new: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """Keep each unit's previous value with probability ``zoneout`` (training), or mix by
+        it (evaluation)."""
+        p = self.zoneout
+        if not self.training:
+            return tuple(p * o + (1 - p) * n for o, n in zip(old, new))
+        return tuple(torch.where(torch.rand_like(n) < p, o, n) for o, n in zip(old, new))
 
     # ------------------------------------------------------------------ torch interop
     def _torch_names(self) -> list[tuple[int, str]]:

@@ -151,9 +151,15 @@ class SequenceClassifier(nn.Module):
         out, state = self.encoder(h, state, lengths=lengths.cpu())  # (B, T, D*H)
         pooling = self.config.pooling
         if pooling == "last":
-            hn = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
-            d = 2 if self.config.bidirectional else 1
-            return torch.cat(list(hn[-d:]), dim=-1), state  # forward end (+ backward start)
+            # the forward direction's output at each sequence's last step (+ the backward
+            # direction's at step 0): the top layer's final h, read from the outputs so that
+            # cells whose state does not hold h (mLSTM) pool alike
+            hidden = self.config.hidden_size
+            last = (lengths - 1).clamp_min(0).to(out.device)
+            pooled = out[torch.arange(out.shape[0], device=out.device), last, :hidden]
+            if self.config.bidirectional:
+                pooled = torch.cat([pooled, out[:, 0, hidden:]], dim=-1)
+            return pooled, state
         if pooling == "mean":
             return masked_mean(out, mask), state
         if pooling == "max":

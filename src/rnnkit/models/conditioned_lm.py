@@ -75,12 +75,16 @@ class ConditionedLM(nn.Module):
             self.condition_encoder: nn.Module = nn.Embedding(c.num_labels, c.condition_size)
         else:
             self.condition_encoder = nn.Linear(c.feature_size, c.condition_size)
-        self.is_lstm = c.cell == "lstm"
-        parts = 2 if self.is_lstm else 1
-        self.init_state = nn.Linear(c.condition_size, parts * c.num_layers * c.hidden_size)
         self.embedding = nn.Embedding(c.vocab_size, emb)
         rnn_in = emb + (c.condition_size if c.condition_every_step else 0)
         self.rnn = Recurrent(c.cell, rnn_in, c.hidden_size, c.num_layers, batch_first=True, dropout=c.dropout)
+        # the condition sets h (and c, for a state (h, c)); further parts (sLSTM's n, m) start at
+        # zero; a cell that keeps no h in its state (mLSTM) reads the condition at every step
+        sizes = self.rnn.state_size
+        self.conditioned_parts = 0 if sizes[0] != c.hidden_size else 2 if len(sizes) == 2 else 1
+        if not self.conditioned_parts and not c.condition_every_step:
+            raise ValueError(f"a {c.cell} keeps no h in its state to condition: use condition_every_step")
+        self.init_state = nn.Linear(c.condition_size, max(1, self.conditioned_parts) * c.num_layers * c.hidden_size)
         self.drop = nn.Dropout(c.dropout)
         self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
         if c.tie_weights:
@@ -100,11 +104,15 @@ class ConditionedLM(nn.Module):
     def initial_state(self, cond: Tensor) -> TorchState:
         """The state before ``<bos>``, from the encoded condition (B, C)."""
         c = self.config
+        zero = self.rnn.initial_state(cond.shape[0], cond.device, cond.dtype)
+        if not self.conditioned_parts:
+            return zero
         parts = self.init_state(cond).view(cond.shape[0], -1, c.num_layers, c.hidden_size)
         parts = parts.permute(1, 2, 0, 3).contiguous()  # (parts, layers, B, H)
-        if self.is_lstm:
-            return torch.tanh(parts[0]), parts[1]
-        return torch.tanh(parts[0])
+        given = [torch.tanh(parts[0]), *(parts[1:self.conditioned_parts])]
+        if len(self.rnn.state_size) == 1:
+            return given[0]
+        return (*given, *tuple(zero)[len(given):])
 
     def _inputs(self, ids: Tensor, cond: Tensor) -> Tensor:
         x = self.drop(self.embedding(ids))  # (B, T, E)

@@ -130,6 +130,11 @@ class Seq2Seq(nn.Module):
                 return s.view(n // 2, 2, b, h).permute(0, 2, 1, 3).reshape(n // 2, b, 2 * h)
 
             state = tuple(join(s) for s in state) if isinstance(state, tuple) else join(state)
+        parts = state if isinstance(state, tuple) else (state,)
+        if tuple(p.shape[-1] for p in parts) != self.decoder.state_size:
+            # a state not laid out per unit (mLSTM's matrix memory) does not join across
+            # directions: the decoder starts from zeros and reads the source through attention
+            state = self.decoder.initial_state(src.shape[0], outputs.device, outputs.dtype)
         feed = outputs.new_zeros(src.shape[0], self.config.hidden_size)
         return Memory(outputs, keys, mask), DecoderState(state, feed)
 
