@@ -12,7 +12,6 @@ import math
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from rnnkit.cells import CELL_TYPES, make_cell
 from rnnkit.layers import Recurrent

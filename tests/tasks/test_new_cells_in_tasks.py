@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_estimator_contract import FAMILIES  # the contract test's small configurations and data
 
 NEW = ["peephole_lstm", "layernorm_lstm", "mingru", "minlstm", "slstm", "mlstm"]

@@ -12,8 +12,8 @@ import numpy as np
 
 from rnnkit.errors import ConfigError
 from rnnkit.inference.engine import StepEngine
-from rnnkit.inference.torch_engine import make_engine
 from rnnkit.inference.stream import Stream, as_numpy, model_id
+from rnnkit.inference.torch_engine import make_engine
 from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.music_model import PolyphonicModel
 from rnnkit.models.tagger import SequenceTagger

@@ -192,7 +192,8 @@ class Stream(StreamState):
         return out
 
     def _expected_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
-        sizes = getattr(self.engine, "state_sizes", None) or {n: self.engine.hidden_size for n in self.engine.state_names}
+        sizes = (getattr(self.engine, "state_sizes", None)
+                 or {n: self.engine.hidden_size for n in self.engine.state_names})
         out: dict[str, tuple[int, ...]] = {name: (self.engine.num_layers, batch, sizes[name])
                                            for name in self.engine.state_names}
         out.update({k: (batch, *v.shape[1:]) for k, v in self.extras.items()})

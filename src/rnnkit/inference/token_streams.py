@@ -12,8 +12,8 @@ import torch
 
 from rnnkit.errors import ConfigError
 from rnnkit.inference.engine import StepEngine
-from rnnkit.inference.torch_engine import make_engine
 from rnnkit.inference.stream import Stream, as_numpy, model_id
+from rnnkit.inference.torch_engine import make_engine
 from rnnkit.layers import TorchState
 from rnnkit.models.conditioned_lm import ConditionedLM
 from rnnkit.models.language_model import LanguageModel
