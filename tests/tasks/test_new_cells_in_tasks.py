@@ -24,3 +24,22 @@ def test_every_task_fits_with_the_cell(tmp_path, family, cell):
         assert (a == b).all()
     else:
         assert np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), atol=1e-6)
+
+
+def test_the_command_line_takes_every_cell(tmp_path):
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(f"the cat {i % 4} sat" for i in range(200)) + "\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "rnnkit", "lm", "train", str(corpus), "--cell", "minlstm", "--hidden",
+                        "16", "--layers", "2", "--batch-size", "4", "--bptt", "8", "--epochs", "1", "--quiet",
+                        "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = subprocess.run([sys.executable, "-m", "rnnkit", "lm", "generate", str(tmp_path / "run" / "best.safetensors"),
+                        "--length", "20"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip(), r.stderr[-2000:]
+    r = subprocess.run([sys.executable, "-m", "rnnkit", "lm", "train", str(corpus), "--cell", "qlstm", "--out",
+                        str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+    lines = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "mingru" in lines[0], lines

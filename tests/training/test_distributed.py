@@ -58,6 +58,13 @@ def test_two_ranks_train_to_the_parameters_of_one(tmp_path, family):
     assert len(one) == len(two)
 
 
+def test_a_run_of_one_process_resumes_in_two_ranks(tmp_path):
+    run("lm", tmp_path / "whole", 1, "--max-steps", "6")
+    run("lm", tmp_path / "split", 1, "--max-steps", "3")
+    run("lm", tmp_path / "split", 2, "--resume", "--max-steps", "6")  # each rank takes its streams' state
+    assert_same(weights(tmp_path / "whole"), weights(tmp_path / "split"))
+
+
 def test_a_run_of_two_ranks_resumes_in_one_with_the_streams_state(tmp_path):
     run("lm", tmp_path / "whole", 1, "--max-steps", "6")
     run("lm", tmp_path / "split", 2, "--max-steps", "3")  # stops mid-epoch: state of all 4 streams saved

@@ -32,7 +32,8 @@ class Help:
     PRECISION = ("fp32, bf16 or fp16: autocast through the recurrent kernels (weights stay float32; fp16 scales "
                  "the loss). bf16 is faster on CPUs with AMX/AVX-512 bf16 and on recent GPUs.")
     OVERWRITE = "Replace a previous run in --out instead of refusing."
-    CELL = "Recurrent cell: lstm, gru, rnn_tanh or rnn_relu."
+    CELL = ("Recurrent cell: lstm, gru, rnn_tanh, rnn_relu (torch's fused kernels); peephole_lstm, layernorm_lstm, "
+            "slstm (step loop); mingru, minlstm, mlstm (parallel over time).")
     MAX_TIME = "Stop (and keep the best model) after this many seconds."
     LAYERS = "Stacked recurrent layers."
     RESUME = "Continue the interrupted run in --out."

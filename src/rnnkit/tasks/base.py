@@ -168,13 +168,17 @@ class Estimator:
             result = Trainer(task, config, run_dir, callbacks=callbacks).fit(
                 resume=resume, overwrite=not resume, allow_changed_data=getattr(self, "_allow_changed_data", False))
 
-            def best_and_log() -> tuple[dict, list[str]]:  # rank 0's files (under torchrun, for every rank)
-                best = load_checkpoint(result.best_checkpoint)
-                return ({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)},
+            def best_and_log() -> tuple[bytes, list[str]]:  # rank 0's files (under torchrun, for every rank)
+                return (Path(result.best_checkpoint).read_bytes(),
                         (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines())
 
-            weights, lines = distributed.on_primary(best_and_log, ranks)
-            model.load_state_dict(weights)
+            if ranks.active:
+                data, lines = distributed.on_primary(best_and_log, ranks)
+                best = load_checkpoint(result.best_checkpoint, data=data)
+            else:  # one process: the file read in place (memory-mapped), not copied into memory
+                best = load_checkpoint(result.best_checkpoint)
+                lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+            model.load_state_dict({k[len(PREFIX):]: v for k, v in best.tensors.items() if k.startswith(PREFIX)})
         self.history_ = [json.loads(x) for x in lines if x.strip()]
         self.model_ = model.eval()
         self.best_valid_loss_ = result.best_valid_loss

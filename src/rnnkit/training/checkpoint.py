@@ -126,9 +126,12 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`; a clear ``CheckpointError`` otherwise."""
+def load_checkpoint(path: str | os.PathLike, data: bytes | None = None) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`; a clear ``CheckpointError`` otherwise.
+    ``data``: the file's bytes, read elsewhere (another rank's copy); ``path`` then names it."""
     path = Path(path)
+    if data is not None:
+        return _from_bytes(path, data)
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder; give the checkpoint file inside it (e.g. {path}/best.safetensors)")
     if not path.exists():
@@ -157,6 +160,21 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         tensors = st_load_file(str(path))
     except (SafetensorError, ValueError, OSError) as e:
         raise unreadable(e) from None
+    return Checkpoint(meta=body, tensors=tensors, written_by=meta.get("rnnkit"))
+
+
+def _from_bytes(path: Path, data: bytes) -> Checkpoint:
+    from safetensors.torch import load as st_load
+
+    try:
+        meta = _read_metadata(data)
+        body = json.loads(meta["meta"])
+        tensors = st_load(data)
+    except (ValueError, KeyError, UnicodeDecodeError, json.JSONDecodeError, SafetensorError) as e:
+        raise CheckpointError(f"{path} is not a readable rnnkit checkpoint (corrupt or truncated?): "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} is not an rnnkit checkpoint of format version {FORMAT_VERSION}")
     return Checkpoint(meta=body, tensors=tensors, written_by=meta.get("rnnkit"))
 
 

@@ -254,8 +254,10 @@ class Trainer:
         return path
 
     def _resume(self) -> None:
-        # rank 0 reads the file and hands it to the others (no shared filesystem needed)
-        ck = distributed.on_primary(lambda: load_checkpoint(self.last_path), self.ranks)
+        if self.ranks.active:  # rank 0 reads the file and hands its bytes to the others (no shared filesystem)
+            ck = load_checkpoint(self.last_path, data=distributed.on_primary(self.last_path.read_bytes, self.ranks))
+        else:
+            ck = load_checkpoint(self.last_path)
         if ck.meta.get("task") != self.task.meta().get("task"):
             raise CheckpointError(f"{self.last_path} is a {ck.meta.get('task')!r} checkpoint, "
                                   f"not {self.task.meta().get('task')!r}")
