@@ -246,3 +246,42 @@ def test_zoneout_keeps_units_in_training_and_mixes_in_evaluation():
     assert zero.backend == "fused"
     with pytest.raises(ValueError, match="zoneout applies"):
         Recurrent("slstm", 3, 4, zoneout=0.1)
+
+
+# ----------------------------------------------------------------------------- LSTM with a projection
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_projection_matches_torch_fused_and_reference(bidirectional):
+    torch.manual_seed(0)
+    ref = torch.nn.LSTM(5, 8, 2, batch_first=True, proj_size=3, bidirectional=bidirectional)
+    fused = Recurrent.from_torch(ref)
+    loop = Recurrent.from_torch(ref, backend="reference")
+    assert fused.backend == "fused" and fused.output_size == 3 and fused.state_size == (3, 8)
+    x = torch.randn(4, 6, 5)
+    expected, (h, c) = ref(x)
+    for layer in (fused, loop):
+        out, (h2, c2) = layer(x)
+        assert torch.allclose(out, expected, atol=1e-6) and torch.allclose(h2, h, atol=1e-6)
+        assert torch.allclose(c2, c, atol=1e-6)
+    expected.square().sum().backward()
+    fused(x)[0].square().sum().backward()
+    for a, b in zip(ref.parameters(), fused.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5)
+    lengths = torch.tensor([6, 5, 3, 1])
+    assert torch.allclose(fused(x, lengths=lengths)[0], loop(x, lengths=lengths)[0], atol=1e-6)
+    assert fused.to_torch().proj_size == 3
+    with pytest.raises(ValueError, match="proj_size"):
+        Recurrent("gru", 5, 8, proj_size=3)
+
+
+def test_a_projected_language_model_trains_ties_and_streams(tmp_path):
+    from rnnkit.inference import LanguageStream
+    from rnnkit.models import LanguageModel, LanguageModelConfig
+
+    torch.manual_seed(0)
+    model = LanguageModel(LanguageModelConfig(30, hidden_size=16, num_layers=2, embedding_size=6, proj_size=6,
+                                              tie_weights=True)).eval()
+    ids = torch.randint(0, 30, (2, 9))
+    with torch.no_grad():
+        logits, _ = model(ids)
+    stream = LanguageStream(model, 2)
+    assert torch.allclose(torch.from_numpy(stream.feed(ids.numpy())), logits, atol=1e-5)

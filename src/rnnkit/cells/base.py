@@ -46,6 +46,11 @@ class RecurrentCell(nn.Module, ABC):
     def state_size(self) -> tuple[int, ...]:
         """Size of each state tensor, e.g. ``(H,)`` or ``(H, H)`` for (h, c)."""
 
+    @property
+    def output_size(self) -> int:
+        """Size of ``h_t``: ``hidden_size`` (an LSTM with a projection says otherwise)."""
+        return self.hidden_size
+
     def initial_state(
         self, batch: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> State:

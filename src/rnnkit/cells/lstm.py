@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.cells.base import FusableCell, State
@@ -29,18 +29,40 @@ class LSTMCell(FusableCell):
     ``forget_bias``: if given, the forget-gate bias starts at this value (split as
     ``bias_ih[f] = forget_bias``, ``bias_hh[f] = 0``), as Jozefowicz et al. (2015)
     recommend (1.0, Keras' ``unit_forget_bias``). ``None`` keeps torch's init.
+
+    ``proj_size`` P > 0 (Sak et al. 2014, ``torch.nn.LSTM(proj_size=P)``): the output is
+    projected, ``h_t = W_hr (o_t * tanh(c_t))`` with ``weight_hr`` (P, H), and the recurrence
+    reads the projected ``h`` (``weight_hh`` (4H, P)): state ``(h (P), c (H))``, output P. The
+    same weights run in torch's fused kernel.
     """
 
     num_gates: ClassVar[int] = 4
     fused_mode: ClassVar[str] = "LSTM"
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float | None = None) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float | None = None,
+                 proj_size: int = 0) -> None:
+        if proj_size < 0 or proj_size >= hidden_size:
+            raise ValueError(f"proj_size must be between 0 and hidden_size - 1 ({hidden_size - 1}), got {proj_size}")
         self.forget_bias = forget_bias
+        self.proj_size = proj_size
         super().__init__(input_size, hidden_size, bias)
+        if proj_size:
+            self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, proj_size))
+            self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size))
+            self.reset_parameters()
 
     @property
     def state_size(self) -> tuple[int, ...]:
-        return (self.hidden_size, self.hidden_size)
+        return (self.output_size, self.hidden_size)
+
+    @property
+    def output_size(self) -> int:
+        return self.proj_size or self.hidden_size
+
+    def flat_weights(self) -> list[Tensor]:
+        """torch's order: ``weight_ih, weight_hh[, bias_ih, bias_hh][, weight_hr]``."""
+        ws = super().flat_weights()
+        return [*ws, self.weight_hr] if self.proj_size else ws
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -60,12 +82,16 @@ class LSTMCell(FusableCell):
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g
         h = o * torch.tanh(c)
+        if self.proj_size:
+            h = F.linear(h, self.weight_hr)
         return h, (h, c), {"input": i, "forget": f, "candidate": g, "output": o}
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
         if self.forget_bias is not None:
             s += f", forget_bias={self.forget_bias}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 

@@ -44,6 +44,10 @@ def train(
     tie_weights: Optional[bool] = typer.Option(None, "--tie-weights/--no-tie-weights",
                                                help="Share the embedding and output matrices."),
     init_range: Optional[float] = typer.Option(None, help="Initialise all weights U(-r, r) (default: torch's)."),
+    proj_size: Optional[int] = typer.Option(None, help="LSTM: project each layer's output to this size "
+                                            "(Sak et al. 2014; torch.nn.LSTM's proj_size; 0: none)."),
+    zoneout: Optional[float] = typer.Option(None, help="Zoneout probability on the recurrent state "
+                                            "(Krueger et al. 2017; runs the step loop)."),
     batch_size: Optional[int] = typer.Option(None, help="Number of parallel contiguous streams."),
     bptt: Optional[int] = typer.Option(None, help="Truncated-BPTT window length (tokens)."),
     eval_max_tokens: Optional[int] = typer.Option(None, help="Validate on at most this many tokens while "
@@ -108,7 +112,8 @@ def train(
         valid_file=str(valid) if valid else None, test_file=str(test) if test else None,
         level=level, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_size=embedding_size,
         dropout=dropout, locked_dropout=locked_dropout, embedding_dropout=embedding_dropout,
-        weight_drop=weight_drop, tie_weights=tie_weights, init_range=init_range, batch_size=batch_size,
+        weight_drop=weight_drop, tie_weights=tie_weights, init_range=init_range, proj_size=proj_size,
+        zoneout=zoneout, batch_size=batch_size,
         bptt=bptt, eval_max_tokens=eval_max_tokens, epochs=epochs, optimizer=optimizer, lr=lr, schedule=schedule,
         decay=decay,
         decay_start=decay_start, clip=clip, early_stopping=early_stopping, max_time=max_time, max_steps=max_steps,

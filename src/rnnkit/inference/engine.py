@@ -133,8 +133,9 @@ class StepEngine:
     def __init__(self, rnn: Recurrent) -> None:
         if rnn.bidirectional:
             raise ConfigError("streaming runs forward in time; a bidirectional layer needs the whole sequence")
-        if rnn.fused_mode is None or not all(isinstance(c, FusableCell) for c in rnn.cells):
-            raise ConfigError(f"the NumPy step engine runs built-in cells only, not {rnn.cell_type}")
+        if rnn.fused_mode is None or not all(isinstance(c, FusableCell) for c in rnn.cells) or rnn.proj_size:
+            raise ConfigError(f"the NumPy step engine runs built-in cells without a projection only, not "
+                              f"{rnn.cell_type}{' with proj_size' if rnn.proj_size else ''}")
         self.mode = rnn.fused_mode
         self.num_layers = rnn.num_layers
         self.input_size = rnn.input_size

@@ -47,7 +47,7 @@ class TorchStepEngine:
         if rnn.bidirectional:
             raise ConfigError("streaming runs forward in time; a bidirectional layer needs the whole sequence")
         self.rnn = rnn
-        self.num_layers, self.input_size, self.hidden_size = rnn.num_layers, rnn.input_size, rnn.hidden_size
+        self.num_layers, self.input_size, self.hidden_size = rnn.num_layers, rnn.input_size, rnn.output_size
         sizes = tuple(rnn.state_size)
         names = _NAMES.get(rnn.cell_type) or (("h", "c") if len(sizes) == 2 else ("h",) if len(sizes) == 1
                                                 else tuple(f"s{i}" for i in range(len(sizes))))
@@ -100,7 +100,7 @@ def make_engine(rnn: Recurrent):
     from rnnkit.cells import FusableCell
     from rnnkit.inference.engine import StepEngine
 
-    if rnn.fused_mode is not None and all(isinstance(c, FusableCell) for c in rnn.cells):
+    if rnn.fused_mode is not None and all(isinstance(c, FusableCell) for c in rnn.cells) and not rnn.proj_size:
         return StepEngine(rnn)
     return TorchStepEngine(rnn)
 

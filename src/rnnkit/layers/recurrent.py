@@ -52,6 +52,8 @@ class Recurrent(nn.Module):
             (variational dropout).
         weight_drop: DropConnect probability on every ``weight_hh`` (AWD-LSTM).
         forget_bias: LSTM-family cells only: initial forget-gate bias (see ``LSTMCell``).
+        proj_size: LSTM only: project each output to this size (``torch.nn.LSTM``'s
+            ``proj_size``; outputs and ``h`` have P units, ``c`` keeps H).
         zoneout: zoneout probability (Krueger et al. 2017): in training each unit of the
             state keeps its previous value with this probability at every step; in
             evaluation the state is the expectation ``p * s_{t-1} + (1 - p) * s_t``. For
@@ -87,6 +89,7 @@ class Recurrent(nn.Module):
         weight_drop: float = 0.0,
         forget_bias: float | None = None,
         zoneout: float = 0.0,
+        proj_size: int = 0,
         backend: str = "auto",
     ) -> None:
         super().__init__()
@@ -107,15 +110,22 @@ class Recurrent(nn.Module):
         self.locked_dropout = locked_dropout
         self.weight_drop = float(weight_drop)
         self.zoneout = float(zoneout)
+        self.proj_size = int(proj_size)
         self.num_directions = 2 if bidirectional else 1
+        if proj_size and not (isinstance(cell, str) and cell.lower() == "lstm"):
+            raise ValueError("proj_size applies to the lstm cell only")
+        #: units of each direction's output (and h): the projection's, else hidden_size
+        self.output_size = self.proj_size or hidden_size
 
         self.cell_type = cell if isinstance(cell, str) else getattr(cell, "__name__", type(cell).__name__)
         cells: list[RecurrentCell] = []
         for layer in range(num_layers):
-            layer_in = input_size if layer == 0 else hidden_size * self.num_directions
+            layer_in = input_size if layer == 0 else self.output_size * self.num_directions
             for _ in range(self.num_directions):
                 if isinstance(cell, str):
-                    kwargs = {} if forget_bias is None else {"forget_bias": forget_bias}
+                    kwargs: dict = {} if forget_bias is None else {"forget_bias": forget_bias}
+                    if proj_size:
+                        kwargs["proj_size"] = proj_size
                     if forget_bias is not None and cell.lower() not in FORGET_BIAS_CELLS:
                         raise ValueError(f"forget_bias applies to {', '.join(FORGET_BIAS_CELLS)} cells only")
                     cells.append(make_cell(cell, layer_in, hidden_size, bias, **kwargs))
@@ -439,7 +449,9 @@ class Recurrent(nn.Module):
         if self.fused_mode is None:
             raise ValueError(f"{self.cell_type} cells have no torch.nn counterpart")
         cls = _TORCH_MODULES[self.fused_mode]
-        kwargs = {"nonlinearity": "relu" if self.fused_mode == "RNN_RELU" else "tanh"} if cls is nn.RNN else {}
+        kwargs: dict = {"nonlinearity": "relu" if self.fused_mode == "RNN_RELU" else "tanh"} if cls is nn.RNN else {}
+        if self.proj_size:
+            kwargs["proj_size"] = self.proj_size
         module = cls(self.input_size, self.hidden_size, num_layers=self.num_layers, bias=self.bias,
                      batch_first=self.batch_first, dropout=self.dropout, bidirectional=self.bidirectional,
                      **kwargs)
@@ -451,9 +463,9 @@ class Recurrent(nn.Module):
     @classmethod
     def from_torch(cls, module: nn.RNNBase, **kwargs) -> Recurrent:
         """A ``Recurrent`` holding a copy of a ``torch.nn.LSTM``/``GRU``/``RNN``'s weights."""
-        if getattr(module, "proj_size", 0):
-            raise ValueError("LSTMs with proj_size are not supported")
         cell = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}[module.mode]
+        if getattr(module, "proj_size", 0):
+            kwargs["proj_size"] = module.proj_size
         layer = cls(cell, module.input_size, module.hidden_size, module.num_layers, module.bias,
                     module.batch_first, module.dropout, module.bidirectional, **kwargs)
         ref = next(module.parameters())

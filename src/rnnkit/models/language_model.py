@@ -35,14 +35,20 @@ class LanguageModelConfig:
     tie_weights: bool = False
     init_range: float | None = None
     forget_bias: float | None = None
+    proj_size: int = 0  # LSTM only: project each layer's output to this size (Sak et al. 2014)
+    zoneout: float = 0.0  # zoneout probability on the recurrent state (Krueger et al. 2017)
 
     def __post_init__(self) -> None:
         if self.vocab_size < 1:
             raise ConfigError(f"vocab_size must be positive, got {self.vocab_size}")
-        if self.tie_weights and (self.embedding_size or self.hidden_size) != self.hidden_size:
-            raise ConfigError("tie_weights needs embedding_size == hidden_size "
-                              f"(got {self.embedding_size} and {self.hidden_size})")
-        for name in ("dropout", "embedding_dropout", "weight_drop"):
+        if self.proj_size and (self.cell != "lstm" or not 0 < self.proj_size < self.hidden_size):
+            raise ConfigError(f"proj_size needs the lstm cell and 0 < proj_size < hidden_size, got {self.proj_size} "
+                              f"with {self.cell} {self.hidden_size}")
+        out = self.proj_size or self.hidden_size
+        if self.tie_weights and (self.embedding_size or self.hidden_size) != out:
+            raise ConfigError(f"tie_weights needs embedding_size == the output size ({out}; hidden_size, or "
+                              f"proj_size when given), got {self.embedding_size or self.hidden_size}")
+        for name in ("dropout", "embedding_dropout", "weight_drop", "zoneout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
@@ -70,8 +76,9 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, emb)
         self.rnn = Recurrent(config.cell, emb, config.hidden_size, config.num_layers, batch_first=True,
                              dropout=config.dropout, locked_dropout=config.locked_dropout,
-                             weight_drop=config.weight_drop, forget_bias=config.forget_bias)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+                             weight_drop=config.weight_drop, forget_bias=config.forget_bias,
+                             proj_size=config.proj_size, zoneout=config.zoneout)
+        self.decoder = nn.Linear(self.rnn.output_size, config.vocab_size)
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight
         self.reset_parameters()

@@ -101,6 +101,8 @@ class LMSettings:
     tie_weights: bool = False
     init_range: float | None = None
     forget_bias: float | None = None
+    proj_size: int = 0
+    zoneout: float = 0.0
     # training
     epochs: int = 10
     optimizer: str = "adam"
@@ -386,7 +388,8 @@ class LanguageModeler(Estimator):
                  dropout: float | None = None, locked_dropout: bool | None = None,
                  embedding_dropout: float | None = None, weight_drop: float | None = None,
                  tie_weights: bool | None = None, init_range: float | None = None, forget_bias: float | None = None,
-                 min_freq: int | None = None, max_vocab: int | None = None,
+                 proj_size: int | None = None, zoneout: float | None = None, min_freq: int | None = None,
+                 max_vocab: int | None = None,
                  split: tuple[float, float, float] | None = None, batch_size: int | None = None,
                  bptt: int | None = None, eval_batch_size: int | None = None, epochs: int | None = None,
                  optimizer: str | None = None, lr: float | None = None, momentum: float | None = None,
@@ -403,6 +406,7 @@ class LanguageModeler(Estimator):
         self.embedding_dropout, self.weight_drop, self.tie_weights = embedding_dropout, weight_drop, tie_weights
         self.init_range, self.forget_bias, self.min_freq, self.max_vocab = init_range, forget_bias, min_freq, \
             max_vocab
+        self.proj_size, self.zoneout = proj_size, zoneout
         self.split, self.batch_size, self.bptt, self.eval_batch_size = split, batch_size, bptt, eval_batch_size
         self.epochs, self.optimizer, self.lr, self.momentum = epochs, optimizer, lr, momentum
         self.weight_decay, self.schedule, self.decay, self.decay_start = weight_decay, schedule, decay, decay_start
