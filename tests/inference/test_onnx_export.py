@@ -251,3 +251,14 @@ def test_music_model_whole_batch(tmp_path):
         ref, state = model(frames)
     logits, h = _session(path).run(None, {"frames": frames.numpy(), "h": np.zeros((1, 3, 8), np.float32)})
     assert np.abs(logits - ref.numpy()).max() <= TOL and np.abs(h - state.numpy()).max() <= TOL
+
+
+@pytest.mark.parametrize("cell", ["mingru", "slstm", "layernorm_lstm"])
+def test_cells_without_an_onnx_operator_are_refused_in_one_line(tmp_path, cell):
+    from rnnkit.errors import ConfigError
+    from rnnkit.inference.onnx_export import export_onnx
+    from rnnkit.models import LanguageModel, LanguageModelConfig
+
+    model = LanguageModel(LanguageModelConfig(10, cell=cell, hidden_size=8, num_layers=1))
+    with pytest.raises(ConfigError, match=f"a model with {cell} has none yet"):
+        export_onnx(model, tmp_path / "m.onnx")

@@ -158,10 +158,12 @@ class MLSTMCell(RecurrentCell):
         f = torch.exp(log_f + m - m_new).unsqueeze(-1)
         C = f.unsqueeze(-1) * C + i.unsqueeze(-1) * v.unsqueeze(-1) * k.unsqueeze(-2)  # v k^T
         n = f * n + i * k
+        state = self._flatten(C, n, m_new)
+        C, n, _ = self._unflatten(state)  # read h from the state returned (so dh/dstate is the real path)
         num = (C @ q.unsqueeze(-1)).squeeze(-1)  # (B, heads, d)
         den = torch.maximum((n * q).sum(-1).abs(), torch.exp(-m_new)).unsqueeze(-1)
         h = o * (num / den).reshape(x_t.shape[0], self.hidden_size)
-        return h, self._flatten(C, n, m_new)
+        return h, state
 
     def scan(self, x: Tensor, state: State | None, valid: Tensor | None) -> tuple[Tensor, State]:
         """A whole sequence chunk by chunk: ``x`` (T, B, I), ``valid`` (T, B, 1) or None ->

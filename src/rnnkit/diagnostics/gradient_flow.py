@@ -57,7 +57,8 @@ class GradientFlow:
 
 def jacobian_norms(cell: RecurrentCell, inputs: Tensor, probes: int = 32, seed: int = 0,
                    label: str | None = None) -> GradientFlow:
-    """``||dh_T/dh_t||_F`` along ``inputs`` (T, input_size), from a zero initial state.
+    """``||dh_T/dh_t||_F`` along ``inputs`` (T, input_size), from a zero initial state (for a
+    cell whose state does not hold ``h``, the first state tensor ``s_t`` in place of ``h_t``).
 
     Estimated with ``probes`` Gaussian probe vectors (relative error about
     ``1/sqrt(probes)``), on a float64 copy of the cell.
@@ -75,10 +76,13 @@ def jacobian_norms(cell: RecurrentCell, inputs: Tensor, probes: int = 32, seed: 
         state = probe_cell.initial_state(probes, dtype=torch.float64, device="cpu")
         for t in range(steps):
             h, state = probe_cell(x[t], state)
-            h.retain_grad()  # h is state[0]: its gradient collects everything later steps send back
-            hs.append(h)
-        v = torch.randn(probes, cell.hidden_size, generator=gen, dtype=torch.float64)
-        (hs[-1] * v).sum().backward()
+            # the first state tensor (h for Elman, GRU, LSTM, minGRU, sLSTM; the matrix memory C of
+            # an mLSTM, whose h feeds nothing back): its gradient collects everything later steps send
+            s0 = state[0]
+            s0.retain_grad()
+            hs.append(s0)
+        v = torch.randn(probes, h.shape[-1], generator=gen, dtype=torch.float64)
+        (h * v).sum().backward()  # the output at T
     grads = [h.grad if h.grad is not None else torch.zeros_like(h) for h in hs]  # no path back: zero
     sq = torch.stack([g.pow(2).sum(1).mean() for g in grads])  # (T,): estimates of ||J_t||_F^2
     norms = sq.sqrt().flip(0).numpy()  # distance order: d = T - 1 - t

@@ -192,6 +192,11 @@ def export_onnx(model: nn.Module, path: str | Path, meta: dict[str, Any] | None 
     except ImportError:
         raise ConfigError("ONNX export needs the onnx package: pip install 'rnnkit[onnx]'") from None
     path = Path(path)
+    for rnn in (m for m in model.modules() if isinstance(m, Recurrent)):
+        if rnn.fused_mode is None or rnn.proj_size:
+            what = f"{rnn.cell_type} with proj_size" if rnn.proj_size else rnn.cell_type
+            raise ConfigError(f"ONNX export covers the lstm, gru and rnn cells (ONNX's own RNN operators); a model "
+                              f"with {what} has none yet: use rnnkit's streams or rnnkit serve")
     model = model.cpu().float().eval()
     cfg: Any = getattr(model, "config", None)
     config = cfg.to_dict() if hasattr(cfg, "to_dict") else {}
