@@ -43,3 +43,19 @@ def test_the_command_line_takes_every_cell(tmp_path):
                         str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
     lines = [x for x in (r.stdout + r.stderr).splitlines() if x.strip()]
     assert r.returncode == 2 and len(lines) == 1 and "mingru" in lines[0], lines
+
+
+def test_zoneout_and_projection_through_the_estimators(tmp_path):
+    import rnnkit
+    from test_estimator_contract import series_data, tagging_data, text_file
+
+    X, y = series_data(tmp_path)
+    clf = rnnkit.RNNClassifier(hidden_size=8, epochs=2, zoneout=0.2, device="cpu").fit(X, y)
+    assert clf.model_.encoder.zoneout == 0.2 and np.isfinite(clf.best_valid_loss_)
+    tagger = rnnkit.RNNTagger(hidden_size=8, embedding_size=8, epochs=1, zoneout=0.1, device="cpu")
+    tagger.fit(*tagging_data(tmp_path))
+    assert tagger.model_.encoder.zoneout == 0.1
+    lm = rnnkit.LanguageModeler(hidden_size=16, num_layers=2, proj_size=8, zoneout=0.1, batch_size=4, bptt=8,
+                                epochs=1, device="cpu").fit(*text_file(tmp_path))
+    assert lm.model_.rnn.output_size == 8 and lm.model_.rnn.zoneout == 0.1
+    assert lm.generate(length=5)

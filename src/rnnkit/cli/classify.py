@@ -61,6 +61,7 @@ def train(
                                                  help="Read both directions."),
     pooling: Optional[str] = typer.Option(None, help="Sequence summary: last, mean, max or attention (all masked)."),
     dropout: Optional[float] = typer.Option(None, help="Dropout between layers and before the output layer."),
+    zoneout: Optional[float] = typer.Option(None, help=Help.ZONEOUT),
     znorm: Optional[str] = typer.Option(None, help="Series scaling: 'series' (z-normalise each series on its own), "
                               "'dataset' (per channel, training-set statistics), or 'auto' (series for "
                               "univariate, dataset for multivariate)."),
@@ -93,7 +94,8 @@ def train(
     check_run_folder(out, resume, overwrite)
     clf = RNNClassifier(**given(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, pooling=pooling,
-        dropout=dropout, znorm=_znorm(znorm), conv_branch=conv_branch, embedding_size=embedding_size,
+        dropout=dropout, zoneout=zoneout, znorm=_znorm(znorm), conv_branch=conv_branch,
+        embedding_size=embedding_size,
         char_features=char_features, min_freq=min_freq, epochs=epochs, batch_size=batch_size, lr=lr,
         optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip, class_weight=class_weight,
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,

@@ -29,6 +29,8 @@ class Help:
 
     SEED = "Random seed."
     DEVICE = "auto, cpu, cuda, cuda:N or mps."
+    ZONEOUT = ("Zoneout: each state unit keeps its previous value with this probability at every training step "
+               "(Krueger et al. 2017); runs the step loop.")
     PRECISION = ("fp32, bf16 or fp16: autocast through the recurrent kernels (weights stay float32; fp16 scales "
                  "the loss). bf16 is faster on CPUs with AMX/AVX-512 bf16 and on recent GPUs.")
     OVERWRITE = "Replace a previous run in --out instead of refusing."

@@ -46,8 +46,7 @@ def train(
     init_range: Optional[float] = typer.Option(None, help="Initialise all weights U(-r, r) (default: torch's)."),
     proj_size: Optional[int] = typer.Option(None, help="LSTM: project each layer's output to this size "
                                             "(Sak et al. 2014; torch.nn.LSTM's proj_size; 0: none)."),
-    zoneout: Optional[float] = typer.Option(None, help="Zoneout probability on the recurrent state "
-                                            "(Krueger et al. 2017; runs the step loop)."),
+    zoneout: Optional[float] = typer.Option(None, help=Help.ZONEOUT),
     batch_size: Optional[int] = typer.Option(None, help="Number of parallel contiguous streams."),
     bptt: Optional[int] = typer.Option(None, help="Truncated-BPTT window length (tokens)."),
     eval_max_tokens: Optional[int] = typer.Option(None, help="Validate on at most this many tokens while "

@@ -51,6 +51,7 @@ def train(
     bidirectional: Optional[bool] = typer.Option(None, "--bidirectional/--unidirectional",
                                                  help="Read both directions."),
     dropout: Optional[float] = typer.Option(None, help="Dropout on embeddings, between layers and before the output."),
+    zoneout: Optional[float] = typer.Option(None, help=Help.ZONEOUT),
     embedding_size: Optional[int] = typer.Option(None, "--embedding", help="Word embedding size."),
     char_features: Optional[bool] = typer.Option(None, "--char-features/--no-char-features",
                                        help="Add a character BiLSTM per word (helps unseen words)."),
@@ -78,6 +79,7 @@ def train(
     check_run_folder(out, resume, overwrite)
     tagger = RNNTagger(**given(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
+        zoneout=zoneout,
         embedding_size=embedding_size, char_features=char_features, min_freq=min_freq, lowercase=lowercase,
         epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule, clip=clip,
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,

@@ -48,6 +48,7 @@ class SequenceClassifierConfig:
     char_embedding: int = 32
     char_hidden: int = 32
     conv_branch: bool = False
+    zoneout: float = 0.0  # zoneout probability on the recurrent state (Krueger et al. 2017)
 
     def __post_init__(self) -> None:
         if (self.input_size is None) == (self.vocab_size is None):
@@ -96,7 +97,7 @@ class SequenceClassifier(nn.Module):
         if self.chars is not None:
             features += self.chars.output_size
         self.encoder = Recurrent(c.cell, features, c.hidden_size, c.num_layers, batch_first=True,
-                                 dropout=c.dropout, bidirectional=c.bidirectional)
+                                 dropout=c.dropout, bidirectional=c.bidirectional, zoneout=c.zoneout)
         out = c.hidden_size * (2 if c.bidirectional else 1)
         self.attention = AttentionPooling(out) if c.pooling == "attention" else None
         self.conv = ConvBranch(features) if c.conv_branch else None

@@ -32,6 +32,7 @@ class SequenceTaggerConfig:
     num_layers: int = 2
     bidirectional: bool = True
     dropout: float = 0.0
+    zoneout: float = 0.0  # zoneout probability on the recurrent state (Krueger et al. 2017)
 
     def __post_init__(self) -> None:
         if (self.input_size is None) == (self.vocab_size is None):
@@ -63,7 +64,7 @@ class SequenceTagger(nn.Module):
         if self.chars is not None:
             features += self.chars.output_size
         self.encoder = Recurrent(c.cell, features, c.hidden_size, c.num_layers, batch_first=True,
-                                 dropout=c.dropout, bidirectional=c.bidirectional)
+                                 dropout=c.dropout, bidirectional=c.bidirectional, zoneout=c.zoneout)
         self.dropout = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.num_tags)
 

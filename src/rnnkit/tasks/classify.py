@@ -61,7 +61,8 @@ class RNNClassifier(RecurrentEstimator):
     TASK = TASK
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 128, num_layers: int = 1, bidirectional: bool = True,
-                 pooling: str = "last", dropout: float = 0.0, znorm: bool | str = "auto", conv_branch: bool = False,
+                 pooling: str = "last", dropout: float = 0.0, zoneout: float = 0.0, znorm: bool | str = "auto",
+                 conv_branch: bool = False,
                  embedding_size: int = 100, char_features: bool = False, min_freq: int = 1, lowercase: bool = True,
                  epochs: int = 50, batch_size: int = 32, lr: float = 1e-3, optimizer: str = "adam",
                  weight_decay: float = 0.0, schedule: str = "constant", clip: float | None = 5.0,
@@ -72,6 +73,7 @@ class RNNClassifier(RecurrentEstimator):
                  precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.pooling, self.dropout, self.znorm, self.conv_branch = pooling, dropout, znorm, conv_branch
+        self.zoneout = zoneout
         self.embedding_size, self.char_features, self.min_freq, self.lowercase = (
             embedding_size, char_features, min_freq, lowercase)
         self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
@@ -100,7 +102,7 @@ class RNNClassifier(RecurrentEstimator):
             num_chars=len(chars) if chars is not None else 0, cell=self.cell, hidden_size=self.hidden_size,
             num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
             pooling=self.pooling, znorm=self._per_series_znorm() and not text,
-            conv_branch=self.conv_branch and not text)
+            conv_branch=self.conv_branch and not text, zoneout=self.zoneout)
 
     def _per_series_znorm(self) -> bool:
         if self.znorm == "auto":  # shape matters for one channel; levels carry information across several

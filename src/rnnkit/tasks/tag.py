@@ -50,7 +50,8 @@ class RNNTagger(RecurrentEstimator):
     _per_step = True
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 128, num_layers: int = 2, bidirectional: bool = True,
-                 dropout: float = 0.33, embedding_size: int = 100, char_features: bool = True, min_freq: int = 1,
+                 dropout: float = 0.33, zoneout: float = 0.0, embedding_size: int = 100, char_features: bool = True,
+                 min_freq: int = 1,
                  lowercase: bool = True, epochs: int = 30, batch_size: int = 32, lr: float = 2e-3,
                  optimizer: str = "adam", weight_decay: float = 0.0, schedule: str = "constant",
                  clip: float | None = 5.0, class_weight: str | None = None, label_smoothing: float = 0.0,
@@ -60,6 +61,7 @@ class RNNTagger(RecurrentEstimator):
                  precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.dropout, self.embedding_size, self.char_features = dropout, embedding_size, char_features
+        self.zoneout = zoneout
         self.min_freq, self.lowercase = min_freq, lowercase
         self.epochs, self.batch_size, self.lr, self.optimizer = epochs, batch_size, lr, optimizer
         self.weight_decay, self.schedule, self.clip, self.class_weight = weight_decay, schedule, clip, class_weight
@@ -76,7 +78,8 @@ class RNNTagger(RecurrentEstimator):
             num_tags=len(self.classes_), vocab_size=len(self.encoder_.words) if text else None,
             input_size=None if text else self.n_features_in_, embedding_size=self.embedding_size,
             num_chars=len(chars) if chars is not None else 0, cell=self.cell, hidden_size=self.hidden_size,
-            num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout)
+            num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
+            zoneout=self.zoneout)
 
     def _targets(self, items: list, y: Any) -> list[np.ndarray]:
         y = list(y)
