@@ -247,7 +247,7 @@ def test_clear_errors():
         layer(torch.randn(5, 3, I), lengths=[5, 0, 2])
     with pytest.raises(ValueError, match="bidirectional"):
         Recurrent("gru", I, H, bidirectional=True).step(torch.randn(3, I))
-    with pytest.raises(ValueError, match="forget_bias applies to LSTM"):
+    with pytest.raises(ValueError, match="forget_bias applies to lstm, peephole_lstm"):
         Recurrent("gru", I, H, forget_bias=1.0)
     with pytest.raises(ValueError, match="backend"):
         Recurrent("gru", I, H, backend="cuda")

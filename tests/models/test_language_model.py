@@ -34,7 +34,7 @@ def test_tied_weights_survive_a_checkpoint(tmp_path):
 
 
 def test_config_errors():
-    with pytest.raises(ConfigError, match="tie_weights needs embedding_size == hidden_size"):
+    with pytest.raises(ConfigError, match="tie_weights needs embedding_size == the output size"):
         LanguageModelConfig(vocab_size=5, hidden_size=8, embedding_size=4, tie_weights=True)
     with pytest.raises(ConfigError, match="dropout"):
         LanguageModelConfig(vocab_size=5, dropout=1.5)
