@@ -72,6 +72,42 @@ class RecurrentCell(nn.Module, ABC):
         """One step: ``x_t`` (B, input_size) -> ``(h_t (B, hidden_size), new_state)``."""
 
 
+class StepCell(RecurrentCell):
+    """A cell written as one step on the raw input: subclasses set ``input_size``,
+    ``hidden_size``, ``bias`` and implement :meth:`recur_with_gates` (the peephole and
+    layer-normalised LSTMs, the sLSTM)."""
+
+    input_size: int
+    hidden_size: int
+    bias: bool
+
+    @abstractmethod
+    def recur_with_gates(self, x_t: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """One step from ``x_t`` (B, I): ``(h_t, new state, the gates by name)``."""
+
+    def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        check_step_input(self, x_t)
+        if state is None:
+            state = self.initial_state(x_t.shape[0], x_t.device, x_t.dtype)
+        h, state, _ = self.recur_with_gates(x_t, tuple(state))
+        return h, state
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+def check_step_input(cell: RecurrentCell, x_t: Tensor) -> None:
+    """One step's input must be (batch, input_size)."""
+    if x_t.dim() != 2 or x_t.shape[-1] != cell.input_size:
+        raise ValueError(f"{type(cell).__name__} expects input of shape (batch, {cell.input_size}), "
+                         f"got {tuple(x_t.shape)}")
+
+
+def check_sizes(input_size: int, hidden_size: int) -> None:
+    if input_size <= 0 or hidden_size <= 0:
+        raise ValueError(f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}")
+
+
 class FusableCell(RecurrentCell):
     """A cell with torch's parameter layout; see the module docstring.
 
@@ -88,10 +124,7 @@ class FusableCell(RecurrentCell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(
-                f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}"
-            )
+        check_sizes(input_size, hidden_size)
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
@@ -135,11 +168,7 @@ class FusableCell(RecurrentCell):
         return h, state, {}
 
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
-            raise ValueError(
-                f"{type(self).__name__} expects input of shape (batch, {self.input_size}), "
-                f"got {tuple(x_t.shape)}"
-            )
+        check_step_input(self, x_t)
         if state is None:
             state = self.initial_state(x_t.shape[0], x_t.device, x_t.dtype)
         gi = F.linear(x_t, self.weight_ih, self.bias_ih)  # (B, G*H)

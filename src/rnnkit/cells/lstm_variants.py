@@ -27,15 +27,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.cells.base import RecurrentCell, State
+from rnnkit.cells.base import State, StepCell, check_sizes
 
 
-class _LSTMBase(RecurrentCell):
+class _LSTMBase(StepCell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float | None = None
                  ) -> None:
         super().__init__()
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}")
+        check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size, self.bias, self.forget_bias = input_size, hidden_size, bias, forget_bias
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
@@ -55,20 +54,6 @@ class _LSTMBase(RecurrentCell):
                 with torch.no_grad():
                     self.bias_ih[self.hidden_size:2 * self.hidden_size] = self.forget_bias
 
-    def recur_with_gates(self, x_t: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
-        raise NotImplementedError
-
-    def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__} expects input of shape (batch, {self.input_size}), "
-                             f"got {tuple(x_t.shape)}")
-        if state is None:
-            state = self.initial_state(x_t.shape[0], x_t.device, x_t.dtype)
-        h, state, _ = self.recur_with_gates(x_t, tuple(state))
-        return h, state
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
 
 class PeepholeLSTMCell(_LSTMBase):

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.cells.base import RecurrentCell, State
+from rnnkit.cells.base import RecurrentCell, State, check_sizes, check_step_input
 from rnnkit.cells.scan import g, log_g, log_scan
 
 
@@ -39,8 +39,7 @@ class _ScanCell(RecurrentCell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}")
+        check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         self.linear = nn.Linear(input_size, self.blocks * hidden_size, bias=bias)
 
@@ -53,9 +52,7 @@ class _ScanCell(RecurrentCell):
         raise NotImplementedError
 
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
-            raise ValueError(f"{type(self).__name__} expects input of shape (batch, {self.input_size}), "
-                             f"got {tuple(x_t.shape)}")
+        check_step_input(self, x_t)
         h = state[0] if state is not None else x_t.new_zeros(x_t.shape[0], self.hidden_size)
         log_a, log_b = self.log_coefficients(self.linear(x_t))
         h = torch.exp(log_a) * h + torch.exp(log_b)

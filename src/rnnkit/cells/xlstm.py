@@ -36,21 +36,16 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rnnkit.cells.base import RecurrentCell, State
+from rnnkit.cells.base import RecurrentCell, State, StepCell, check_sizes, check_step_input
 
 
-def _check_sizes(input_size: int, hidden_size: int) -> None:
-    if input_size <= 0 or hidden_size <= 0:
-        raise ValueError(f"input_size and hidden_size must be positive, got {input_size} and {hidden_size}")
-
-
-class SLSTMCell(RecurrentCell):
+class SLSTMCell(StepCell):
     """sLSTM; see the module docstring. ``forget_bias``: the forget gates' initial bias
     (positive: remember by default, as the paper initialises it)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float = 3.0) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
+        check_sizes(input_size, hidden_size)
         self.input_size, self.hidden_size, self.bias, self.forget_bias = input_size, hidden_size, bias, forget_bias
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))  # z, i, f, o
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
@@ -84,17 +79,6 @@ class SLSTMCell(RecurrentCell):
         h = o * c / n
         return h, (h, c, n, m_new), {"input": i, "forget": f, "output": o}
 
-    def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
-            raise ValueError(f"SLSTMCell expects input of shape (batch, {self.input_size}), got {tuple(x_t.shape)}")
-        if state is None:
-            state = self.initial_state(x_t.shape[0], x_t.device, x_t.dtype)
-        h, state, _ = self.recur_with_gates(x_t, tuple(state))
-        return h, state
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
-
 
 class MLSTMCell(RecurrentCell):
     """mLSTM; see the module docstring. ``num_heads`` must divide ``hidden_size`` (default: 4,
@@ -104,7 +88,7 @@ class MLSTMCell(RecurrentCell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, num_heads: int | None = None,
                  chunk_size: int = 64, forget_bias: float = 3.0) -> None:
         super().__init__()
-        _check_sizes(input_size, hidden_size)
+        check_sizes(input_size, hidden_size)
         if num_heads is None:
             num_heads = next(h for h in (4, 2, 1) if hidden_size % h == 0)
         if num_heads < 1 or hidden_size % num_heads:
@@ -147,8 +131,7 @@ class MLSTMCell(RecurrentCell):
         return C.reshape(B, -1), n.reshape(B, -1), m
 
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if x_t.dim() != 2 or x_t.shape[-1] != self.input_size:
-            raise ValueError(f"MLSTMCell expects input of shape (batch, {self.input_size}), got {tuple(x_t.shape)}")
+        check_step_input(self, x_t)
         if state is None:
             state = self.initial_state(x_t.shape[0], x_t.device, x_t.dtype)
         C, n, m = self._unflatten(tuple(state))
