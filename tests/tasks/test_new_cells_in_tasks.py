@@ -1,10 +1,18 @@
-"""Every task fits with every new cell (one tiny fit each), and its saved model streams."""
+"""Every task fits with every new cell (one tiny fit each) and its saved model predicts the same; the command
+line takes every cell; zoneout and the projection reach the models through the estimators."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_estimator_contract import FAMILIES  # the contract test's small configurations and data
+from test_estimator_contract import (  # the contract test's small configurations and data
+    FAMILIES,
+    series_data,
+    tagging_data,
+    text_file,
+)
+
+import rnnkit
 
 NEW = ["peephole_lstm", "layernorm_lstm", "mingru", "minlstm", "slstm", "mlstm"]
 
@@ -46,9 +54,6 @@ def test_the_command_line_takes_every_cell(tmp_path):
 
 
 def test_zoneout_and_projection_through_the_estimators(tmp_path):
-    import rnnkit
-    from test_estimator_contract import series_data, tagging_data, text_file
-
     X, y = series_data(tmp_path)
     clf = rnnkit.RNNClassifier(hidden_size=8, epochs=2, zoneout=0.2, device="cpu").fit(X, y)
     assert clf.model_.encoder.zoneout == 0.2 and np.isfinite(clf.best_valid_loss_)
