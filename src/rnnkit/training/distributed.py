@@ -168,8 +168,11 @@ def shard(batch: Any, ranks: Ranks) -> tuple[Any, int]:
     first in every rnnkit task; a task of one's own can define ``shard_batch(batch, rank,
     world)`` instead."""
     size = batch_size_of(batch)
-    if size is None or not ranks.active:
+    if not ranks.active:
         return batch, size or 0
+    if size is None:
+        raise DistributedError("a batch without tensors cannot be split between ranks; give the task a "
+                               "shard_batch(batch, rank, world) method")
     lo, hi = slice_bounds(size, ranks)
 
     def cut(x: Any) -> Any:

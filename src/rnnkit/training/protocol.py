@@ -31,6 +31,10 @@ class TrainingTask(Protocol):
 
     ``carries_state``: batches are contiguous streams, so the final recurrent state of one
     batch (detached) starts the next one (truncated BPTT); otherwise ``state`` is ``None``.
+
+    Under torchrun each rank takes its rows of every batch: tensors are cut along their first
+    (batch) dimension; a task whose batches are laid out otherwise defines
+    ``shard_batch(batch, rank, world) -> (its part, its rows)``.
     """
 
     @property
