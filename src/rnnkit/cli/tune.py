@@ -112,7 +112,7 @@ def _short(v: Any) -> str:
 def train_command(task: str, data: list[str], valid: Path | None, test: Path | None, params: dict[str, Any]) -> str:
     """The ``rnnkit TASK train`` command with ``params`` as its options (read off the command's
     own options, so the flags are the ones it takes)."""
-    from rnnkit.cli.main import group_app
+    from rnnkit.cli.groups import group_app
 
     command = typer.main.get_command(group_app(task)).commands["train"]  # type: ignore[attr-defined]
     by_name = {p.name: p for p in command.params if getattr(p, "param_type_name", "") == "option"}
