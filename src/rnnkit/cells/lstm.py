@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.cells.base import FusableCell, State
+from rnnkit.errors import ConfigError
 
 
 class LSTMCell(FusableCell):
@@ -42,7 +43,7 @@ class LSTMCell(FusableCell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float | None = None,
                  proj_size: int = 0) -> None:
         if proj_size < 0 or proj_size >= hidden_size:
-            raise ValueError(f"proj_size must be between 0 and hidden_size - 1 ({hidden_size - 1}), got {proj_size}")
+            raise ConfigError(f"proj_size must be between 0 and hidden_size - 1 ({hidden_size - 1}), got {proj_size}")
         self.forget_bias = forget_bias
         self.proj_size = proj_size
         super().__init__(input_size, hidden_size, bias)

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.cells.base import RecurrentCell, State, StepCell, check_sizes, check_step_input
+from rnnkit.errors import ConfigError
 
 
 class SLSTMCell(StepCell):
@@ -92,7 +93,7 @@ class MLSTMCell(RecurrentCell):
         if num_heads is None:
             num_heads = next(h for h in (4, 2, 1) if hidden_size % h == 0)
         if num_heads < 1 or hidden_size % num_heads:
-            raise ValueError(f"num_heads ({num_heads}) must divide hidden_size ({hidden_size})")
+            raise ConfigError(f"num_heads ({num_heads}) must divide hidden_size ({hidden_size})")
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         self.num_heads, self.head_size, self.chunk_size = num_heads, hidden_size // num_heads, chunk_size
         self.forget_bias = forget_bias

@@ -22,6 +22,7 @@ from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.cells import FORGET_BIAS_CELLS, FusableCell, RecurrentCell, make_cell
+from rnnkit.errors import ConfigError
 from rnnkit.layers.dropout import drop_connect, locked_dropout
 
 #: A cell given by name (``"lstm"``, ``"gru"``, ``"rnn_tanh"``, ``"rnn_relu"``) or a factory
@@ -113,7 +114,7 @@ class Recurrent(nn.Module):
         self.proj_size = int(proj_size)
         self.num_directions = 2 if bidirectional else 1
         if proj_size and not (isinstance(cell, str) and cell.lower() == "lstm"):
-            raise ValueError("proj_size applies to the lstm cell only")
+            raise ConfigError("proj_size applies to the lstm cell only")
         #: units of each direction's output (and h): the projection's, else hidden_size
         self.output_size = self.proj_size or hidden_size
 
@@ -127,7 +128,7 @@ class Recurrent(nn.Module):
                     if proj_size:
                         kwargs["proj_size"] = proj_size
                     if forget_bias is not None and cell.lower() not in FORGET_BIAS_CELLS:
-                        raise ValueError(f"forget_bias applies to {', '.join(FORGET_BIAS_CELLS)} cells only")
+                        raise ConfigError(f"forget_bias applies to {', '.join(FORGET_BIAS_CELLS)} cells only")
                     cells.append(make_cell(cell, layer_in, hidden_size, bias, **kwargs))
                 else:
                     cells.append(cell(layer_in, hidden_size, bias))
@@ -136,7 +137,7 @@ class Recurrent(nn.Module):
         self.state_size: tuple[int, ...] = tuple(self.cells[0].state_size)
 
         if self.zoneout and len(self.state_size) > 2:
-            raise ValueError(f"zoneout applies to cells whose state is (h,) or (h, c); {self.cell_type} has "
+            raise ConfigError(f"zoneout applies to cells whose state is (h,) or (h, c); {self.cell_type} has "
                              f"{len(self.state_size)} state tensors")
         self.fused_mode = None if self.zoneout else self._common_fused_mode()
         if backend == "fused" and self.fused_mode is None:
