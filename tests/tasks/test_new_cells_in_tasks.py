@@ -64,3 +64,8 @@ def test_zoneout_and_projection_through_the_estimators(tmp_path):
                                 epochs=1, device="cpu").fit(*text_file(tmp_path))
     assert lm.model_.rnn.output_size == 8 and lm.model_.rnn.zoneout == 0.1
     assert lm.generate(length=5)
+    for family in FAMILIES:
+        if family.name in ("Forecaster", "MusicModeler"):
+            est = family.make().set_params(zoneout=0.1).fit(*family.data(tmp_path))
+            rnn = getattr(est.model_, "encoder", None) or est.model_.rnn
+            assert rnn.zoneout == 0.1 and np.isfinite(est.best_valid_loss_)

@@ -38,6 +38,7 @@ def train(
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
     num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
     dropout: Optional[float] = typer.Option(None, help="Dropout between layers and before the output layer."),
+    zoneout: Optional[float] = typer.Option(None, help=Help.ZONEOUT),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training pieces."),
     batch_size: Optional[int] = typer.Option(None, help="Pieces per batch."),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate."),
@@ -58,7 +59,8 @@ def train(
     check_run_folder(out, resume, overwrite)
     model = MusicModeler(**given(
         steps_per_quarter=steps_per_quarter, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
-        dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed, device=device,
+        dropout=dropout, zoneout=zoneout, epochs=epochs,
+        batch_size=batch_size, lr=lr, clip=clip, seed=seed, device=device,
         precision=precision, max_time=max_time, checkpoint_every=checkpoint_every),
         **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
     data = data_path(data) or data  # data:NAME

@@ -54,6 +54,7 @@ class ForecastNetConfig:
     hidden_size: int = 64
     num_layers: int = 1
     dropout: float = 0.0
+    zoneout: float = 0.0  # zoneout probability on the recurrent state (Krueger et al. 2017)
     decoder: str = "direct"
     likelihood: str = "point"
     quantiles: list[float] = field(default_factory=lambda: [0.1, 0.5, 0.9])
@@ -88,14 +89,14 @@ class ForecastNet(nn.Module):
         self.config = c = config
         n_in = c.n_targets + c.n_past + c.n_known
         self.encoder = Recurrent(c.cell, n_in, c.hidden_size, c.num_layers, batch_first=True,
-                                 dropout=c.dropout if c.num_layers > 1 else 0.0)
+                                 dropout=c.dropout if c.num_layers > 1 else 0.0, zoneout=c.zoneout)
         self.drop = nn.Dropout(c.dropout)
         out = c.n_targets * c.n_params
         if c.decoder == "direct":
             self.head = nn.Linear(c.hidden_size + c.horizon * c.n_known, c.horizon * out)
         else:
             self.decoder = Recurrent(c.cell, c.n_targets + c.n_known, c.hidden_size, c.num_layers, batch_first=True,
-                                     dropout=c.dropout if c.num_layers > 1 else 0.0)
+                                     dropout=c.dropout if c.num_layers > 1 else 0.0, zoneout=c.zoneout)
             self.head = nn.Linear(c.hidden_size, out)
         self.highway = nn.Linear(c.highway, c.horizon) if c.highway else None
         # Start from "no change": with instance norm an all-zero output is the naive forecast.

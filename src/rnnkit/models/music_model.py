@@ -31,6 +31,7 @@ class PolyphonicModelConfig:
     hidden_size: int = 128
     num_layers: int = 1
     dropout: float = 0.0
+    zoneout: float = 0.0  # zoneout probability on the recurrent state (Krueger et al. 2017)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,7 +42,7 @@ class PolyphonicModel(nn.Module):
         super().__init__()
         self.config = c = config
         self.rnn = Recurrent(c.cell, c.n_keys, c.hidden_size, c.num_layers, batch_first=True,
-                             dropout=c.dropout if c.num_layers > 1 else 0.0)
+                             dropout=c.dropout if c.num_layers > 1 else 0.0, zoneout=c.zoneout)
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(c.hidden_size, c.n_keys)
 

@@ -143,7 +143,8 @@ class Forecaster(Estimator):
                  split: tuple = (0.7, 0.1, 0.2), valid_start: str | None = None, test_start: str | None = None,
                  scaler: str = "standard", season: int | None = None, stride: int = 1, warmup: int = 0,
                  cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
-                 decoder: str = "direct", likelihood: str = "point", quantiles: tuple = (0.1, 0.5, 0.9),
+                 zoneout: float = 0.0, decoder: str = "direct", likelihood: str = "point",
+                 quantiles: tuple = (0.1, 0.5, 0.9),
                  instance_norm: bool = True, highway: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
                  early_stopping: int | None = 5, seed: int = 0, device: str = "auto",
@@ -156,6 +157,7 @@ class Forecaster(Estimator):
         self.split, self.valid_start, self.test_start = split, valid_start, test_start
         self.scaler, self.season, self.stride, self.warmup = scaler, season, stride, warmup
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
+        self.zoneout = zoneout
         self.decoder, self.likelihood, self.quantiles = decoder, likelihood, quantiles
         self.instance_norm, self.highway, self.teacher_forcing = instance_norm, highway, teacher_forcing
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
@@ -261,7 +263,8 @@ class Forecaster(Estimator):
         self.n_series_ = len(sset.series)
         config = ForecastNetConfig(n_targets=len(sset.target_cols), horizon=self.horizon, n_past=len(sset.past_cols),
                                    n_known=sset.n_known, cell=self.cell, hidden_size=self.hidden_size,
-                                   num_layers=self.num_layers, dropout=self.dropout, decoder=self.decoder,
+                                   num_layers=self.num_layers, dropout=self.dropout, zoneout=self.zoneout,
+                                   decoder=self.decoder,
                                    likelihood=self.likelihood, quantiles=list(self.quantiles),
                                    instance_norm=self.instance_norm, teacher_forcing=self.teacher_forcing,
                                    norm_window=self.context, highway=self.context if self.highway else 0)

@@ -42,6 +42,7 @@ class MusicSettings:
     hidden_size: int = 128
     num_layers: int = 1
     dropout: float = 0.0
+    zoneout: float = 0.0
     epochs: int = 100
     batch_size: int = 8
     lr: float = 3e-3
@@ -63,7 +64,7 @@ class MusicSettings:
         return asdict(self)
 
     def model_config(self) -> PolyphonicModelConfig:
-        return PolyphonicModelConfig(N_KEYS, self.cell, self.hidden_size, self.num_layers, self.dropout)
+        return PolyphonicModelConfig(N_KEYS, self.cell, self.hidden_size, self.num_layers, self.dropout, self.zoneout)
 
     def trainer_config(self) -> TrainerConfig:
         return TrainerConfig(epochs=self.epochs, optim=OptimConfig(optimizer="adam", lr=self.lr,
@@ -161,7 +162,8 @@ class MusicModeler(Estimator):
     model_: PolyphonicModel
 
     def __init__(self, cell: str | None = None, hidden_size: int | None = None, num_layers: int | None = None,
-                 dropout: float | None = None, steps_per_quarter: int | None = None, epochs: int | None = None,
+                 dropout: float | None = None, zoneout: float | None = None, steps_per_quarter: int | None = None,
+                 epochs: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, weight_decay: float | None = None,
                  clip: float | None = None, early_stopping: int | None = None, seed: int | None = None,
                  device: str = "auto",
@@ -169,6 +171,7 @@ class MusicModeler(Estimator):
                  verbose: bool = False,
                  run_dir: str | Path | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
+        self.zoneout = zoneout
         self.steps_per_quarter, self.epochs, self.batch_size, self.lr = steps_per_quarter, epochs, batch_size, lr
         self.weight_decay, self.clip, self.early_stopping, self.seed = weight_decay, clip, early_stopping, seed
         self.device, self.max_time, self.verbose, self.run_dir = device, max_time, verbose, run_dir
