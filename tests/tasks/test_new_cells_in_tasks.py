@@ -65,7 +65,7 @@ def test_zoneout_and_projection_through_the_estimators(tmp_path):
     assert lm.model_.rnn.output_size == 8 and lm.model_.rnn.zoneout == 0.1
     assert lm.generate(length=5)
     for family in FAMILIES:
-        if family.name in ("Forecaster", "MusicModeler"):
+        if family.name in ("Forecaster", "MusicModeler", "Translator", "ConditionedGenerator"):
             est = family.make().set_params(zoneout=0.1).fit(*family.data(tmp_path))
             rnn = getattr(est.model_, "encoder", None) or est.model_.rnn
             assert rnn.zoneout == 0.1 and np.isfinite(est.best_valid_loss_)

@@ -36,6 +36,7 @@ def train(
     cell: Optional[str] = typer.Option(None, help=Help.CELL),
     hidden_size: Optional[int] = typer.Option(None, "--hidden", help="Units per recurrent layer."),
     num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
+    zoneout: Optional[float] = typer.Option(None, help=Help.ZONEOUT),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the sentences."),
     lr: Optional[float] = typer.Option(None, help="Learning rate."),
     max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
@@ -50,8 +51,9 @@ def train(
     file, valid, _ = data_splits(file, valid, None)  # data:NAME (data:sst2) brings its valid file
     train_conditioned([file], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
                       tokenizer or ConditionedGenerator.defaults()["tokenizer"],
-                      dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, epochs=epochs, lr=lr,
-                           max_time=max_time, seed=seed, device=device, precision=precision), quiet, allow_changed_data)
+                      dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, zoneout=zoneout, epochs=epochs,
+                           lr=lr, max_time=max_time, seed=seed, device=device, precision=precision), quiet,
+                      allow_changed_data)
 
 
 @app.command()

@@ -33,6 +33,7 @@ class ConditionedLMConfig:
     condition_size: int = 64
     condition_every_step: bool = True
     dropout: float = 0.0
+    zoneout: float = 0.0  # zoneout probability on the recurrent state (Krueger et al. 2017)
     tie_weights: bool = False
 
     def __post_init__(self) -> None:
@@ -77,7 +78,8 @@ class ConditionedLM(nn.Module):
             self.condition_encoder = nn.Linear(c.feature_size, c.condition_size)
         self.embedding = nn.Embedding(c.vocab_size, emb)
         rnn_in = emb + (c.condition_size if c.condition_every_step else 0)
-        self.rnn = Recurrent(c.cell, rnn_in, c.hidden_size, c.num_layers, batch_first=True, dropout=c.dropout)
+        self.rnn = Recurrent(c.cell, rnn_in, c.hidden_size, c.num_layers, batch_first=True, dropout=c.dropout,
+                             zoneout=c.zoneout)
         # the condition sets h (and c, for a state (h, c)); further parts (sLSTM's n, m) start at
         # zero; a cell that keeps no h in its state (mLSTM) reads the condition at every step
         sizes = self.rnn.state_size

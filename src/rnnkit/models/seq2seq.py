@@ -50,6 +50,7 @@ class Seq2SeqConfig:
     attention: str = "general"  # dot | general | additive | none
     input_feeding: bool = True
     dropout: float = 0.2
+    zoneout: float = 0.0  # zoneout probability on the recurrent state (Krueger et al. 2017)
     tie_embeddings: bool = False
 
     def __post_init__(self) -> None:
@@ -103,11 +104,12 @@ class Seq2Seq(nn.Module):
         self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.embedding_size, padding_idx=0)
         enc_hidden = c.hidden_size // 2 if c.bidirectional else c.hidden_size
         self.encoder = Recurrent(c.cell, c.embedding_size, enc_hidden, c.num_layers, batch_first=True,
-                                 dropout=c.dropout, bidirectional=c.bidirectional)
+                                 dropout=c.dropout, bidirectional=c.bidirectional, zoneout=c.zoneout)
         self.has_attention = c.attention != "none"
         self.feeds_input = self.has_attention and c.input_feeding
         dec_in = c.embedding_size + (c.hidden_size if self.feeds_input else 0)
-        self.decoder = Recurrent(c.cell, dec_in, c.hidden_size, c.num_layers, batch_first=True, dropout=c.dropout)
+        self.decoder = Recurrent(c.cell, dec_in, c.hidden_size, c.num_layers, batch_first=True, dropout=c.dropout,
+                                 zoneout=c.zoneout)
         if self.has_attention:
             self.attention = Attention(c.attention, c.hidden_size, c.hidden_size)
             self.combine = nn.Linear(2 * c.hidden_size, c.hidden_size, bias=False)

@@ -62,7 +62,8 @@ class ConditionedGenerator(Estimator):
     def __init__(self, tokenizer: str = "simple", lowercase: bool = True, min_freq: int = 1,
                  max_vocab: int | None = None, max_length: int = 60, cell: str = "lstm", hidden_size: int = 256,
                  num_layers: int = 1, embedding_size: int | None = None, condition_size: int = 64,
-                 condition_every_step: bool = True, dropout: float = 0.3, tie_weights: bool = False,
+                 condition_every_step: bool = True, dropout: float = 0.3, zoneout: float = 0.0,
+                 tie_weights: bool = False,
                  batch_size: int = 32, epochs: int = 20, optimizer: str = "adam", lr: float = 2e-3,
                  weight_decay: float = 0.0, clip: float | None = 5.0, early_stopping: int | None = 3,
                  validation_fraction: float = 0.1, max_time: float | None = None,
@@ -73,6 +74,7 @@ class ConditionedGenerator(Estimator):
         self.max_length, self.cell, self.hidden_size, self.num_layers = max_length, cell, hidden_size, num_layers
         self.embedding_size, self.condition_size = embedding_size, condition_size
         self.condition_every_step, self.dropout, self.tie_weights = condition_every_step, dropout, tie_weights
+        self.zoneout = zoneout
         self.batch_size, self.epochs, self.optimizer, self.lr = batch_size, epochs, optimizer, lr
         self.weight_decay, self.clip, self.early_stopping = weight_decay, clip, early_stopping
         self.validation_fraction, self.max_time, self.seed = validation_fraction, max_time, seed
@@ -118,7 +120,8 @@ class ConditionedGenerator(Estimator):
             vocab_size=len(self.codec_), num_labels=0 if self.classes_ is None else len(self.classes_),
             feature_size=self.n_features_in_ or 0, cell=self.cell, hidden_size=self.hidden_size,
             num_layers=self.num_layers, embedding_size=self.embedding_size, condition_size=self.condition_size,
-            condition_every_step=self.condition_every_step, dropout=self.dropout, tie_weights=self.tie_weights)
+            condition_every_step=self.condition_every_step, dropout=self.dropout, zoneout=self.zoneout,
+            tie_weights=self.tie_weights)
 
     def _fit(self, texts: Sequence[str], conditions: Any, texts_valid: Sequence[str] | None = None,
              conditions_valid: Any = None, resume: bool = False) -> None:

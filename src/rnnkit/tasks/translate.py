@@ -61,7 +61,7 @@ class Translator(Estimator):
     def __init__(self, tokenizer: str = "simple", lowercase: bool = True, min_freq: int = 2,
                  max_vocab: int | None = None, sp_vocab_size: int = 8000, max_length: int = 50,
                  cell: str = "lstm", hidden_size: int = 256, num_layers: int = 1, embedding_size: int = 256,
-                 attention: str = "general", input_feeding: bool = True, dropout: float = 0.3,
+                 attention: str = "general", input_feeding: bool = True, dropout: float = 0.3, zoneout: float = 0.0,
                  tie_embeddings: bool = False, teacher_forcing: float = 1.0, label_smoothing: float = 0.0,
                  batch_size: int = 64, epochs: int = 15, optimizer: str = "adam", lr: float = 1e-3,
                  weight_decay: float = 0.0, schedule: str = "constant", clip: float | None = 5.0,
@@ -74,6 +74,7 @@ class Translator(Estimator):
         self.sp_vocab_size, self.max_length, self.cell, self.hidden_size = sp_vocab_size, max_length, cell, hidden_size
         self.num_layers, self.embedding_size, self.attention = num_layers, embedding_size, attention
         self.input_feeding, self.dropout, self.tie_embeddings = input_feeding, dropout, tie_embeddings
+        self.zoneout = zoneout
         self.teacher_forcing, self.label_smoothing = teacher_forcing, label_smoothing
         self.batch_size, self.epochs, self.optimizer, self.lr = batch_size, epochs, optimizer, lr
         self.weight_decay, self.schedule, self.clip, self.early_stopping = weight_decay, schedule, clip, early_stopping
@@ -101,7 +102,7 @@ class Translator(Estimator):
         return Seq2SeqConfig(src_vocab_size=len(self.src_codec_), tgt_vocab_size=len(self.tgt_codec_),
                              cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers,
                              embedding_size=self.embedding_size, attention=self.attention,
-                             input_feeding=self.input_feeding, dropout=self.dropout,
+                             input_feeding=self.input_feeding, dropout=self.dropout, zoneout=self.zoneout,
                              tie_embeddings=self.tie_embeddings)
 
     def _fit(self, src: Sequence[str], tgt: Sequence[str], src_valid: Sequence[str] | None = None,
