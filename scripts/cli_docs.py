@@ -15,7 +15,8 @@ COMMANDS = [[], ["info"], ["demo"], ["lm"], ["lm", "train"], ["lm", "generate"],
             ["music"], ["music", "train"], ["music", "evaluate"], ["music", "generate"],
             ["translate"], ["translate", "train"], ["translate", "text"], ["translate", "evaluate"],
             ["generate"], ["generate", "train"], ["generate", "sample"],
-            ["inspect"], ["inspect", "gradients"], ["inspect", "long-range"], ["inspect", "activations"], ["report"]]
+            ["inspect"], ["inspect", "gradients"], ["inspect", "long-range"], ["inspect", "activations"], ["report"],
+            ["tune"], ["export"], ["serve"], ["data"]]
 
 
 def main() -> None:
