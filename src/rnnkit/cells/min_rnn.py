@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.cells.base import RecurrentCell, State, check_sizes, check_step_input
-from rnnkit.cells.scan import g, log_g, log_scan
+from rnnkit.cells.scan import log_g, log_scan
 
 
 class _ScanCell(RecurrentCell):
@@ -83,11 +83,6 @@ class MinGRUCell(_ScanCell):
         # log(1 - z) = -softplus(k), log z = -softplus(-k)
         return -F.softplus(k), -F.softplus(-k) + log_g(cand)
 
-    def gates(self, x_t: Tensor) -> dict[str, Tensor]:
-        """The update gate and candidate of a step, for inspection."""
-        k, cand = self.linear(x_t).chunk(2, dim=-1)
-        return {"update": torch.sigmoid(k), "candidate": g(cand)}
-
 
 class MinLSTMCell(_ScanCell):
     """minLSTM; see the module docstring."""
@@ -99,11 +94,6 @@ class MinLSTMCell(_ScanCell):
         # log f' = log f - log(f + i) = -softplus(log i - log f), with log sigmoid(k) = -softplus(-k)
         diff = F.softplus(-kf) - F.softplus(-ki)
         return -F.softplus(diff), -F.softplus(-diff) + log_g(cand)
-
-    def gates(self, x_t: Tensor) -> dict[str, Tensor]:
-        kf, ki, cand = self.linear(x_t).chunk(3, dim=-1)
-        f, i = torch.sigmoid(kf), torch.sigmoid(ki)
-        return {"forget": f / (f + i), "input": i / (f + i), "candidate": g(cand)}
 
 
 __all__ = ["MinGRUCell", "MinLSTMCell"]

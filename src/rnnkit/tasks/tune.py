@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.tasks import TASKS
 from rnnkit.training.callbacks import Callback
 
 
@@ -56,11 +57,6 @@ class Dim:
         if self.kind == "float":
             return trial.suggest_float(name, self.low, self.high, log=self.log)
         return trial.suggest_categorical(name, list(self.choices))
-
-    def text(self) -> str:
-        if self.kind == "choice":
-            return ",".join(str(c) for c in self.choices)
-        return f"{self.low:g}:{self.high:g}" + (":log" if self.log else "")
 
 
 def _int(low: int, high: int, log: bool = False) -> Dim:
@@ -92,9 +88,6 @@ SPACES: dict[str, dict[str, Dim]] = {
               "dropout": _float(0.0, 0.5), "lr": _float(3e-4, 1e-2, log=True)},
 }
 
-#: the estimator class of each task (by name in :mod:`rnnkit`)
-ESTIMATORS = {"classify": "RNNClassifier", "tag": "RNNTagger", "forecast": "Forecaster", "lm": "LanguageModeler",
-              "music": "MusicModeler"}
 
 
 def _number(text: str) -> int | float:
@@ -304,7 +297,7 @@ def tune(task: str, data: Sequence[Any], *, trials: int = 20, out: str | Path = 
     changes = {k: parse_dim(v) if isinstance(v, str) else v for k, v in (space or {}).items()}
     searched, fixed_space = build_space(task, changes)
     fixed_all = {**fixed_space, **(fixed or {})}
-    cls = getattr(rnnkit, ESTIMATORS[task])
+    cls = getattr(rnnkit, TASKS[task])  # the family's estimator, by the task name its checkpoints carry
     known = set(cls.defaults()) | ({"context_horizons"} if task == "forecast" else set())
     unknown = sorted(n for n in [*searched, *fixed_all] if n not in known)
     if unknown:
@@ -462,6 +455,6 @@ def _plot_history(study: Any, path: Path) -> Path | None:
     return path
 
 
-__all__ = ["tune", "task_data", "parse_value", "TuneResult", "Dim", "SPACES", "ESTIMATORS", "parse_dim",
+__all__ = ["tune", "task_data", "parse_value", "TuneResult", "Dim", "SPACES", "parse_dim",
            "read_space_file", "build_space",
            "PruneOnValidation"]

@@ -189,7 +189,7 @@ class Trainer:
         self.carried_state: Any = None
         self._stop_reason: str | None = None
         self._stop_requested: str | None = None  # request_stop / a signal, agreed by all ranks at the next step
-        self._started = 0.0
+        self._started = math.inf  # set when fit starts: the time budget counts from there
         self._allow_changed_data = False
 
     # ---------------------------------------------------------------- paths and logs
@@ -332,7 +332,7 @@ class Trainer:
         else:
             # rank 0 draws what one process would; the others draw their own dropout masks
             seed_everything(cfg.seed + RANK_SEED_STRIDE * self.ranks.rank)
-        started = self._started = time.monotonic()
+        started = self._started = time.monotonic()  # the time budget counts from here
         last_sample = started
         from rnnkit.training.progress import TrainingProgress
 
@@ -356,7 +356,7 @@ class Trainer:
                     progress.start_epoch(self.epoch, self.batch_in_epoch)
                     window_t0, window_items = time.monotonic(), 0
                     for batch in batches.iter_from(self.batch_in_epoch):
-                        record = self._train_step(batch, started)
+                        record = self._train_step(batch)
                         window_items += record["items"]
                         elapsed = time.monotonic() - window_t0
                         record["items_per_s"] = window_items / elapsed if elapsed > 0 else 0.0
@@ -426,7 +426,7 @@ class Trainer:
             for name in (*RUN_FILES, self.metrics_path.name, "curves.png"):
                 (self.run_dir / name).unlink(missing_ok=True)
 
-    def _local_stop(self, started: float) -> int:
+    def _local_stop(self) -> int:
         """Why this rank would stop after the current step, as a code all ranks can reduce
         with max: 0 go on, 1 the time budget, 2 a request (``request_stop``), 3 a signal."""
         cfg = self.config
@@ -434,7 +434,7 @@ class Trainer:
             return STOP_INTERRUPTED
         if self._stop_requested is not None:
             return STOP_REQUESTED
-        if (cfg.max_time is not None and time.monotonic() - started >= cfg.max_time
+        if (cfg.max_time is not None and time.monotonic() - self._started >= cfg.max_time
                 and self.global_step + 1 >= cfg.min_steps):
             return STOP_TIME
         return 0
@@ -447,11 +447,13 @@ class Trainer:
     def _agree_on_stop(self) -> None:
         """At an epoch's end: a stop asked by a callback (or signal) on any rank stops all."""
         if self.ranks.active:
-            code = distributed.max_code(self._local_stop(math.inf) if self._stop_requested else 0, self.ranks)
+            local = (STOP_INTERRUPTED if self._stop_requested == "interrupted"
+                     else STOP_REQUESTED if self._stop_requested else 0)  # the time budget waits for a step
+            code = distributed.max_code(local, self.ranks)
             self._apply_stop(code)
             self._stop_reason = distributed.broadcast_object(self._stop_reason, self.ranks)
 
-    def _train_step(self, batch, started: float = math.inf) -> dict:
+    def _train_step(self, batch) -> dict:
         cfg = self.config
         self.model.train()
         lr = self.schedule.lr(self.epoch, self.batch_in_epoch)
@@ -475,8 +477,7 @@ class Trainer:
             if not self.ranks.active and not math.isfinite(loss_value):
                 self._diverged(f"the loss is {loss_value}")
             self.scaler.scale(loss).backward()
-        loss_value, items, stop = distributed.reduce_step(self.model, loss_value, items, self._local_stop(started),
-                                                          self.ranks)
+        loss_value, items, stop = distributed.reduce_step(self.model, loss_value, items, self._local_stop(), self.ranks)
         if not math.isfinite(loss_value):
             self._diverged(f"the loss is {loss_value}")
         self.scaler.unscale_(self.optimizer)  # clip the true gradient, not the scaled one
