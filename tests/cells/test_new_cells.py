@@ -285,3 +285,49 @@ def test_a_projected_language_model_trains_ties_and_streams(tmp_path):
         logits, _ = model(ids)
     stream = LanguageStream(model, 2)
     assert torch.allclose(torch.from_numpy(stream.feed(ids.numpy())), logits, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- the linear scan
+@pytest.mark.parametrize("steps", [1, 2, 3, 7, 16, 50, 257])
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_linear_scan_equals_the_loop(steps, with_h0):
+    from rnnkit.cells.scan import linear_scan
+
+    torch.manual_seed(steps)
+    a = torch.rand(steps, 3, 4, dtype=torch.float64)
+    b = torch.randn(steps, 3, 4, dtype=torch.float64)
+    h0 = torch.randn(3, 4, dtype=torch.float64) if with_h0 else None
+    h = torch.zeros(3, 4, dtype=torch.float64) if h0 is None else h0
+    expected = []
+    for t in range(steps):
+        h = a[t] * h + b[t]
+        expected.append(h)
+    assert torch.allclose(linear_scan(a, b, h0), torch.stack(expected), atol=1e-12)
+
+
+@pytest.mark.parametrize("steps", [1, 5, 23])
+def test_linear_scan_gradcheck(steps):
+    from rnnkit.cells.scan import linear_scan
+
+    torch.manual_seed(1)
+    a = torch.rand(steps, 2, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(steps, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(linear_scan, (a, b, h0))
+    assert torch.autograd.gradcheck(lambda a, b: linear_scan(a, b, None), (a, b))
+
+
+def test_linear_scan_survives_underflowing_decay_and_half_precision():
+    from rnnkit.cells.scan import linear_scan
+
+    a = torch.full((400, 1, 2), 1e-30)  # products underflow to zero within a chunk
+    b = torch.ones(400, 1, 2)
+    h = linear_scan(a, b, torch.full((1, 2), 5.0))
+    assert torch.isfinite(h).all() and torch.allclose(h, torch.ones_like(h))
+    a16 = torch.full((300, 1, 2), 0.99, dtype=torch.bfloat16)
+    h16 = linear_scan(a16, torch.full_like(a16, 0.01), None)
+    assert h16.dtype == torch.bfloat16
+    # the coefficients as bf16 holds them; the sum itself is accumulated in float32
+    bf_a, bf_b = (float(torch.tensor(v, dtype=torch.bfloat16)) for v in (0.99, 0.01))
+    exact = bf_b * (1 - bf_a ** torch.arange(1, 301, dtype=torch.float64)) / (1 - bf_a)
+    assert torch.allclose(h16[:, 0, 0].double(), exact, rtol=1e-2)

@@ -14,7 +14,7 @@ minLSTM::
     h_t  = f'_t * h_{t-1} + i'_t * h~_t
 
 Both are ``h_t = a_t h_{t-1} + b_t`` with ``a_t`` in (0, 1) and ``b_t > 0`` (``g`` keeps
-the state positive), run over a sequence by :func:`~rnnkit.cells.scan.log_scan` and one step
+the state positive), run over a sequence by :func:`~rnnkit.cells.scan.linear_scan` and one step
 at a time by :meth:`forward`. Shapes: ``x_t`` (B, I) -> ``h_t`` (B, H); state ``(h,)``.
 Nonlinearity across time comes from stacking layers (``num_layers``), as in the paper.
 """
@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from rnnkit.cells.base import RecurrentCell, State, check_sizes, check_step_input
-from rnnkit.cells.scan import log_g, log_scan
+from rnnkit.cells.scan import g, linear_scan
 
 
 class _ScanCell(RecurrentCell):
@@ -47,25 +47,25 @@ class _ScanCell(RecurrentCell):
     def state_size(self) -> tuple[int, ...]:
         return (self.hidden_size,)
 
-    def log_coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
-        """``(log a, log b)`` from the input projection (..., blocks * H)."""
+    def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
+        """``(a, b)`` from the input projection (..., blocks * H)."""
         raise NotImplementedError
 
     def forward(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         check_step_input(self, x_t)
         h = state[0] if state is not None else x_t.new_zeros(x_t.shape[0], self.hidden_size)
-        log_a, log_b = self.log_coefficients(self.linear(x_t))
-        h = torch.exp(log_a) * h + torch.exp(log_b)
+        a, b = self.coefficients(self.linear(x_t))
+        h = torch.addcmul(b, a, h)
         return h, (h,)
 
     def scan(self, x: Tensor, state: State | None, valid: Tensor | None) -> tuple[Tensor, State]:
         """A whole sequence at once: ``x`` (T, B, I), ``valid`` (T, B, 1) or None -> outputs
         (T, B, H), zero past each length, and the state at each sequence's last step."""
-        log_a, log_b = self.log_coefficients(self.linear(x))
+        a, b = self.coefficients(self.linear(x))
         if valid is not None:  # past a sequence's end: a = 1, b = 0, the state stays
-            log_a = torch.where(valid, log_a, torch.zeros_like(log_a))
-            log_b = torch.where(valid, log_b, torch.full_like(log_b, -torch.inf))
-        h = log_scan(log_a, log_b, None if state is None else state[0])
+            a = torch.where(valid, a, torch.ones_like(a))
+            b = torch.where(valid, b, torch.zeros_like(b))
+        h = linear_scan(a, b, None if state is None else state[0])
         out = h if valid is None else h.masked_fill(~valid, 0.0)
         return out, (h[-1],)
 
@@ -78,10 +78,10 @@ class MinGRUCell(_ScanCell):
 
     blocks = 2
 
-    def log_coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
+    def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
         k, cand = proj.chunk(2, dim=-1)
-        # log(1 - z) = -softplus(k), log z = -softplus(-k)
-        return -F.softplus(k), -F.softplus(-k) + log_g(cand)
+        # 1 - z = sigmoid(-k): no cancellation when z is near 1
+        return torch.sigmoid(-k), torch.sigmoid(k) * g(cand)
 
 
 class MinLSTMCell(_ScanCell):
@@ -89,11 +89,12 @@ class MinLSTMCell(_ScanCell):
 
     blocks = 3
 
-    def log_coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
+    def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
         kf, ki, cand = proj.chunk(3, dim=-1)
-        # log f' = log f - log(f + i) = -softplus(log i - log f), with log sigmoid(k) = -softplus(-k)
-        diff = F.softplus(-kf) - F.softplus(-ki)
-        return -F.softplus(diff), -F.softplus(-diff) + log_g(cand)
+        # f' = f / (f + i) = sigmoid(log f - log i), log sigmoid(k) = -softplus(-k): in logs,
+        # so that two gates that both underflow still give a ratio (and never 0 / 0)
+        diff = F.softplus(-ki) - F.softplus(-kf)  # log f - log i
+        return torch.sigmoid(diff), torch.sigmoid(-diff) * g(cand)
 
 
 __all__ = ["MinGRUCell", "MinLSTMCell"]
