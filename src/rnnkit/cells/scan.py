@@ -12,8 +12,9 @@ with every ``a_t`` and ``b_t`` known before the first step. It is computed in tw
 3. every chunk is scanned again from its entering state, all at once, writing ``h``.
 
 So a sequence costs about ``3 sqrt(T)`` dependent operations instead of T, each on many
-numbers, and no copies (the chunks are strided views). Unlike the log-space form (Heinsen 2023), which divides by the running product of
-``a`` and needs logarithms to survive that, this form only multiplies: no division, no
+numbers, and no copies (the chunks are strided views). Unlike the log-space form (Heinsen
+2023), which divides by the running product of ``a`` and needs logarithms to survive that,
+this form only multiplies: no division, no
 ``exp``/``log`` per element, and it equals stepping one step at a time up to the rounding
 of a few additions (an ``a`` product that underflows to zero is exactly the fact that the
 chunk forgot its input).
@@ -69,7 +70,7 @@ def _chunked_scan(a: Tensor, b: Tensor, h0: Tensor | None, reverse: bool = False
     # 2. the state entering each chunk, carried across chunks in time order
     carry = a.new_empty(chunks, *rest)
     state = a.new_zeros(rest) if h0 is None else h0
-    for k in (range(chunks - 1, -1, -1) if reverse else range(chunks)):
+    for k in range(chunks - 1, -1, -1) if reverse else range(chunks):
         carry[k] = state
         state = torch.addcmul(end[k], decay[k], state)
     # 3. every chunk again from its entering state, writing the output
@@ -78,7 +79,7 @@ def _chunked_scan(a: Tensor, b: Tensor, h0: Tensor | None, reverse: bool = False
         torch.addcmul(b_c[:, j], a_c[:, j], previous, out=h_c[:, j])
         previous = h_c[:, j]
     # the steps left over, one at a time
-    for t in (range(steps - main - 1, -1, -1) if reverse else range(main, steps)):
+    for t in range(steps - main - 1, -1, -1) if reverse else range(main, steps):
         torch.addcmul(b[t], a[t], state, out=h[t])
         state = h[t]
     return h

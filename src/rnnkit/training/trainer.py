@@ -42,6 +42,7 @@ from rnnkit.training.checkpoint import (
     remove_orphaned_temporaries,
     save_checkpoint,
 )
+from rnnkit.training.denormals import flushed_denormals
 from rnnkit.training.model_io import put_model
 from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
 from rnnkit.training.protocol import TrainingTask, check_task
@@ -313,7 +314,8 @@ class Trainer:
         with claim_run_folder(self.run_dir, resume, overwrite):
             self._allow_changed_data = allow_changed_data
             try:
-                return self._fit(resume)
+                with flushed_denormals():
+                    return self._fit(resume)
             except distributed.DistributedError as e:
                 kept = (f"the last checkpoint, {self.last_path}, is intact: resume with any number of ranks"
                         if self.ranks.primary and self.last_path.exists() else "rank 0 keeps the last checkpoint")
