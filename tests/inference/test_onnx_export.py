@@ -254,11 +254,101 @@ def test_music_model_whole_batch(tmp_path):
 
 
 @pytest.mark.parametrize("cell", ["mingru", "slstm", "layernorm_lstm"])
-def test_cells_without_an_onnx_operator_are_refused_in_one_line(tmp_path, cell):
-    from rnnkit.errors import ConfigError
-    from rnnkit.inference.onnx_export import export_onnx
-    from rnnkit.models import LanguageModel, LanguageModelConfig
-
-    model = LanguageModel(LanguageModelConfig(10, cell=cell, hidden_size=8, num_layers=1))
-    with pytest.raises(ConfigError, match=f"a model with {cell} has none yet"):
+def test_whole_sequence_models_with_new_cells_are_refused_in_one_line(tmp_path, cell):
+    model = SequenceClassifier(SequenceClassifierConfig(2, vocab_size=10, hidden_size=8, cell=cell))
+    with pytest.raises(ConfigError, match=f"a SequenceClassifier with {cell} has no ONNX export"):
         export_onnx(model, tmp_path / "m.onnx")
+
+
+STEP_CELLS = ["peephole_lstm", "layernorm_lstm", "mingru", "minlstm", "slstm", "mlstm"]
+
+
+@pytest.mark.parametrize("cell", STEP_CELLS)
+def test_new_cells_export_as_one_step_graphs_that_stream(tmp_path, cell):
+    torch.manual_seed(0)
+    model = LanguageModel(LanguageModelConfig(20, cell, 12, 2)).eval()
+    [path] = export_onnx(model, tmp_path / "lm.onnx")
+    meta = read_onnx_metadata(path)
+    assert meta["steps_per_call"] == 1
+    names = meta["state"]
+    sizes = model.rnn.state_size
+    sess = _session(path)
+    ids = torch.randint(0, 20, (3, 40))
+    state = {n: np.zeros((2, 3, size), np.float32) for n, size in zip(names, sizes)}
+    outs = []
+    for t in range(ids.shape[1]):
+        result = sess.run(None, {"ids": ids[:, t:t + 1].numpy(), **state})
+        outs.append(result[0][:, 0])
+        state = dict(zip(names, result[1:]))
+    with torch.no_grad():
+        ref, ref_state = model(ids)  # the whole sequence (the parallel form for scan cells)
+    assert np.abs(np.stack(outs, 1) - ref.numpy()).max() <= TOL
+    final = ref_state if isinstance(ref_state, tuple) else (ref_state,)
+    for name, p in zip(names, final):
+        assert np.abs(state[name] - p.numpy()).max() <= TOL
+
+
+def test_projection_and_zoneout_export_as_one_step_graphs(tmp_path):
+    torch.manual_seed(0)
+    for config in (LanguageModelConfig(20, "lstm", 12, 1, proj_size=6),
+                   LanguageModelConfig(20, "gru", 12, 1, zoneout=0.2)):
+        model = LanguageModel(config).eval()
+        [path] = export_onnx(model, tmp_path / "lm.onnx")
+        names, sizes = read_onnx_metadata(path)["state"], model.rnn.state_size
+        ids = torch.randint(0, 20, (2, 10))
+        state = {n: np.zeros((1, 2, size), np.float32) for n, size in zip(names, sizes)}
+        sess, outs = _session(path), []
+        for t in range(10):
+            result = sess.run(None, {"ids": ids[:, t:t + 1].numpy(), **state})
+            outs.append(result[0][:, 0])
+            state = dict(zip(names, result[1:]))
+        with torch.no_grad():
+            ref, _ = model(ids)
+        assert np.abs(np.stack(outs, 1) - ref.numpy()).max() <= TOL
+
+
+def test_new_cell_forecaster_exports_over_its_fixed_context(tmp_path):
+    torch.manual_seed(0)
+    model = ForecastNet(ForecastNetConfig(n_targets=1, horizon=3, cell="mingru", hidden_size=8)).eval()
+    [path] = export_onnx(model, tmp_path / "f.onnx", {"context": 12})
+    past, future = torch.randn(2, 12, 1), torch.zeros(2, 3, 0)
+    with torch.no_grad():
+        ref = model(past, future)
+    got = _session(path).run(None, {"past": past.numpy(), "future": future.numpy()})[0]
+    assert np.abs(got - ref.numpy()).max() <= TOL
+
+
+def test_new_cell_tagger_and_conditioned_generator_stream_one_step_per_call(tmp_path):
+    torch.manual_seed(0)
+    tagger = SequenceTagger(SequenceTaggerConfig(5, vocab_size=20, embedding_size=6, hidden_size=8,
+                                                 cell="minlstm", bidirectional=False)).eval()
+    [path] = export_onnx(tagger, tmp_path / "tagger.onnx")
+    ids = torch.randint(1, 20, (2, 30)).numpy()
+    layers = tagger.config.num_layers
+    state, outs, sess = {"h": np.zeros((layers, 2, 8), np.float32)}, [], _session(path)
+    for t in range(30):
+        result = sess.run(None, {"x": ids[:, t:t + 1], "lengths": np.ones(2, np.int64), **state})
+        outs.append(result[0][:, 0])
+        state = {"h": result[1]}
+    assert np.abs(np.stack(outs, 1) - TaggerStream(tagger, 2).feed(ids)).max() <= TOL
+
+    model = ConditionedLM(ConditionedLMConfig(20, num_labels=3, hidden_size=8, cell="slstm")).eval()
+    init, step = export_onnx(model, tmp_path / "cond.onnx")
+    cond, ids_t = torch.tensor([0, 2]), torch.randint(0, 20, (2, 30))
+    with torch.no_grad():
+        ref, _ = model(ids_t, cond)
+    vector, *st = _session(init).run(None, {"condition": cond.numpy()})
+    names = read_onnx_metadata(step)["state"]
+    assert names == ["h", "c", "n", "m"]
+    sess, outs = _session(step), []
+    for t in range(30):
+        logits, *st = sess.run(None, {"ids": ids_t[:, t:t + 1].numpy(), "condition_vector": vector,
+                                      **dict(zip(names, st))})
+        outs.append(logits[:, 0])
+    assert np.abs(np.stack(outs, 1) - ref.numpy()).max() <= TOL
+
+
+def test_a_bidirectional_new_cell_tagger_is_refused(tmp_path):
+    model = SequenceTagger(SequenceTaggerConfig(5, vocab_size=20, hidden_size=8, cell="mingru", bidirectional=True))
+    with pytest.raises(ConfigError, match="is bidirectional"):
+        export_onnx(model, tmp_path / "t.onnx")

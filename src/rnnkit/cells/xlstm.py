@@ -44,6 +44,9 @@ class SLSTMCell(StepCell):
     """sLSTM; see the module docstring. ``forget_bias``: the forget gates' initial bias
     (positive: remember by default, as the paper initialises it)."""
 
+    #: what each state tensor is (exported graphs name their state inputs after them)
+    state_names = ("h", "c", "n", "m")
+
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float = 3.0) -> None:
         super().__init__()
         check_sizes(input_size, hidden_size)
@@ -85,6 +88,9 @@ class MLSTMCell(RecurrentCell):
     """mLSTM; see the module docstring. ``num_heads`` must divide ``hidden_size`` (default: 4,
     or 2 or 1 when 4 does not divide it); ``chunk_size``: steps per block of the sequence form
     (memory grows with its square)."""
+
+    #: the matrix memory (heads * d * d, flattened), the normaliser, the stabiliser per head
+    state_names = ("C", "n", "m")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, num_heads: int | None = None,
                  chunk_size: int = 64, forget_bias: float = 3.0) -> None:

@@ -21,16 +21,29 @@ States are (num_layers * directions, B, H) as in torch (``c`` only for LSTMs); b
 time axes are dynamic, so a runtime streams by feeding T=1 (or any chunk) and passing
 ``h_out``/``c_out`` back in. The recurrent layers become ONNX ``LSTM``/``GRU``/``RNN``
 operators (torch's TorchScript-based exporter, which maps its fused kernels onto them
-one to one). Each file carries what a consumer needs in its metadata property
-``rnnkit``: the family, the model config, the estimator's metadata (vocabularies,
-classes, scalers) and the names of the inputs, outputs and states.
+one to one).
+
+Cells without an ONNX operator (peephole, layer-normalised and projected LSTMs, minGRU,
+minLSTM, sLSTM, mLSTM, and any cell under zoneout) are written as **one-step graphs**: the
+cell's step equations traced for T=1, the time axis fixed at 1 (metadata ``"steps_per_call":
+1``), every state tensor an input and an output under the cell's own names (``h, c, n, m``
+for sLSTM, ``C, n, m`` for mLSTM, each (num_layers, B, size)). A runtime streams them exactly
+as the others, one step per call. That covers the families that run step by step (language
+and music models, the conditioned generator, a unidirectional tagger) and the forecaster
+(whose context has a fixed length anyway); the classifier and the translator's encoder read
+whole sequences of any length and are refused for these cells.
+
+Each file carries what a consumer needs in its metadata property ``rnnkit``: the family, the
+model config, the estimator's metadata (vocabularies, classes, scalers) and the names of the
+inputs, outputs and states.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +64,32 @@ OPSET = 17
 
 
 def _state_names(rnn: Recurrent) -> list[str]:
-    return ["h", "c"] if rnn.fused_mode == "LSTM" else ["h"]
+    named = getattr(rnn.cells[0], "state_names", None)
+    if named is not None:
+        return list(named)
+    return ["h", "c"] if len(rnn.state_size) == 2 else ["h"]
+
+
+def _has_operator(rnn: Recurrent) -> bool:
+    """Whether ONNX has an operator for this layer (LSTM/GRU/RNN, no projection, no zoneout)."""
+    return rnn.fused_mode is not None and not rnn.proj_size
+
+
+@contextlib.contextmanager
+def _stepwise(layers: list[Recurrent]) -> Iterator[None]:
+    """Run ``layers`` on their step equations while tracing (not torch's fused kernel)."""
+    saved = [r.backend for r in layers]
+    for r in layers:
+        r.backend = "reference"
+    try:
+        yield
+    finally:
+        for r, b in zip(layers, saved):
+            r.backend = b
 
 
 def _pack(state: Sequence[Tensor]) -> TorchState:
-    return tuple(state) if len(state) == 2 else state[0]
+    return tuple(state) if len(state) > 1 else state[0]
 
 
 def _unpack(state: TorchState) -> tuple[Tensor, ...]:
@@ -149,7 +183,7 @@ class _ForecastGraph(nn.Module):
 def _states(rnn: Recurrent, batch: int, suffix: str = "") -> tuple[list[str], list[Tensor], dict[str, dict[int, str]]]:
     names = [n + suffix for n in _state_names(rnn)]
     n = rnn.num_layers * rnn.num_directions
-    tensors = [torch.zeros(n, batch, rnn.hidden_size) for _ in names]
+    tensors = [torch.zeros(n, batch, size) for size in rnn.state_size]
     axes = {name: {1: "batch"} for name in names}
     axes.update({name + "_out": {1: "batch"} for name in names})
     return names, tensors, axes
@@ -161,6 +195,8 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
 
     from rnnkit.outputs import atomic_write_bytes
 
+    if meta.get("steps_per_call") == 1:  # a one-step graph: no time axis to vary
+        axes = {name: {k: v for k, v in dims.items() if v != "time"} for name, dims in axes.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".export.tmp")
     with warnings.catch_warnings(), torch.no_grad():
@@ -192,16 +228,31 @@ def export_onnx(model: nn.Module, path: str | Path, meta: dict[str, Any] | None 
     except ImportError:
         raise ConfigError("ONNX export needs the onnx package: pip install 'rnnkit[onnx]'") from None
     path = Path(path)
-    for rnn in (m for m in model.modules() if isinstance(m, Recurrent)):
-        if rnn.fused_mode is None or rnn.proj_size:
-            what = f"{rnn.cell_type} with proj_size" if rnn.proj_size else rnn.cell_type
-            raise ConfigError(f"ONNX export covers the lstm, gru and rnn cells (ONNX's own RNN operators); a model "
-                              f"with {what} has none yet: use rnnkit's streams or rnnkit serve")
+    stepwise = [m for m in model.modules() if isinstance(m, Recurrent) and not _has_operator(m)]
+    if stepwise:
+        rnn = stepwise[0]
+        what = (f"{rnn.cell_type} with proj_size" if rnn.proj_size else
+                f"{rnn.cell_type} with zoneout" if rnn.zoneout else rnn.cell_type)
+        why = ("reads whole sequences of any length" if isinstance(model, (SequenceClassifier, Seq2Seq)) else
+               "is bidirectional" if any(r.bidirectional for r in stepwise) else None)
+        if why is not None:
+            raise ConfigError(f"a {type(model).__name__} with {what} has no ONNX export: ONNX has operators "
+                              f"for lstm, gru and rnn only, other cells export as one-step graphs, and this "
+                              f"model {why}; use rnnkit's streams or rnnkit serve")
+        with _stepwise(stepwise):
+            return _export_model(model, path, meta, stepwise=True)
+    return _export_model(model, path, meta, stepwise=False)
+
+
+def _export_model(model: nn.Module, path: Path, meta: dict[str, Any] | None, stepwise: bool) -> list[Path]:
     model = model.cpu().float().eval()
     cfg: Any = getattr(model, "config", None)
     config = cfg.to_dict() if hasattr(cfg, "to_dict") else {}
     meta = {"format": "rnnkit-onnx/1", "model": type(model).__name__, "config": config, **(meta or {})}
     b, t = 2, 3
+    if stepwise:  # one step per call: the traced step equations hold for T=1 only
+        t = 1
+        meta["steps_per_call"] = 1
     if isinstance(model, LanguageModel):
         names, states, axes = _states(model.rnn, b)
         return [_export(_StatefulGraph(model), (torch.zeros(b, t, dtype=torch.long), *states), path,

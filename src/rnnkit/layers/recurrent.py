@@ -383,8 +383,10 @@ class Recurrent(nn.Module):
         cell = self.cells[k]
         steps = inp.shape[0]
         scan = getattr(cell, "scan", None)
-        if scan is not None and not reverse and not self.zoneout:
-            return scan(inp, state, valid)  # the whole sequence at once
+        # the whole sequence at once; not while tracing for export, where the scan's Python
+        # chunking would be frozen into the graph (an exported graph takes one step per call)
+        if scan is not None and not reverse and not self.zoneout and not torch.jit.is_tracing():
+            return scan(inp, state, valid)
         if weights is not None:
             w_ih, w_hh = weights[0], weights[1]
             b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
