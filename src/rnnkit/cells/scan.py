@@ -42,15 +42,16 @@ def g(x: Tensor) -> Tensor:
     return F.relu(x) + torch.sigmoid(-F.relu(-x))
 
 
-def _chunked_scan(a: Tensor, b: Tensor, h0: Tensor | None, reverse: bool = False) -> Tensor:
+def _chunked_scan(a: Tensor, b: Tensor, h0: Tensor | None, reverse: bool = False, out: Tensor | None = None) -> Tensor:
     """``h`` (T, ...) of ``h_t = a_t h_{t-1} + b_t`` from ``a``, ``b`` (T, ...) and ``h0`` (...);
-    ``reverse``: ``h_t = a_t h_{t+1} + b_t`` from the last step back, ``h0`` entering after it.
+    ``reverse``: ``h_t = a_t h_{t+1} + b_t`` from the last step back, ``h0`` entering after it;
+    ``out``: a contiguous tensor like ``b`` to write ``h`` into.
 
     The chunks are strided views of the inputs and the output (no copies): the steps that do
     not fill a whole chunk (fewer than ``L``) run one at a time after the chunks (forward) or
     before them in time (reverse)."""
     steps, rest = a.shape[0], a.shape[1:]
-    h = torch.empty_like(b)
+    h = torch.empty_like(b) if out is None else out
     if steps == 0:
         return h
     length = max(1, math.isqrt(steps))  # chunk length ~ sqrt(T)
@@ -97,9 +98,12 @@ class _LinearScan(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         a, h, h0 = ctx.saved_tensors
-        # g_t = dL/dh_t + a_{t+1} g_{t+1}: the same recurrence backwards in time
-        a_next = torch.cat([a[1:], a.new_zeros(1, *a.shape[1:])])
-        grad_b = _chunked_scan(a_next, grad_h.contiguous(), None, reverse=True)
+        # g_t = dL/dh_t + a_{t+1} g_{t+1}: the same recurrence backwards in time, entered at
+        # the last step (g_{T-1} = dL/dh_{T-1}) so that a[1:] is the coefficient as a view
+        grad_h = grad_h.contiguous()
+        grad_b = torch.empty_like(grad_h)
+        grad_b[-1] = grad_h[-1]
+        _chunked_scan(a[1:], grad_h[:-1], grad_h[-1], reverse=True, out=grad_b[:-1])
         grad_a = torch.empty_like(a)  # g_t * h_{t-1}
         torch.mul(grad_b[1:], h[:-1], out=grad_a[1:])
         torch.mul(grad_b[0], h0, out=grad_a[0])
