@@ -39,7 +39,12 @@ def test_train_predict_evaluate(pjm_like, tmp_path):
     for name in ("model.safetensors", "best.safetensors", "test_report.json", "test_forecasts.png", "metrics.jsonl"):
         assert (out / name).exists(), name
     report = json.loads((out / "test_report.json").read_text())
-    assert report["windows"] == 80 - 6 + 1 and set(report["metrics"]) == {"model", "naive", "seasonal_naive", "mean"}
+    assert report["windows"] == 80 - 6 + 1
+    assert set(report["metrics"]) - {"served"} == {"model", "naive", "seasonal_naive", "mean"}
+    # the guard's verdict is printed and recorded; a served row exactly when it serves a baseline
+    guard = report["guard"]
+    assert f"guard: {guard['message']}" in " ".join(r.output.split())
+    assert ("served" in report["metrics"]) == (guard["serving"] != "model")
     # a second run into the same folder is refused
     r = runner.invoke(app, base + FAST + ["--duplicates", "mean", "--fill", "interpolate"])
     assert r.exit_code == 2 and "already holds a training run" in r.output
@@ -157,3 +162,24 @@ def test_help_wraps_on_a_narrow_terminal():
     run = subprocess.run([sys.executable, "-m", "rnnkit", "classify", "train", "--help"], capture_output=True,
                          text=True, env={**os.environ, "COLUMNS": "80"})
     assert run.returncode == 0 and "--validation-fraction" in run.stdout and "…" not in run.stdout
+
+
+def test_a_model_that_loses_to_a_baseline_says_so(tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=300, freq="D"),
+                       "price": 100 + np.cumsum(rng.normal(0, 1, 300))})
+    df.to_csv(tmp_path / "walk.csv", index=False)
+    out = tmp_path / "run"
+    args = ["forecast", "train", str(tmp_path / "walk.csv"), "--horizon", "4", "--context", "16", "--epochs", "1",
+            "--lr", "1e-6", "--no-instance-norm", "--hidden", "4", "--out", str(out), "-q"]
+    r = runner.invoke(app, [*args, "--fallback", "worst"])
+    assert r.exit_code == 2 and "unknown fallback 'worst'" in r.output
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "the model does not beat" in text and "--fallback baseline" in text and "served (" in text
+    guard = json.loads((out / "test_report.json").read_text())["guard"]
+    assert guard["model_wins"] is False and guard["serving"] == guard["best_baseline"]
+    r = runner.invoke(app, ["forecast", "predict", str(out / "model.safetensors"), str(tmp_path / "walk.csv"),
+                            "--output", str(tmp_path / "next.csv")])
+    assert r.exit_code == 0 and "note: validation" in " ".join(r.output.split())

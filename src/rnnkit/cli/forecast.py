@@ -65,9 +65,13 @@ def _print_backtest(bt) -> None:
     for target, metrics in bt.per_target.items():
         console.print(table_of(f"{target} (original units)", metrics, None))
     # scaled MSE: every target on one scale, as the table's last columns
-    best = min((k for k in bt.scaled if k != "model"), key=lambda k: bt.scaled[k]["mse"])
+    best = min((k for k in bt.scaled if k not in ("model", "served")), key=lambda k: bt.scaled[k]["mse"])
     ratio = bt.scaled["model"]["mse"] / bt.scaled[best]["mse"]
     console.print(f"model MSE / best baseline ({best}) MSE, scaled = {ratio:.3f}", highlight=False)
+    if "served" in bt.scaled:
+        served = bt.scaled["served"]["mse"] / bt.scaled[best]["mse"]
+        console.print(f"served ({bt.guard['serving']}, as the guard chose on validation) MSE / best baseline "
+                      f"MSE, scaled = {served:.3f}", highlight=False)
 
 
 def _write_backtest(bt, forecaster, out_dir: Path, prefix: str) -> None:
@@ -121,6 +125,10 @@ def train(
     early_stopping: Optional[int] = typer.Option(None, help=Help.EARLY_STOPPING),
     max_time: Optional[float] = typer.Option(None, help=Help.MAX_TIME),
     checkpoint_every: Optional[int] = typer.Option(None, help=Help.CHECKPOINT_EVERY),
+    fallback: Optional[str] = typer.Option(None, help="What to serve when the model does not beat the best "
+                                           "baseline on validation: baseline (default: the best baseline's "
+                                           "forecast), ensemble (the validation-weighted mix of model and "
+                                           "baseline) or none (the model, with a warning)."),
     seed: Optional[int] = typer.Option(None, help=Help.SEED),
     device: Optional[str] = typer.Option(None, help=Help.DEVICE),
     precision: Optional[str] = typer.Option(None, help=Help.PRECISION),
@@ -148,7 +156,8 @@ def train(
         likelihood=likelihood,
         quantiles=qs, instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed,
         device=device, precision=precision, max_time=max_time,
-        checkpoint_every=checkpoint_every), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        checkpoint_every=checkpoint_every, fallback=fallback),
+        **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     data = data_path(data) or data  # data:NAME
     series = f.read(data)  # read and checked once, for training and for the backtest
@@ -158,6 +167,9 @@ def train(
             allow_changed_data=allow_changed_data)
     console.print(f"trained: {f.stopped_because_}; {f.best_loss_text()} {f.best_valid_loss_:.4f}; "
                   f"model: {out / 'model.safetensors'}", highlight=False)
+    console.print(f"guard: {f.guard_.message()}" if f.guard_ is not None else
+                  "guard: no validation windows, so the model was not checked against the baselines "
+                  "before the test backtest", highlight=False)
     bt = f.backtest(series, "test")
     _print_backtest(bt)
     _write_backtest(bt, f, out, "test")
@@ -175,6 +187,8 @@ def predict(
     """Forecast the next horizon after the end of each series; write it to CSV."""
     f = Forecaster.load(checkpoint, device=device)
     frame = f.predict(data, future)
+    if f.guard_ is not None and not f.guard_.model_wins:
+        console.print(f"note: {f.guard_.message()}", highlight=False)
     atomic_write_text(output, frame.to_csv(index=False))
     console.print(frame.head(min(len(frame), 10)).to_string(index=False), highlight=False)
     console.print(f"{len(frame)} rows: {output}", highlight=False)

@@ -183,10 +183,15 @@ class Estimator:
         self.model_ = model.eval()
         self.best_valid_loss_ = result.best_valid_loss
         self.stopped_because_ = result.stopped_because
+        self._after_training()
         if self.run_dir and ranks.primary:
             self.save(Path(self.run_dir) / "model.safetensors")
         distributed.finish_fit(ranks)
         return result
+
+    def _after_training(self) -> None:
+        """What a family learns after its network (a forecaster's baseline guard), before the
+        fitted estimator is saved; nothing by default."""
 
     # ------------------------------------------------------------- persistence
     def _meta(self) -> dict[str, Any]:

@@ -11,7 +11,9 @@ Per series, rows are split in time order (``split``: fractions or row counts; or
 training windows are those whose whole target lies in the training rows (see
 :mod:`rnnkit.data.windows`). Metrics are reported in original units and on the scaled
 axis (what the ETT literature reports), for the model and for the naive, seasonal-naive
-and mean baselines on exactly the same windows.
+and mean baselines on exactly the same windows. After training, the baseline guard
+(:mod:`rnnkit.tasks.forecast_guard`) compares the model with the baselines on the
+validation windows and, if the model loses, says so and serves what ``fallback`` says.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.forecasting import baseline_forecasts, default_season, forecast_metrics, seasonal_scale
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.tasks.base import Estimator
+from rnnkit.tasks.forecast_guard import BaselineGuard, check_fallback
 
 TASK = "forecast"
 
@@ -101,10 +104,12 @@ class Backtest:
     target_cols: list[str] = field(default_factory=list)
     per_target: dict[str, dict[str, dict]] = field(default_factory=dict)  # target -> name -> metrics (original units)
     season: int | None = None  # the seasonal period of the seasonal-naive baseline and of MASE
+    guard: dict | None = None  # the baseline guard's validation verdict (see forecast_guard)
 
     def to_dict(self) -> dict:
         return {"split": self.split, "horizon": self.horizon, "windows": self.windows, "targets": self.target_cols,
-                "season": self.season, "metrics": self.metrics, "scaled": self.scaled, "per_target": self.per_target}
+                "season": self.season, "metrics": self.metrics, "scaled": self.scaled, "per_target": self.per_target,
+                "guard": self.guard}
 
 
 class Forecaster(Estimator):
@@ -120,6 +125,10 @@ class Forecaster(Estimator):
     or row counts, or ``valid_start``/``test_start`` dates; ``scaler`` (standard|minmax|none,
     per series, fitted on training rows); ``season`` for the seasonal baseline and MASE
     (None: from the time step); ``stride`` between training windows.
+
+    Guard: ``fallback`` (baseline|ensemble|none) is what is served when the model does not
+    beat the best baseline on the validation windows (see :mod:`rnnkit.tasks.forecast_guard`);
+    ``guard_`` holds the verdict, and backtests show the served forecast beside the model.
 
     Model (see :class:`~rnnkit.models.forecaster.ForecastNet`): ``cell``, ``hidden_size``,
     ``num_layers``, ``dropout``, ``decoder`` (direct|autoregressive), ``likelihood``
@@ -149,7 +158,8 @@ class Forecaster(Estimator):
                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
                  early_stopping: int | None = 5, seed: int = 0, device: str = "auto",
                  precision: str = "fp32", verbose: bool = False,
-                 run_dir: str | None = None, max_time: float | None = None, checkpoint_every: int = 0) -> None:
+                 run_dir: str | None = None, max_time: float | None = None, checkpoint_every: int = 0,
+                 fallback: str = "baseline") -> None:
         self.horizon, self.context, self.target, self.time_col = horizon, context, target, time_col
         self.past_covariates, self.known_covariates, self.calendar = past_covariates, known_covariates, calendar
         self.id_col, self.time_format, self.dayfirst = id_col, time_format, dayfirst
@@ -165,6 +175,7 @@ class Forecaster(Estimator):
         self.precision = precision
         self.verbose, self.run_dir, self.max_time = verbose, run_dir, max_time
         self.checkpoint_every = checkpoint_every
+        self.fallback = fallback
 
     # ------------------------------------------------------------- data
     def _check_params(self) -> None:
@@ -174,6 +185,7 @@ class Forecaster(Estimator):
             raise ConfigError(f"stride must be at least 1 and warmup at least 0, got {self.stride}, {self.warmup}")
         if self.freq is not None:
             parse_step(self.freq)
+        check_fallback(self.fallback)
 
     @property
     def _reach(self) -> int:
@@ -272,12 +284,52 @@ class Forecaster(Estimator):
         model = ForecastNet(config)
         train = WindowBatches(arrays, train_index, self._reach, self.horizon, self.batch_size, True, self.seed)
         valid = WindowBatches(arrays, valid_index, self._reach, self.horizon, 256, False)
-        self._train(model, train, valid, resume)
+        self._guard_series = sset  # for the guard, after training and before the model is saved
+        try:
+            self._train(model, train, valid, resume)
+        finally:
+            self.__dict__.pop("_guard_series", None)
+
+    def _after_training(self) -> None:
+        """The baseline guard on the validation windows (``guard_``; None without any)."""
+        sset = self.__dict__.pop("_guard_series", None)
+        self.guard_: BaselineGuard | None = None
+        if sset is None or self.evaluated_on_ == "train":
+            return
+        ys, models = [], []
+        bases: dict[str, list[np.ndarray]] = {}
+        for s in sset.series:
+            w = self._series_windows(s, "valid", 1)
+            if w is None:
+                continue
+            ys.append(w["y_z"])
+            models.append(w["point_z"])
+            for k, v in self._guard_candidates(w["base_z"]).items():
+                bases.setdefault(k, []).append(v)
+        bases = {k: v for k, v in bases.items() if len(v) == len(ys)}
+        if not ys or not bases:
+            return
+        self.guard_ = BaselineGuard.decide(self.fallback, np.concatenate(ys), np.concatenate(models),
+                                           {k: np.concatenate(v) for k, v in bases.items()})
+
+    def _guard_candidates(self, base_z: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The baselines computable from the model's own input window (the seasonal naive
+        forecast only when the season fits in it)."""
+        return {k: v for k, v in base_z.items() if k != "seasonal_naive" or self.season_ <= self._reach}
+
+    def _served(self, point_z: np.ndarray, targets_z: np.ndarray, origins: np.ndarray) -> np.ndarray | None:
+        """The forecast the guard serves instead of ``point_z`` (scaled), or None: the model's."""
+        guard = getattr(self, "guard_", None)
+        if guard is None or guard.serving == "model":
+            return None
+        base = baseline_forecasts(targets_z, origins, self.horizon, self.context, self.season_)
+        return guard.serve(point_z, base)
 
     def _meta(self) -> dict:
         return {"target_cols": self.target_cols_, "freq": self.freq_, "calendar": self.calendar_,
                 "season": self.season_, "scalers": {k: v.to_dict() for k, v in self.scalers_.items()},
-                "n_series": self.n_series_}
+                "n_series": self.n_series_,
+                "guard": None if getattr(self, "guard_", None) is None else self.guard_.to_dict()}
 
     def _train(self, model: ForecastNet, train: WindowBatches, valid: WindowBatches, resume: bool) -> None:
         task = ForecastTask(model, train, valid, self._checkpoint_meta())
@@ -358,6 +410,10 @@ class Forecaster(Estimator):
                 known = np.concatenate([z.astype(np.float32), known], 1)
             past = inputs[None] if history else inputs[None, -self._reach:]
             point, iv = self._forecast(past, known[None].astype(np.float32))
+            targets_z = inputs[:, :len(self.target_cols_)]
+            served = self._served(point, targets_z, np.array([len(targets_z)]))
+            if served is not None:  # the guard's forecast; the model's intervals do not describe it
+                point, iv = served, None
             frame = {"time": times}
             if self.id_col:
                 frame = {self.id_col: [s.key] * self.horizon, **frame}
@@ -395,27 +451,28 @@ class Forecaster(Estimator):
         if split not in ("train", "valid", "test", "all"):
             raise ConfigError(f"split must be train, valid, test or all, got {split!r}")
         sset = self.read(data)
-        preds: dict[str, list[np.ndarray]] = {"model": [], "naive": [], "seasonal_naive": [], "mean": []}
+        guard = getattr(self, "guard_", None)
+        serving = guard is not None and guard.serving != "model"
+        preds: dict[str, list[np.ndarray]] = {"model": [], **({"served": []} if serving else {}),
+                                              "naive": [], "seasonal_naive": [], "mean": []}
         scaled: dict[str, list[np.ndarray]] = {k: [] for k in preds}
         ys, ys_scaled, scales, per_series = [], [], [], []
         for s in sset.series:
-            bounds = self._bounds(s)
-            origins = window_origins(bounds, split, max(self._reach, self.season_), self.horizon, stride)
-            if len(origins) == 0:
+            w = self._series_windows(s, split, stride)
+            if w is None:
                 continue
-            scaler = self._scaler_for(s.key)
-            inputs, known, targets = self._scaled(s, scaler)
-            past, future, y_z = window_arrays(inputs, known, targets, origins, self._reach, self.horizon)
-            point_z, iv_z = self._forecast(past, future)
-            base_z = baseline_forecasts(targets, origins, self.horizon, self.context, self.season_)
+            scaler, point_z, iv_z, y_z = w["scaler"], w["point_z"], w["iv_z"], w["y_z"]
             y = self._unscale(scaler, y_z)
             ys.append(y)
             ys_scaled.append(y_z)
-            scales.append(np.broadcast_to(seasonal_scale(s.targets[:bounds.train_end], self.season_), y.shape))
-            for name, z in [("model", point_z), *base_z.items()]:
+            scales.append(np.broadcast_to(seasonal_scale(s.targets[:w["train_end"]], self.season_), y.shape))
+            forecasts = [("model", point_z), *w["base_z"].items()]
+            if serving:
+                forecasts.insert(1, ("served", guard.serve(point_z, w["base_z"])))
+            for name, z in forecasts:
                 scaled[name].append(z)
                 preds[name].append(self._unscale(scaler, z))
-            per_series.append({"key": s.key, "times": s.times[origins], "step": s.times[1] - s.times[0],
+            per_series.append({"key": s.key, "times": s.times[w["origins"]], "step": s.times[1] - s.times[0],
                                "actual": y, "forecast": self._unscale(scaler, point_z),
                                "interval": None if iv_z is None else self._unscale(scaler, iv_z),
                                "history": s.targets, "history_times": s.times})
@@ -434,17 +491,35 @@ class Forecaster(Estimator):
                 per_target[col] = {k: forecast_metrics(y_all[..., j], np.concatenate(preds[k])[..., j],
                                                        scale_all[..., j]) for k in names}
         return Backtest(split, self.horizon, len(y_all), metrics, metrics_scaled, per_series, list(self.target_cols_),
-                        per_target, self.season_)
+                        per_target, self.season_, None if guard is None else guard.to_dict())
+
+    def _series_windows(self, s, split: str, stride: int) -> dict | None:
+        """One series' windows in ``split``: origins, the scaler, scaled targets ``y_z``, the
+        model's point forecasts and intervals, and every baseline (scaled); None if none fits."""
+        bounds = self._bounds(s)
+        origins = window_origins(bounds, split, max(self._reach, self.season_), self.horizon, stride)
+        if len(origins) == 0:
+            return None
+        scaler = self._scaler_for(s.key)
+        inputs, known, targets = self._scaled(s, scaler)
+        past, future, y_z = window_arrays(inputs, known, targets, origins, self._reach, self.horizon)
+        point_z, iv_z = self._forecast(past, future)
+        return {"origins": origins, "scaler": scaler, "y_z": y_z, "point_z": point_z, "iv_z": iv_z,
+                "base_z": baseline_forecasts(targets, origins, self.horizon, self.context, self.season_),
+                "train_end": bounds.train_end}
 
     def score(self, data) -> float:
-        """Negative test MSE (greater is better, as scikit-learn expects)."""
-        return -self.backtest(data).metrics["model"]["mse"]
+        """Negative test MSE of what is served (greater is better, as scikit-learn expects)."""
+        metrics = self.backtest(data).metrics
+        return -metrics["served" if "served" in metrics else "model"]["mse"]
 
     # ------------------------------------------------------------- persistence
     def _restore(self, meta: dict) -> None:
         self.target_cols_, self.freq_, self.calendar_ = meta["target_cols"], meta["freq"], meta["calendar"]
         self.season_, self.n_series_ = meta["season"], meta.get("n_series", 1)
         self.scalers_ = {k: Scaler.from_dict(v) for k, v in meta["scalers"].items()}
+        guard = meta.get("guard")
+        self.guard_ = None if guard is None else BaselineGuard.from_dict(guard)
 
 
 __all__ = ["Forecaster", "Backtest", "ForecastTask", "TASK"]

@@ -89,9 +89,15 @@ class ForecasterStream(ForecastStream):
             known = np.concatenate([z, known], 1)
         out = torch.from_numpy(super().forecast(known[None].astype(np.float32)))
         model = self.model
-        point = f._unscale(self.scaler, model.point(out).numpy()[0])
-        frame: dict[str, Any] = {"time": times}
+        point_z = model.point(out).numpy()
         iv = model.intervals(out)
+        # the baseline guard's forecast, from the rows the model reads (the window's targets)
+        targets_z = self.window[0, :, :len(f.target_cols_)].astype(np.float64)
+        served = f._served(point_z, targets_z, np.array([len(targets_z)]))
+        if served is not None:
+            point_z, iv = served, None
+        point = f._unscale(self.scaler, point_z[0])
+        frame: dict[str, Any] = {"time": times}
         for j, col in enumerate(f.target_cols_):
             frame[col] = point[:, j]
             if iv is not None:
