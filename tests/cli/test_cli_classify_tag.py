@@ -185,3 +185,28 @@ def test_test_labels_never_seen_and_training_without_held_out_data(tmp_path, ucr
     assert r.exit_code == 0, r.output
     text = " ".join(r.output.split())
     assert "training-data (no held-out data)" in text and "best training loss" in text and ": valid " not in text
+
+
+def test_text_classification_prints_the_bag_of_words_baseline(tmp_path):
+    pytest.importorskip("sklearn")
+    good, bad = ["great", "fine", "superb", "lovely"], ["dull", "awful", "boring", "poor"]
+
+    def write(path, n, seed):
+        r = np.random.default_rng(seed)
+        rows = []
+        for i in range(n):
+            words = list(r.choice(good if i % 2 else bad, 2)) + list(r.choice(["a", "film", "plot", "the"], 3))
+            r.shuffle(words)
+            rows.append(f"{'pos' if i % 2 else 'neg'}\t{' '.join(words)}\n")
+        path.write_text("".join(rows))
+        return path
+
+    train, test = write(tmp_path / "train.tsv", 60, 0), write(tmp_path / "test.tsv", 20, 1)
+    out = tmp_path / "run"
+    r = run("classify", "train", "--train", train, "--test", test, "--out", out, *TINY)
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "baseline: TF-IDF (word 1-2 grams) + logistic regression" in text and "test accuracy 100.00%" in text
+    report = json.loads((out / "test_report.json").read_text())
+    assert report["baseline"]["accuracy"] == 1.0  # the words decide the class: the linear model gets it all
+    assert report["baseline"]["model_beats_baseline"] == (report["accuracy"] > 1.0)

@@ -113,8 +113,37 @@ def train(
             resume=resume, overwrite=overwrite,
             allow_changed_data=allow_changed_data)
     if test_data is not None and clf.stopped_because_ != "interrupted":
-        _score_and_write(clf, test_data, out, "test")
+        accuracy = _score_and_write(clf, test_data, out, "test")
+        if train_data.kind == "text" and accuracy is not None:
+            _text_baseline(train_data, test_data, accuracy, out)
     report_fit(clf, out, "classify")
+
+
+def _text_baseline(train_data, test_data, accuracy: float, out: Path) -> None:
+    """The bag-of-words baseline on the same split, beside the model (and in test_report.json)."""
+    import json
+
+    from rnnkit.errors import ConfigError
+    from rnnkit.evaluation.text_baseline import bag_of_words_baseline
+    from rnnkit.outputs import atomic_write_text
+
+    seen = {str(v) for v in train_data.y}  # as the model's accuracy: test labels seen in training
+    test = [(x, y) for x, y in zip(test_data.X, test_data.y) if str(y) in seen]
+    try:
+        base = bag_of_words_baseline(train_data.X, train_data.y, [x for x, _ in test], [y for _, y in test])
+    except ConfigError as e:
+        console.print(f"baseline: skipped ({e})", highlight=False)
+        return
+    verdict = ("the model beats it" if accuracy > base["accuracy"] else
+               "WARNING the model does not beat this bag-of-words baseline (a pretrained encoder, "
+               "--encoder, is the recurrent answer on small text data)")
+    console.print(f"baseline: {base['name']} (C={base['C']:g}, fitted on the training texts): test accuracy "
+                  f"{base['accuracy']:.2%} vs the model's {accuracy:.2%}: {verdict}", highlight=False)
+    report_path = out / "test_report.json"
+    if report_path.exists():
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        report["baseline"] = {**base, "model_beats_baseline": accuracy > base["accuracy"]}
+        atomic_write_text(report_path, json.dumps(report, indent=1))
 
 
 def _znorm(value: Optional[str]):
@@ -128,7 +157,7 @@ def _znorm(value: Optional[str]):
     return choices[value]
 
 
-def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = None) -> None:
+def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = None) -> float | None:
     from rnnkit.cli.reports import label_ids, report_predictions, write_csv
 
     proba = clf.predict_proba(data.X)
@@ -144,6 +173,8 @@ def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = 
         y_pred = proba.argmax(1)
         keep = y_true >= 0
         report_predictions(y_true[keep], y_pred[keep], clf.classes_.tolist(), out_dir, name)
+        return float((y_pred[keep] == y_true[keep]).mean()) if keep.any() else None  # as printed
+    return None
 
 
 @app.command()
