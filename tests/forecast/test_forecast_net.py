@@ -113,3 +113,31 @@ def test_highway_can_express_the_seasonal_naive_forecast():
     torch.testing.assert_close(net.point(net(past, torch.zeros(3, H, 0))), expected)
     with pytest.raises(ValueError, match="highway reads the last 8"):
         net(torch.randn(3, 6, 2), torch.zeros(3, H, 0))
+
+
+def test_revin_round_trips_and_starts_at_the_context_mean():
+    import torch
+
+    from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
+
+    torch.manual_seed(0)
+    for likelihood in ("point", "gaussian", "quantile"):
+        net = ForecastNet(ForecastNetConfig(n_targets=2, horizon=3, hidden_size=4, revin=True, likelihood=likelihood))
+        past = torch.randn(5, 10, 2) * 3 + 7
+        out = net(past, torch.zeros(5, 3, 0))
+        # head and highway start at zero: the forecast is the context mean (for any gamma, beta = 0)
+        with torch.no_grad():
+            net.revin_weight.fill_(2.5)
+        shifted = net(past, torch.zeros(5, 3, 0))
+        assert torch.allclose(net.point(out), past.mean(1, keepdim=True).expand(5, 3, 2), atol=1e-5)
+        assert torch.allclose(net.point(shifted), net.point(out), atol=1e-5)
+        # the normalisation and its inverse are each other's inverse
+        loc, scale = net._norm(past)
+        z = net._normalise(past, loc[:, None], scale[:, None])
+        raw = z[:, :3, :, None].expand(-1, -1, -1, net.config.n_params)
+        back = net._denorm(raw, loc, scale)
+        assert torch.allclose(back[..., 0], past[:, :3], atol=1e-4)
+    # the affine parameters learn
+    net = ForecastNet(ForecastNetConfig(n_targets=1, horizon=2, hidden_size=4, revin=True))
+    net.loss(net(torch.randn(4, 8, 1), torch.zeros(4, 2, 0)), torch.randn(4, 2, 1)).backward()
+    assert net.revin_weight.grad is not None and net.revin_bias.grad is not None

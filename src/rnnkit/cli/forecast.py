@@ -118,7 +118,11 @@ def train(
     quantiles: Optional[str] = typer.Option(None, help="Quantiles for --likelihood quantile, comma-separated."),
     instance_norm: Optional[bool] = typer.Option(None, "--instance-norm/--no-instance-norm",
                                        help="Forecast the change from each window's last value, in its own scale."),
-    epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training windows."),
+    revin: Optional[bool] = typer.Option(None, "--revin/--no-revin",
+                                         help="RevIN instead (Kim et al. 2022): centre each window on its mean, "
+                                              "scale by its std, with a learnable affine map per target."),
+    epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training windows (early stopping "
+                                         "usually ends training first)."),
     batch_size: Optional[int] = typer.Option(None, help="Windows per batch."),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate."),
     clip: Optional[float] = typer.Option(None, help=Help.CLIP),
@@ -154,7 +158,8 @@ def train(
         split=_split(split), valid_start=valid_start, test_start=test_start, scaler=scaler, season=season, cell=cell,
         hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, zoneout=zoneout, decoder=decoder,
         likelihood=likelihood,
-        quantiles=qs, instance_norm=instance_norm, epochs=epochs, batch_size=batch_size, lr=lr, clip=clip, seed=seed,
+        quantiles=qs, instance_norm=instance_norm, revin=revin, epochs=epochs, batch_size=batch_size, lr=lr,
+        clip=clip, seed=seed,
         device=device, precision=precision, max_time=max_time,
         checkpoint_every=checkpoint_every, fallback=fallback),
         **never_if_zero(early_stopping=early_stopping), verbose=not quiet,

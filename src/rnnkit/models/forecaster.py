@@ -13,7 +13,13 @@ encoder sees them, and the forecast is mapped back, so the network predicts the 
 from the last value in units of the window's own variability. A forecaster that outputs
 zeros is then the naive last-value forecast: the network starts from the strong baseline
 and learns corrections, and a level shift between training and test years costs nothing
-(Kim et al. 2022, RevIN; Zeng et al. 2023, NLinear).
+(Zeng et al. 2023, NLinear).
+
+*RevIN* (``revin=True``; Kim et al. 2022, reversible instance normalisation) instead centres
+each window's targets on their *mean* over the context, divides by their standard
+deviation, and applies a learnable affine map per target, ``x' = gamma (x - mean) / std +
+beta``; the output goes back through the inverse, ``y = (y' - beta) / gamma * std + mean``.
+An all-zero output is then the context mean (the highway can learn the last value).
 
 With ``highway`` > 0 a linear map from each target's last ``highway`` (normalised) values
 to its H future values is added to the output, as in LSTNet (Lai et al. 2018): it carries
@@ -61,6 +67,7 @@ class ForecastNetConfig:
     instance_norm: bool = True
     teacher_forcing: float = 0.0
     norm_window: int = 0  # instance-norm statistics over the last this many steps (0: all of ``past``)
+    revin: bool = False  # reversible instance normalisation: mean/std per window and a learnable affine map
     highway: int = 0  # LSTNet's linear autoregressive highway over the last this many steps (0: none)
 
     def __post_init__(self) -> None:
@@ -99,6 +106,9 @@ class ForecastNet(nn.Module):
                                      dropout=c.dropout if c.num_layers > 1 else 0.0, zoneout=c.zoneout)
             self.head = nn.Linear(c.hidden_size, out)
         self.highway = nn.Linear(c.highway, c.horizon) if c.highway else None
+        if c.revin:  # RevIN's affine map, per target: starts as the identity
+            self.revin_weight = nn.Parameter(torch.ones(c.n_targets))
+            self.revin_bias = nn.Parameter(torch.zeros(c.n_targets))
         # Start from "no change": with instance norm an all-zero output is the naive forecast.
         for layer in (self.head, self.highway):
             if layer is not None:
@@ -108,12 +118,22 @@ class ForecastNet(nn.Module):
     def _norm(self, past: Tensor) -> tuple[Tensor, Tensor]:
         n = self.config.n_targets
         y = past[..., :n]
-        if not self.config.instance_norm:
+        if not (self.config.instance_norm or self.config.revin):
             return torch.zeros_like(y[:, -1]), torch.ones_like(y[:, -1])
-        loc = y[:, -1]  # (B, n): the last observed value
         window = y[:, -self.config.norm_window:] if self.config.norm_window else y
+        loc = window.mean(1) if self.config.revin else y[:, -1]  # (B, n): the mean, or the last observed value
         scale = window.std(1, unbiased=False).add(1e-5)  # (B, n)
         return loc, scale
+
+    def _normalise(self, v: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
+        """Targets (B, [T,] n) into the network's units; ``loc``/``scale`` broadcast over time."""
+        z = (v - loc) / scale
+        return z * self.revin_weight + self.revin_bias if self.config.revin else z
+
+    def _gamma(self) -> Tensor:
+        # RevIN's weight away from zero (its sign kept), so that the inverse map exists
+        w = self.revin_weight
+        return torch.where(w >= 0, w.clamp_min(1e-5), w.clamp_max(-1e-5))
 
     def forward(self, past: Tensor, future: Tensor, y: Tensor | None = None) -> Tensor:
         """``y`` (B, H, n_targets) is only read for teacher forcing in training."""
@@ -124,7 +144,7 @@ class ForecastNet(nn.Module):
         if future.shape[1:] != (c.horizon, c.n_known):
             raise ValueError(f"future must be (batch, {c.horizon}, {c.n_known}), got {tuple(future.shape)}")
         loc, scale = self._norm(past)
-        targets = (past[..., :c.n_targets] - loc[:, None]) / scale[:, None]
+        targets = self._normalise(past[..., :c.n_targets], loc[:, None], scale[:, None])
         h, state = self.encoder(torch.cat([targets, past[..., c.n_targets:]], -1))
         B = past.shape[0]
         if c.decoder == "direct":
@@ -139,7 +159,7 @@ class ForecastNet(nn.Module):
                 steps.append(raw_k)
                 prev = self._point_raw(raw_k)
                 if self.training and y is not None and c.teacher_forcing > 0:
-                    true = (y[:, k] - loc) / scale
+                    true = self._normalise(y[:, k], loc, scale)
                     use = (torch.rand(B, 1, device=past.device) < c.teacher_forcing).to(true.dtype)
                     prev = use * true + (1 - use) * prev
             raw = torch.stack(steps, 1)
@@ -162,9 +182,17 @@ class ForecastNet(nn.Module):
 
     def _denorm(self, raw: Tensor, loc: Tensor, scale: Tensor) -> Tensor:
         loc, scale = loc[:, None, :, None], scale[:, None, :, None]
+        std_scale = scale
+        if self.config.revin:  # undo the affine map first: (raw - beta) / gamma
+            gamma = self._gamma()[:, None]
+            if self.config.likelihood == "gaussian":
+                raw = torch.cat([(raw[..., :1] - self.revin_bias[:, None]) / gamma, raw[..., 1:]], -1)
+                std_scale = scale / gamma.abs()
+            else:
+                raw = (raw - self.revin_bias[:, None]) / gamma
         if self.config.likelihood == "gaussian":
             mean = raw[..., :1] * scale + loc
-            std = (F.softplus(raw[..., 1:] + 0.5413) + 1e-3) * scale  # softplus(0.5413) = 1: starts at one window std
+            std = (F.softplus(raw[..., 1:] + 0.5413) + 1e-3) * std_scale  # softplus(0.5413) = 1: one window std
             return torch.cat([mean, std], -1)
         return raw * scale + loc
 

@@ -132,12 +132,15 @@ class Forecaster(Estimator):
 
     Model (see :class:`~rnnkit.models.forecaster.ForecastNet`): ``cell``, ``hidden_size``,
     ``num_layers``, ``dropout``, ``decoder`` (direct|autoregressive), ``likelihood``
-    (point|gaussian|quantile), ``quantiles``, ``instance_norm``, ``highway`` (LSTNet's linear
+    (point|gaussian|quantile), ``quantiles``, ``instance_norm`` (shift by the last value),
+    ``revin`` (instead: RevIN, centred on the window mean, learnable affine), ``highway`` (LSTNet's linear
     shortcut over the context), ``teacher_forcing``;
     ``warmup``: rows the encoder reads before the context to settle its state (in training
     and prediction alike; ``predict(..., history=True)`` reads the whole history).
-    Training: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``clip``,
-    ``early_stopping`` (epochs without a better validation loss), ``seed``, ``device``,
+    Training: ``epochs`` (a cap: 100 by default, so that short series train until validation
+    stops improving rather than until a small count runs out), ``batch_size``, ``lr``,
+    ``weight_decay``, ``clip``, ``early_stopping`` (epochs without a better validation loss;
+    5), ``seed``, ``device``,
     ``verbose``, ``run_dir`` (keep checkpoints and metrics there; resume from it), ``max_time``.
     """
 
@@ -154,12 +157,12 @@ class Forecaster(Estimator):
                  cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
                  zoneout: float = 0.0, decoder: str = "direct", likelihood: str = "point",
                  quantiles: tuple = (0.1, 0.5, 0.9),
-                 instance_norm: bool = True, highway: bool = True, teacher_forcing: float = 0.0, epochs: int = 20,
+                 instance_norm: bool = True, highway: bool = True, teacher_forcing: float = 0.0, epochs: int = 100,
                  batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0, clip: float | None = 1.0,
                  early_stopping: int | None = 5, seed: int = 0, device: str = "auto",
                  precision: str = "fp32", verbose: bool = False,
                  run_dir: str | None = None, max_time: float | None = None, checkpoint_every: int = 0,
-                 fallback: str = "baseline") -> None:
+                 fallback: str = "baseline", revin: bool = False) -> None:
         self.horizon, self.context, self.target, self.time_col = horizon, context, target, time_col
         self.past_covariates, self.known_covariates, self.calendar = past_covariates, known_covariates, calendar
         self.id_col, self.time_format, self.dayfirst = id_col, time_format, dayfirst
@@ -175,7 +178,7 @@ class Forecaster(Estimator):
         self.precision = precision
         self.verbose, self.run_dir, self.max_time = verbose, run_dir, max_time
         self.checkpoint_every = checkpoint_every
-        self.fallback = fallback
+        self.fallback, self.revin = fallback, revin
 
     # ------------------------------------------------------------- data
     def _check_params(self) -> None:
@@ -278,7 +281,8 @@ class Forecaster(Estimator):
                                    num_layers=self.num_layers, dropout=self.dropout, zoneout=self.zoneout,
                                    decoder=self.decoder,
                                    likelihood=self.likelihood, quantiles=list(self.quantiles),
-                                   instance_norm=self.instance_norm, teacher_forcing=self.teacher_forcing,
+                                   instance_norm=self.instance_norm, revin=self.revin,
+                                   teacher_forcing=self.teacher_forcing,
                                    norm_window=self.context, highway=self.context if self.highway else 0)
         torch.manual_seed(self.seed)
         model = ForecastNet(config)
