@@ -68,6 +68,10 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _shown(value: Any) -> str:
+    return "off" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def model_defaults(estimator: Any) -> Callable[[F], F]:
     """Options named after a parameter of ``estimator`` take its default: they must default
     to ``None`` here (so the estimator stays the one source of each default; a command that
@@ -83,8 +87,11 @@ def model_defaults(estimator: Any) -> Callable[[F], F]:
                 raise TypeError(f"{fn.__module__}.{fn.__name__}: option {p.name} sets its own default "
                                 f"({info.default!r}); leave it None so that {estimator.__name__}'s applies")
             value = defaults[p.name]
-            info.show_default = "off" if value is None else str(value).lower() if isinstance(value, bool) \
-                else str(value)
+            by_input = getattr(estimator, "AUTO_DEFAULTS", {}).get(p.name)
+            if value == "auto" and by_input:  # e.g. "auto: 128 for text, 64 for series"
+                info.show_default = "auto: " + ", ".join(f"{_shown(v)} for {kind}" for kind, v in by_input.items())
+                continue
+            info.show_default = _shown(value)
         return fn
 
     return decorate

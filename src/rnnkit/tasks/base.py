@@ -123,13 +123,17 @@ class Estimator:
         ``device``, ``precision``, ``checkpoint_every``; ``verbose`` -> the progress bar), then the family's
         ``fixed`` values; anything else keeps the Trainer's default. Without
         ``checkpoint_every`` an estimator checkpoints at epoch ends only."""
-        p = self.get_params()
+        p = self._effective_params()
         optim = OptimConfig(**{k: p[k] for k in ("optimizer", "lr", "weight_decay", "schedule") if k in p})
         own: dict[str, Any] = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device",
                                                  "precision", "checkpoint_every") if k in p}
         values: dict[str, Any] = {"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
                                   "sample_every": 0.0, "log_every": 1, **own, **fixed}
         return TrainerConfig(**values)
+
+    def _effective_params(self) -> dict[str, Any]:
+        """The parameters as this fit uses them (a family may resolve ``"auto"`` defaults)."""
+        return self.get_params()
 
     def check_params(self: E) -> E:
         """Raise a :class:`ConfigError` for a hyperparameter no fit could use; ``fit`` calls it

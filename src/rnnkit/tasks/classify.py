@@ -52,7 +52,9 @@ class RNNClassifier(RecurrentEstimator):
     out for early stopping and the best epoch's weights are kept; with
     ``validation_fraction=0`` the model is chosen by its loss on the training data (the
     protocol of the published FCN and LSTM-FCN results, for very small training sets).
-    ``conv_branch=True`` adds LSTM-FCN's convolutional branch (series input). ``znorm``:
+    ``conv_branch=True`` adds LSTM-FCN's convolutional branch (series input). Parameters left
+    at ``"auto"`` take their value from the input (:attr:`AUTO_DEFAULTS`: text or series).
+    ``znorm``:
     ``True`` z-normalises every series on its own (the UCR convention: shape, not level),
     ``False`` standardises each channel with training-set statistics, ``"auto"`` picks the
     first for univariate and the second for multivariate series.
@@ -60,14 +62,32 @@ class RNNClassifier(RecurrentEstimator):
 
     TASK = TASK
 
-    def __init__(self, cell: str = "lstm", hidden_size: int = 128, num_layers: int = 1, bidirectional: bool = True,
-                 pooling: str = "last", dropout: float = 0.0, zoneout: float = 0.0, znorm: bool | str = "auto",
-                 conv_branch: bool = False,
+    #: Defaults by input: for text, a BiLSTM over learnt word embeddings with early stopping on a
+    #: held-out tenth; for series, the LSTM-FCN configuration of benchmarks/bench_ucr.py (BiLSTM 64
+    #: with the convolutional branch, 150 epochs with a cosine schedule, the model chosen by its
+    #: training loss: the published FCN/LSTM-FCN protocol for the small UCR training sets), which
+    #: scored 90.8 % mean test accuracy over 11 UCR sets where the text defaults scored less.
+    AUTO_DEFAULTS = {
+        "hidden_size": {"text": 128, "series": 64},
+        "dropout": {"text": 0.0, "series": 0.2},
+        "conv_branch": {"text": False, "series": True},
+        "epochs": {"text": 50, "series": 150},
+        "batch_size": {"text": 32, "series": 16},
+        "lr": {"text": 1e-3, "series": 3e-3},
+        "schedule": {"text": "constant", "series": "cosine"},
+        "early_stopping": {"text": 10, "series": None},
+        "validation_fraction": {"text": 0.1, "series": 0.0},
+    }
+
+    def __init__(self, cell: str = "lstm", hidden_size: int | str = "auto", num_layers: int = 1,
+                 bidirectional: bool = True, pooling: str = "last", dropout: float | str = "auto", zoneout: float = 0.0,
+                 znorm: bool | str = "auto", conv_branch: bool | str = "auto",
                  embedding_size: int = 100, char_features: bool = False, min_freq: int = 1, lowercase: bool = True,
-                 epochs: int = 50, batch_size: int = 32, lr: float = 1e-3, optimizer: str = "adam",
-                 weight_decay: float = 0.0, schedule: str = "constant", clip: float | None = 5.0,
-                 class_weight: str | None = None, label_smoothing: float = 0.0, early_stopping: int | None = 10,
-                 validation_fraction: float = 0.1, max_time: float | None = None,
+                 epochs: int | str = "auto", batch_size: int | str = "auto", lr: float | str = "auto",
+                 optimizer: str = "adam", weight_decay: float = 0.0, schedule: str = "auto", clip: float | None = 5.0,
+                 class_weight: str | None = None, label_smoothing: float = 0.0,
+                 early_stopping: int | str | None = "auto",
+                 validation_fraction: float | str = "auto", max_time: float | None = None,
                  checkpoint_every: int = 0, seed: int = 0,
                  device: str = "auto",
                  precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
@@ -99,10 +119,11 @@ class RNNClassifier(RecurrentEstimator):
         return SequenceClassifierConfig(
             num_classes=len(self.classes_), input_size=None if text else self.n_features_in_,
             vocab_size=len(self.encoder_.words) if text else None, embedding_size=self.embedding_size,
-            num_chars=len(chars) if chars is not None else 0, cell=self.cell, hidden_size=self.hidden_size,
-            num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self.dropout,
+            num_chars=len(chars) if chars is not None else 0, cell=self.cell,
+            hidden_size=self._effective("hidden_size"),
+            num_layers=self.num_layers, bidirectional=self.bidirectional, dropout=self._effective("dropout"),
             pooling=self.pooling, znorm=self._per_series_znorm() and not text,
-            conv_branch=self.conv_branch and not text, zoneout=self.zoneout)
+            conv_branch=bool(self._effective("conv_branch")) and not text, zoneout=self.zoneout)
 
     def _per_series_znorm(self) -> bool:
         if self.znorm == "auto":  # shape matters for one channel; levels carry information across several
@@ -130,7 +151,7 @@ class RNNClassifier(RecurrentEstimator):
             v_items, v_kind = self._items(X_valid)
             v_inputs, v_chars = self._encoded(v_items, v_kind)
             valid = (v_inputs, to_targets(self.classes_, y_valid), v_chars)
-        split = (lambda t: stratified_split(np.asarray(t), self.validation_fraction, self.seed))
+        split = (lambda t: stratified_split(np.asarray(t), self._effective("validation_fraction"), self.seed))
         train_batches, valid_batches = self._train_valid_batches(inputs, targets, chars, valid, split)
         torch.manual_seed(self.seed)
         model = SequenceClassifier(self._model_config())

@@ -13,7 +13,7 @@ synced many-to-many (logits ``(B, T, C)``, only valid steps counted) problems.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -163,11 +163,29 @@ class RecurrentEstimator(Estimator):
     encoder_: TokenEncoder
     n_features_in_: int
 
+    #: parameters whose default depends on the input ("auto" in the parameters): name -> {kind: value}
+    AUTO_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def _effective(self, name: str) -> Any:
+        """A parameter's value for this fit: an ``"auto"`` default resolved by the input kind."""
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto" and name in self.AUTO_DEFAULTS:
+            return self.AUTO_DEFAULTS[name][getattr(self, "input_kind_", "text")]
+        return value
+
+    def _effective_params(self) -> dict[str, Any]:
+        return {name: self._effective(name) for name in self.get_params()}
+
     def _check_params(self) -> None:
         if self.class_weight not in (None, "balanced"):
             raise ConfigError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ConfigError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        for name in self.AUTO_DEFAULTS:
+            value = getattr(self, name)
+            if isinstance(value, str) and value != "auto" and name != "schedule":
+                raise ConfigError(f"{name} must be a value or 'auto', got {value!r}")
+        fraction = self.validation_fraction
+        if not (fraction == "auto" or 0 <= fraction < 1):
+            raise ConfigError(f"validation_fraction must be in [0, 1), got {fraction}")
 
     # ------------------------------------------------------------- inputs
     def _fit_encoder(self, token_lists: list[list[str]]) -> None:
@@ -189,7 +207,8 @@ class RecurrentEstimator(Estimator):
 
     def _batches(self, inputs, targets, chars, shuffle: bool, batch_size: int | None = None) -> SequenceBatches:
         dtype = torch.long if self.input_kind_ == "text" else torch.float32
-        return SequenceBatches(inputs, targets, batch_size or self.batch_size, shuffle=shuffle, seed=self.seed,
+        return SequenceBatches(inputs, targets, batch_size or self._effective("batch_size"), shuffle=shuffle,
+                               seed=self.seed,
                                input_dtype=dtype, chars=chars)
 
     def _train_valid_batches(self, inputs: list, targets, chars: list | None, valid: tuple | None,
@@ -198,7 +217,7 @@ class RecurrentEstimator(Estimator):
         user; else ``split(targets)`` -> index arrays holds out ``validation_fraction``; with a
         fraction of 0 the training data themselves are evaluated (model chosen by training loss)."""
         self._evaluated_on = "valid"
-        if valid is None and self.validation_fraction > 0:
+        if valid is None and self._effective("validation_fraction") > 0:
             tr, va = split(targets)
             if len(va) == 0:
                 raise DataError("too few examples to hold out a validation set; pass X_valid and y_valid, "
@@ -213,7 +232,8 @@ class RecurrentEstimator(Estimator):
             self._evaluated_on = "train"
         v_inputs, v_targets, v_chars = valid
         return (self._batches(inputs, targets, chars, shuffle=True),
-                self._batches(v_inputs, v_targets, v_chars, shuffle=False, batch_size=max(self.batch_size, 64)))
+                self._batches(v_inputs, v_targets, v_chars, shuffle=False,
+                              batch_size=max(self._effective("batch_size"), 64)))
 
     # ------------------------------------------------------------- training
     def _class_weights(self, train_targets: np.ndarray) -> Tensor | None:

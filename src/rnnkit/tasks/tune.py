@@ -229,6 +229,9 @@ def _estimator_params(task: str, params: dict[str, Any], fixed: dict[str, Any]) 
     """The estimator's keyword arguments for a trial (the forecaster's context is drawn as
     a multiple of its horizon)."""
     out = {**fixed, **params}
+    if task == "classify":
+        # a tuner compares trials on held-out data: the series defaults choose by training loss
+        out.setdefault("validation_fraction", 0.1)
     if task == "forecast" and "context_horizons" in out:
         from rnnkit.tasks.forecast import Forecaster
 
