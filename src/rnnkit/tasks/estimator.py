@@ -152,9 +152,9 @@ class RecurrentEstimator(Estimator):
     min_freq: int
     lowercase: bool
     char_features: bool
-    batch_size: int
+    batch_size: int | str  # "auto": by input kind (see AUTO_DEFAULTS)
     seed: int
-    validation_fraction: float
+    validation_fraction: float | str
     class_weight: str | None
     label_smoothing: float
     # learned
@@ -184,7 +184,7 @@ class RecurrentEstimator(Estimator):
             if isinstance(value, str) and value != "auto" and name != "schedule":
                 raise ConfigError(f"{name} must be a value or 'auto', got {value!r}")
         fraction = self.validation_fraction
-        if not (fraction == "auto" or 0 <= fraction < 1):
+        if not (fraction == "auto" or (not isinstance(fraction, str) and 0 <= fraction < 1)):
             raise ConfigError(f"validation_fraction must be in [0, 1), got {fraction}")
 
     # ------------------------------------------------------------- inputs

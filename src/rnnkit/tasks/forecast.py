@@ -333,7 +333,11 @@ class Forecaster(Estimator):
         return {"target_cols": self.target_cols_, "freq": self.freq_, "calendar": self.calendar_,
                 "season": self.season_, "scalers": {k: v.to_dict() for k, v in self.scalers_.items()},
                 "n_series": self.n_series_,
-                "guard": None if getattr(self, "guard_", None) is None else self.guard_.to_dict()}
+                "guard": self._guard_dict()}
+
+    def _guard_dict(self) -> dict | None:
+        guard = getattr(self, "guard_", None)
+        return None if guard is None else guard.to_dict()
 
     def _train(self, model: ForecastNet, train: WindowBatches, valid: WindowBatches, resume: bool) -> None:
         task = ForecastTask(model, train, valid, self._checkpoint_meta())
@@ -471,7 +475,7 @@ class Forecaster(Estimator):
             ys_scaled.append(y_z)
             scales.append(np.broadcast_to(seasonal_scale(s.targets[:w["train_end"]], self.season_), y.shape))
             forecasts = [("model", point_z), *w["base_z"].items()]
-            if serving:
+            if serving and guard is not None:
                 forecasts.insert(1, ("served", guard.serve(point_z, w["base_z"])))
             for name, z in forecasts:
                 scaled[name].append(z)

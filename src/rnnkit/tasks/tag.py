@@ -113,7 +113,8 @@ class RNNTagger(RecurrentEstimator):
             v_inputs, v_chars = self._encoded(v_items, v_kind)
             valid = (v_inputs, v_targets, v_chars)
         train_batches, valid_batches = self._train_valid_batches(
-            inputs, targets, chars, valid, lambda t: random_split(len(t), self.validation_fraction, self.seed))
+            inputs, targets, chars, valid,
+            lambda t: random_split(len(t), self._effective("validation_fraction"), self.seed))
         torch.manual_seed(self.seed)
         model = SequenceTagger(self._model_config())
         weights = self._class_weights(np.concatenate(list(train_batches.targets))) if self.class_weight else None
