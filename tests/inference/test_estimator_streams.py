@@ -21,11 +21,14 @@ def test_classifier_stream_ends_at_predict_proba():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(16, 9, 2)).astype(np.float32)
     y = np.where(X[:, :, 0].mean(1) > 0, "up", "down")
-    clf = rnnkit.RNNClassifier(hidden_size=8, bidirectional=False, znorm=False, epochs=2, device="cpu").fit(X, y)
+    clf = rnnkit.RNNClassifier(hidden_size=8, bidirectional=False, znorm=False, conv_branch=False, epochs=2,
+                               device="cpu").fit(X, y)
     s = clf.stream(batch=len(X))
     out = s.feed(X)
     np.testing.assert_allclose(_softmax(out[:, -1]), clf.predict_proba(X), atol=1e-5)
     with pytest.raises(ConfigError, match="bidirectional"):
+        rnnkit.RNNClassifier(hidden_size=8, conv_branch=False, epochs=1, device="cpu").fit(X, y).stream()
+    with pytest.raises(ConfigError, match="convolutional branch"):  # the series default (LSTM-FCN)
         rnnkit.RNNClassifier(hidden_size=8, epochs=1, device="cpu").fit(X, y).stream()
 
 

@@ -212,7 +212,7 @@ def test_cli_export_of_a_saved_estimator(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(12, 6, 1)).astype(np.float32)
     y = np.where(X[:, :, 0].mean(1) > 0, "up", "down")
-    clf = rnnkit.RNNClassifier(hidden_size=8, epochs=1, device="cpu").fit(X, y)
+    clf = rnnkit.RNNClassifier(hidden_size=8, conv_branch=False, epochs=1, device="cpu").fit(X, y)
     ckpt = clf.save(tmp_path / "clf.safetensors")
     run = subprocess.run([sys.executable, "-m", "rnnkit", "export", str(ckpt)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr

@@ -17,9 +17,10 @@ def checkpoints(tmp_path_factory):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(24, 8, 2)).astype(np.float32)
     y = np.where(X[:, :, 0].mean(1) > 0, "up", "down")
-    clf = rnnkit.RNNClassifier(hidden_size=8, bidirectional=False, znorm=False, epochs=2, device="cpu").fit(X, y)
+    clf = rnnkit.RNNClassifier(hidden_size=8, bidirectional=False, znorm=False, conv_branch=False, epochs=2,
+                                 device="cpu").fit(X, y)
     paths["sensor"] = clf.save(root / "sensor.safetensors")
-    bi = rnnkit.RNNClassifier(hidden_size=8, epochs=1, device="cpu").fit(X, y)
+    bi = rnnkit.RNNClassifier(hidden_size=8, conv_branch=False, epochs=1, device="cpu").fit(X, y)
     paths["bi"] = bi.save(root / "bi.safetensors")
     sentences = [["the", "cat", "sat"], ["a", "dog", "ran"]] * 6
     tagger = rnnkit.RNNTagger(hidden_size=8, num_layers=1, embedding_size=8, bidirectional=False,
