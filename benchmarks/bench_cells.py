@@ -158,11 +158,11 @@ def print_tables(results: Path) -> None:
         row = [cell]
         if charlm:
             r = next((r for r in charlm["rows"] if r["cell"] == cell), None)
-            row += ["-"] * 4 if r is None else [f"{r['valid_nats']:.3f}", str(r["hidden"]), f"{r['params']:,}",
-                                                f"{r['tokens_per_s']:,}"]
+            row += ["-"] * 4 if r is None else ["diverged" if "diverged" in r else f"{r['valid_nats']:.3f}",
+                                                str(r["hidden"]), f"{r['params']:,}", f"{r.get('tokens_per_s', 0):,}"]
         if ptb:
             r = next((r for r in ptb["rows"] if r["cell"] == cell), None)
-            row += ["-" if r is None else f"{r['valid_ppl']:.1f}"]
+            row += ["-" if r is None else "diverged" if "diverged" in r else f"{r['valid_ppl']:.1f}"]
         for n in lengths:
             r = next((r for r in adding["rows"] if r["cell"] == cell and r["length"] == n), None)
             row += ["-" if r is None else ("diverged" if r["diverged"] else

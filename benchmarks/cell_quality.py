@@ -72,9 +72,15 @@ def _lm_run(cell: str, settings_kwargs: dict, budget: float, lstm_hidden: int, e
     target = _lm_param_count("lstm", lstm_hidden, vocab, embedding, probe.num_layers)
     hidden, params = matched_hidden(cell, target, vocab, embedding, probe.num_layers)
     settings = lm.LMSettings(**{**settings_kwargs, "cell": cell, "hidden_size": hidden, "max_time": budget})
+    from rnnkit.errors import TrainingDiverged
+
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        result = lm.train(settings, Path(tmp) / "run")
+        try:
+            result = lm.train(settings, Path(tmp) / "run")
+        except TrainingDiverged as e:  # a result too: this cell under this optimiser
+            return {"cell": cell, "hidden": hidden, "params": params, "params_vs_lstm": round(params / target, 3),
+                    "diverged": str(e).split(";")[0], "wall_s": round(time.perf_counter() - t0, 1)}
         wall = time.perf_counter() - t0
         model = lm.load(result.last_checkpoint)
     loss, tokens = lm.stream_loss(model.model_, corpus.valid, 1 if probe.level == "word" else 16, probe.bptt,
