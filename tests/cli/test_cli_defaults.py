@@ -21,7 +21,11 @@ def test_help_shows_the_estimators_default(group, estimator, option, param):
     r = runner.invoke(app, [group, "train", "--help"], env={"COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
     assert r.exit_code == 0
     line = next(x for x in r.output.splitlines() if f" {option} " in x)
-    assert f"[default: ({estimator.defaults()[param]})]" in line
+    value = estimator.defaults()[param]
+    by_input = getattr(estimator, "AUTO_DEFAULTS", {}).get(param)
+    if value == "auto" and by_input:  # a default that depends on the input says both
+        value = "auto: " + ", ".join(f"{v} for {kind}" for kind, v in by_input.items())
+    assert f"[default: ({value})]" in line
 
 
 def test_a_command_with_its_own_default_is_refused():

@@ -45,7 +45,8 @@ def series(n=40, seed=0):
 def test_training_in_low_precision_learns_and_records_it(tmp_path, precision):
     X, y = series()
     clf = rnnkit.RNNClassifier(hidden_size=16, epochs=15, batch_size=8, lr=1e-2, precision=precision, device="cpu",
-                               early_stopping=None, run_dir=str(tmp_path / precision)).fit(X, y)
+                               early_stopping=None, conv_branch=False, validation_fraction=0.1,
+                               run_dir=str(tmp_path / precision)).fit(X, y)
     assert clf.history_[0]["loss"] > clf.best_valid_loss_
     assert (clf.predict(X) == y).mean() > 0.8
     from rnnkit.training.checkpoint import load_checkpoint

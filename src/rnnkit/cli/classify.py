@@ -124,19 +124,16 @@ def _text_baseline(train_data, test_data, accuracy: float, out: Path) -> None:
     import json
 
     from rnnkit.errors import ConfigError
-    from rnnkit.evaluation.text_baseline import bag_of_words_baseline
-    from rnnkit.outputs import atomic_write_text
+    from rnnkit.tasks.classify import text_baseline
+    from rnnkit.tasks.io import atomic_write_text
 
-    seen = {str(v) for v in train_data.y}  # as the model's accuracy: test labels seen in training
-    test = [(x, y) for x, y in zip(test_data.X, test_data.y) if str(y) in seen]
     try:
-        base = bag_of_words_baseline(train_data.X, train_data.y, [x for x, _ in test], [y for _, y in test])
+        base = text_baseline(train_data.X, train_data.y, test_data.X, test_data.y)
     except ConfigError as e:
         console.print(f"baseline: skipped ({e})", highlight=False)
         return
     verdict = ("the model beats it" if accuracy > base["accuracy"] else
-               "WARNING the model does not beat this bag-of-words baseline (a pretrained encoder, "
-               "--encoder, is the recurrent answer on small text data)")
+               "WARNING the model does not beat this bag-of-words baseline")
     console.print(f"baseline: {base['name']} (C={base['C']:g}, fitted on the training texts): test accuracy "
                   f"{base['accuracy']:.2%} vs the model's {accuracy:.2%}: {verdict}", highlight=False)
     report_path = out / "test_report.json"

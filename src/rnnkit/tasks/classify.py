@@ -176,4 +176,14 @@ class RNNClassifier(RecurrentEstimator):
         return float((self.predict(X) == np.asarray(y)).mean())
 
 
-__all__ = ["RNNClassifier", "stratified_split", "random_split", "as_sequences"]
+def text_baseline(train_texts, train_labels, test_texts, test_labels) -> dict:
+    """The bag-of-words baseline (:mod:`rnnkit.evaluation.text_baseline`) on the test texts
+    whose label occurs in training, as a classifier's accuracy is reported."""
+    from rnnkit.evaluation.text_baseline import bag_of_words_baseline
+
+    seen = {str(v) for v in train_labels}
+    test = [(x, y) for x, y in zip(test_texts, test_labels) if str(y) in seen]
+    return bag_of_words_baseline(list(train_texts), list(train_labels), [x for x, _ in test], [y for _, y in test])
+
+
+__all__ = ["RNNClassifier", "stratified_split", "random_split", "as_sequences", "text_baseline"]
