@@ -14,10 +14,9 @@ with every ``a_t`` and ``b_t`` known before the first step. It is computed in tw
 So a sequence costs about ``3 sqrt(T)`` dependent operations instead of T, each on many
 numbers, and no copies (the chunks are strided views). Unlike the log-space form (Heinsen
 2023), which divides by the running product of ``a`` and needs logarithms to survive that,
-this form only multiplies: no division, no
-``exp``/``log`` per element, and it equals stepping one step at a time up to the rounding
-of a few additions (an ``a`` product that underflows to zero is exactly the fact that the
-chunk forgot its input).
+this form only multiplies: no division, no ``exp``/``log`` per element, and it equals
+stepping one step at a time up to the rounding of a few additions (an ``a`` product that
+underflows to zero is exactly the fact that the chunk forgot its input).
 
 The backward pass is the same recurrence run backwards, ``g_t = dL/dh_t + a_{t+1} g_{t+1}``,
 then ``dL/db_t = g_t``, ``dL/da_t = g_t * h_{t-1}``, ``dL/dh_0 = a_1 g_1``: one more scan, not
@@ -116,6 +115,7 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor | None) -> Tensor:
     ``h0`` (B, H) (``None``: zero). ``a = 1, b = 0`` leaves the state as it is (how padded steps
     are skipped). Differentiable in all three; see the module docstring for the method."""
     dtype = a.dtype
+    a, b = a.contiguous(), b.contiguous()  # the chunks are views: any layout in, one layout scanned
     if dtype in (torch.float16, torch.bfloat16):  # T roundings of a half-precision sum would pile up
         a, b = a.float(), b.float()
         h0 = None if h0 is None else h0.float()

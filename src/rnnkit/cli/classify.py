@@ -169,8 +169,7 @@ def _score_and_write(clf, data, out_dir: Path, name: str, output: Path | None = 
         y_true = label_ids(clf.classes_, data.y)
         y_pred = proba.argmax(1)
         keep = y_true >= 0
-        report_predictions(y_true[keep], y_pred[keep], clf.classes_.tolist(), out_dir, name)
-        return float((y_pred[keep] == y_true[keep]).mean()) if keep.any() else None  # as printed
+        return report_predictions(y_true[keep], y_pred[keep], clf.classes_.tolist(), out_dir, name)["accuracy"]
     return None
 
 

@@ -179,10 +179,11 @@ class RecurrentEstimator(Estimator):
     def _check_params(self) -> None:
         if self.class_weight not in (None, "balanced"):
             raise ConfigError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
-        for name in self.AUTO_DEFAULTS:
+        for name, by_input in self.AUTO_DEFAULTS.items():
             value = getattr(self, name)
-            if isinstance(value, str) and value != "auto" and name != "schedule":
-                raise ConfigError(f"{name} must be a value or 'auto', got {value!r}")
+            numeric = not any(isinstance(v, str) for v in by_input.values())
+            if numeric and isinstance(value, str) and value != "auto":
+                raise ConfigError(f"{name} must be a number or 'auto', got {value!r}")
         fraction = self.validation_fraction
         if not (fraction == "auto" or (not isinstance(fraction, str) and 0 <= fraction < 1)):
             raise ConfigError(f"validation_fraction must be in [0, 1), got {fraction}")
