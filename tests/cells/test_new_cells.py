@@ -331,3 +331,15 @@ def test_linear_scan_survives_underflowing_decay_and_half_precision():
     bf_a, bf_b = (float(torch.tensor(v, dtype=torch.bfloat16)) for v in (0.99, 0.01))
     exact = bf_b * (1 - bf_a ** torch.arange(1, 301, dtype=torch.float64)) / (1 - bf_a)
     assert torch.allclose(h16[:, 0, 0].double(), exact, rtol=1e-2)
+
+
+def test_linear_scan_takes_any_layout():
+    from rnnkit.cells.scan import linear_scan
+
+    a = torch.rand(4, 30, 3, dtype=torch.float64).transpose(0, 1)  # (30, 4, 3), not contiguous
+    b = torch.randn(3, 4, 30, dtype=torch.float64).permute(2, 1, 0)
+    h, expected = torch.zeros(4, 3, dtype=torch.float64), []
+    for t in range(30):
+        h = a[t] * h + b[t]
+        expected.append(h)
+    assert torch.allclose(linear_scan(a, b, None), torch.stack(expected), atol=1e-12)
