@@ -115,7 +115,6 @@ def linear_scan(a: Tensor, b: Tensor, h0: Tensor | None) -> Tensor:
     ``h0`` (B, H) (``None``: zero). ``a = 1, b = 0`` leaves the state as it is (how padded steps
     are skipped). Differentiable in all three; see the module docstring for the method."""
     dtype = a.dtype
-    a, b = a.contiguous(), b.contiguous()  # the chunks are views: any layout in, one layout scanned
     if dtype in (torch.float16, torch.bfloat16):  # T roundings of a half-precision sum would pile up
         a, b = a.float(), b.float()
         h0 = None if h0 is None else h0.float()
