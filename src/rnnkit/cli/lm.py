@@ -14,7 +14,8 @@ from rnnkit.tasks.lm import LanguageModeler
 app = typer.Typer(help="Character- and word-level language models: train, generate, evaluate.",
                   no_args_is_help=True)
 
-_PRESETS_HELP = "zaremba-small, zaremba-medium, zaremba-large (PTB words), char-rnn-small, char-rnn, demo"
+_PRESETS_HELP = ("zaremba-small, zaremba-medium, zaremba-large (PTB words), awd-lstm (ULMFiT's encoder, raw text), "
+                 "char-rnn-small, char-rnn, demo")
 
 
 @app.command()
@@ -76,9 +77,16 @@ def train(
                                                 "table (or 'label' for label-first lines such as SST's)."),
     feature_cols: Optional[str] = typer.Option(None, help="Conditioned generation on feature vectors: "
                                                "comma-separated numeric columns."),
-    text_col: str = typer.Option("text", help="The sentence column of a table (with --condition-col)."),
-    tokenizer: Optional[str] = typer.Option(None, help="Conditioned generation: simple (words and punctuation), "
-                                            "whitespace, char or sentencepiece."),
+    text_col: Optional[str] = typer.Option(None, help="Read the text from this column of table files (a header "
+                                           "names it; 'text' also reads label<TAB>text lines without one), e.g. "
+                                           "to fine-tune on a labelled set's texts. Conditioned generation: the "
+                                           "sentence column (default 'text')."),
+    tokenizer: Optional[str] = typer.Option(None, help="Word models: whitespace (pre-tokenised text, default) or "
+                                            "simple (raw text: lowercased words and punctuation). Conditioned "
+                                            "generation: simple, whitespace, char or sentencepiece."),
+    init_from: Optional[Path] = typer.Option(None, help="Fine-tune a pretrained language model (a checkpoint of "
+                                             "lm train) on this text: its architecture, tokenizer and dropouts "
+                                             "(unless given), its vocabulary remapped to this text's (ULMFiT)."),
 ) -> None:
     """Train a language model with truncated BPTT (state carried between windows).
 
@@ -90,10 +98,11 @@ def train(
     if condition_col or feature_cols:
         from rnnkit.cli.conditioned import train_conditioned
 
-        if preset or bptt or locked_dropout or embedding_dropout or weight_drop or init_range or monitor_gradients:
+        if (preset or bptt or locked_dropout or embedding_dropout or weight_drop or init_range or monitor_gradients
+                or init_from):
             raise ConfigError("--preset, --bptt and the AWD-LSTM options are for stream language models, "
                               "not conditioned generation")
-        train_conditioned(files or [], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
+        train_conditioned(files or [], valid, out, resume, overwrite, condition_col, feature_cols, text_col or "text",
                           tokenizer or ("char" if level == "char" else "simple"), dict(
                               cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                               embedding_size=embedding_size, dropout=dropout, tie_weights=tie_weights,
@@ -109,7 +118,8 @@ def train(
     settings = lm.LMSettings.from_preset(
         preset, train_files=[str(f) for f in files] if files else None,
         valid_file=str(valid) if valid else None, test_file=str(test) if test else None,
-        level=level, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_size=embedding_size,
+        level=level, tokenizer=tokenizer, text_col=text_col, init_from=str(init_from) if init_from else None,
+        cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_size=embedding_size,
         dropout=dropout, locked_dropout=locked_dropout, embedding_dropout=embedding_dropout,
         weight_drop=weight_drop, tie_weights=tie_weights, init_range=init_range, proj_size=proj_size,
         zoneout=zoneout, batch_size=batch_size,

@@ -14,6 +14,7 @@ import numpy as np
 from rnnkit.data.cache import cached_ids, write_npy_header
 from rnnkit.data.text import encode_chars, id_dtype, iter_text
 from rnnkit.data.vocab import EOS, LM_WORDS, UNK, Vocab
+from rnnkit.data.word_split import check_word_split, split_words
 from rnnkit.errors import DataError
 
 
@@ -35,6 +36,7 @@ def load_corpus(
     split: tuple[float, float, float] = (0.9, 0.05, 0.05),
     min_freq: int = 1,
     max_vocab: int | None = None,
+    tokenizer: str = "whitespace",
 ) -> Corpus:
     """Read text files into a :class:`Corpus`.
 
@@ -43,7 +45,8 @@ def load_corpus(
     ``split`` fractions (default 90/5/5), so no evaluation text is interleaved with
     training text. A word vocabulary comes from the training split only (unknown words
     map to ``<unk>``); a character vocabulary covers every file, as char-rnn does, so
-    evaluation never meets an unknown character.
+    evaluation never meets an unknown character. ``tokenizer`` (word level): how each line
+    splits into words (:mod:`rnnkit.data.word_split`), recorded in the vocabulary.
     """
     if level not in ("char", "word"):
         raise DataError(f"level must be 'char' or 'word', got {level!r}")
@@ -56,7 +59,7 @@ def load_corpus(
         raise DataError(f"split fractions must be three positive numbers summing to 1, got {split}")
     if level == "char":
         return _char_corpus(train_files, valid, test, split)
-    return _word_corpus(train_files, valid, test, split, min_freq, max_vocab)
+    return _word_corpus(train_files, valid, test, split, min_freq, max_vocab, check_word_split(tokenizer))
 
 
 def _chunks(files: Sequence[str | os.PathLike]) -> Iterator[str]:
@@ -137,7 +140,7 @@ def _lines(files: Sequence[str | os.PathLike]) -> Iterator[tuple[int, str]]:
 
 def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathLike | None,
                  test: str | os.PathLike | None, split: tuple[float, float, float], min_freq: int,
-                 max_vocab: int | None) -> Corpus:
+                 max_vocab: int | None, tokenizer: str = "whitespace") -> Corpus:
     """A word corpus streamed from disk: the training text is cut at the first line ends at
     or after the ``split`` fractions of its characters (a line so long that this would leave
     a split empty is cut at the first space instead; no word is split in two), the
@@ -178,9 +181,9 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
     counts: Counter[str] = Counter()
     sizes = {"train": 0, "valid": 0, "test": 0}
     words = {"train": 0, "valid": 0, "test": 0}  # tokens other than <eos>: a part without any is empty
-    key = hashlib.sha256(repr((cut, [name for name, _ in sources])).encode())
+    key = hashlib.sha256(repr((cut, [name for name, _ in sources], tokenizer)).encode())
     for name, line in parts():
-        tokens = line.split()
+        tokens = split_words(line, tokenizer)
         if name == "train":
             counts.update(tokens)
         sizes[name] += len(tokens) + 1
@@ -195,7 +198,7 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
                     key=lambda w: (-counts[w], w))
     if max_vocab is not None:
         ranked = ranked[: max(0, max_vocab - len(LM_WORDS))]
-    vocab = Vocab([*LM_WORDS, *ranked], level="word", unk=UNK, specials=LM_WORDS)
+    vocab = Vocab([*LM_WORDS, *ranked], level="word", unk=UNK, specials=LM_WORDS, tokenizer=tokenizer)
     key.update(repr(vocab.to_dict()).encode("utf-8"))
     dtype = id_dtype(len(vocab)).newbyteorder("<")
     total = sum(sizes.values())
@@ -205,7 +208,7 @@ def _word_corpus(train_files: Sequence[str | os.PathLike], valid: str | os.PathL
         stoi, unk, eos = vocab.stoi, vocab.stoi[UNK], vocab.stoi[EOS]
         block: list[int] = []
         for _, line in parts():
-            block.extend(stoi.get(t, unk) for t in line.split())
+            block.extend(stoi.get(t, unk) for t in split_words(line, tokenizer))
             block.append(eos)
             if len(block) >= 1 << 20:
                 f.write(np.asarray(block, dtype=dtype).tobytes())

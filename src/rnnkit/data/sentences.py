@@ -32,14 +32,13 @@ from torch import Tensor
 
 from rnnkit.data.sequences import pad_batch
 from rnnkit.data.vocab import BOS, EOS, PAD, SEQ2SEQ, UNK, Vocab
+from rnnkit.data.word_split import simple_tokens
 from rnnkit.errors import ConfigError, DataError
 
 SPECIALS = SEQ2SEQ  # every sentence vocabulary follows the sequence-to-sequence policy
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = (SEQ2SEQ.index(t) for t in (PAD, UNK, BOS, EOS))
 TOKENIZERS = ("simple", "whitespace", "char", "sentencepiece")
 
-# a word (letters/digits, with inner apostrophes or hyphens: "man's", "t-shirt") or one mark
-_SIMPLE = re.compile(r"\w+(?:['’\-]\w+)*|[^\w\s]")
 _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}»])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{«¿¡]) ")
 
@@ -50,10 +49,6 @@ def decoder_targets(sentences: Sequence[np.ndarray]) -> tuple[Tensor, Tensor, Te
     inputs, lengths = pad_batch([np.concatenate([[BOS_ID], s]) for s in sentences], torch.long)
     targets, _ = pad_batch([np.concatenate([s, [EOS_ID]]) for s in sentences], torch.long)
     return inputs, targets, lengths
-
-
-def simple_tokens(text: str) -> list[str]:
-    return _SIMPLE.findall(text)
 
 
 def detokenize(tokens: Sequence[str]) -> str:

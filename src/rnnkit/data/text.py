@@ -21,6 +21,7 @@ import numpy as np
 
 from rnnkit.data.cache import cached_ids, write_npy_header
 from rnnkit.data.vocab import EOS, Vocab
+from rnnkit.data.word_split import split_words
 from rnnkit.errors import DataError
 
 
@@ -112,15 +113,16 @@ def iter_text(path: str | os.PathLike, chunk_bytes: int = 1 << 22) -> Iterator[s
         raise DataError(f"{path} is empty")
 
 
-def word_tokens(text: str) -> Iterator[str]:
-    """Whitespace-split words, ``<eos>`` after every line (Mikolov's PTB convention)."""
+def word_tokens(text: str, tokenizer: str = "whitespace") -> Iterator[str]:
+    """The words of each line (split by ``tokenizer``: :mod:`rnnkit.data.word_split`),
+    ``<eos>`` after every line (Mikolov's PTB convention)."""
     for line in iter_lines(text):
-        yield from line.split()
+        yield from split_words(line, tokenizer)
         yield EOS
 
 
-def tokens(text: str, level: str) -> Iterator[str]:
-    return iter(text) if level == "char" else word_tokens(text)
+def tokens(text: str, level: str, tokenizer: str = "whitespace") -> Iterator[str]:
+    return iter(text) if level == "char" else word_tokens(text, tokenizer)
 
 
 def encode_chars(text: str, vocab: Vocab, out: np.ndarray | None = None) -> np.ndarray:
@@ -148,7 +150,7 @@ def encode_text(text: str, vocab: Vocab) -> np.ndarray:
         return encode_chars(text, vocab)
     buf = array("i")
     unk_id = vocab.stoi.get(vocab.unk) if vocab.unk else None
-    for tok in word_tokens(text):
+    for tok in word_tokens(text, vocab.tokenizer):
         i = vocab.stoi.get(tok, unk_id)
         if i is None:
             raise DataError(f"word {tok!r} is not in the model's vocabulary")

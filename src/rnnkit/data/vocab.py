@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from rnnkit.data.word_split import check_word_split, split_words
 from rnnkit.errors import DataError
 
 UNK = "<unk>"
@@ -43,10 +44,12 @@ class Vocab:
     is set, unknown tokens map to it; otherwise encoding an unknown token is an error.
     ``specials``: the special tokens the vocabulary starts with (its policy, see the module
     docstring); ``pad_id``/``unk_id``/``bos_id``/``eos_id`` are their ids, ``None`` if absent.
+    ``tokenizer`` (word level): how a line of text was split into these words
+    (:mod:`rnnkit.data.word_split`); :meth:`words` splits new text the same way.
     """
 
     def __init__(self, tokens: Sequence[str], level: str = "char", unk: str | None = None,
-                 specials: Sequence[str] | None = None) -> None:
+                 specials: Sequence[str] | None = None, tokenizer: str = "whitespace") -> None:
         if level not in ("char", "word"):
             raise ValueError(f"level must be 'char' or 'word', got {level!r}")
         if len(set(tokens)) != len(tokens):
@@ -60,6 +63,11 @@ class Vocab:
         if self.tokens[:len(self.specials)] != list(self.specials):
             raise ValueError(f"the vocabulary must start with its specials {self.specials}")
         self.stoi = {t: i for i, t in enumerate(self.tokens)}
+        self.tokenizer = check_word_split(tokenizer)
+
+    def words(self, line: str) -> list[str]:
+        """The words of one line of text, split as this vocabulary's were."""
+        return split_words(line, self.tokenizer)
 
     def _special_id(self, token: str) -> int | None:
         return self.specials.index(token) if token in self.specials else None
@@ -146,12 +154,15 @@ class Vocab:
         return "".join(lines) + " ".join(words)
 
     def to_dict(self) -> dict:
-        return {"tokens": self.tokens, "level": self.level, "unk": self.unk, "specials": list(self.specials)}
+        d = {"tokens": self.tokens, "level": self.level, "unk": self.unk, "specials": list(self.specials)}
+        if self.tokenizer != "whitespace":  # recorded only when not the default: older files stay as they were
+            d["tokenizer"] = self.tokenizer
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Vocab:
         # checkpoints from before the specials were recorded: the leading special tokens
-        return cls(d["tokens"], d["level"], d.get("unk"), d.get("specials"))
+        return cls(d["tokens"], d["level"], d.get("unk"), d.get("specials"), d.get("tokenizer", "whitespace"))
 
 
 def _leading_specials(tokens: Sequence[str]) -> tuple[str, ...]:

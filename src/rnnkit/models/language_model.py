@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import torch
 from torch import Tensor, nn
 
 from rnnkit.cells import FusableCell
@@ -119,3 +120,28 @@ class LanguageModel(nn.Module):
     def initial_state(self, batch: int) -> TorchState:
         ref = self.decoder.weight
         return self.rnn.initial_state(batch, ref.device, ref.dtype)
+
+
+def remap_vocabulary(state: dict[str, Tensor], old_tokens: list[str], new_tokens: list[str]
+                     ) -> tuple[dict[str, Tensor], int]:
+    """A language model's weights for another vocabulary (ULMFiT's fine-tuning step).
+
+    The rows of the embedding, of the decoder's weight and of its bias that belong to a
+    token both vocabularies hold are copied; a token new to the model starts at the mean of
+    the old rows (Howard & Ruder 2018), so it begins as an "average word" instead of noise.
+    Every other weight is kept as it is. Returns the new state and how many tokens were shared.
+    """
+    old_index = {t: i for i, t in enumerate(old_tokens)}
+    pairs = [(j, old_index[t]) for j, t in enumerate(new_tokens) if t in old_index]
+    new_ids = torch.tensor([j for j, _ in pairs], dtype=torch.long)
+    old_ids = torch.tensor([i for _, i in pairs], dtype=torch.long)
+    out = dict(state)
+    for name in ("embedding.weight", "decoder.weight", "decoder.bias"):
+        if name not in state:
+            continue
+        old = state[name]
+        rows = old.mean(0, keepdim=True).expand(len(new_tokens), *old.shape[1:]).clone()
+        if len(pairs):
+            rows[new_ids] = old[old_ids]
+        out[name] = rows
+    return out, len(pairs)

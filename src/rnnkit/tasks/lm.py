@@ -28,6 +28,7 @@ from rnnkit.cells import make_cell
 from rnnkit.data import Corpus, StreamBatches, Vocab, load_corpus
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.text import encode_text, read_text
+from rnnkit.data.word_split import check_word_split
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation import bits_per_token, perplexity, unigram_loss_from_counts
 from rnnkit.generation import generate
@@ -65,6 +66,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     "char-rnn": dict(level="char", cell="lstm", hidden_size=512, num_layers=2, dropout=0.5,
                      batch_size=50, bptt=50, optimizer="adam", lr=2e-3, schedule="zaremba",
                      decay=0.97, decay_start=10, clip=5.0, epochs=50, early_stopping=5),
+    # AWD-LSTM (Merity, Keskar & Socher 2018) as ULMFiT pretrains it (Howard & Ruder 2018): 3 LSTM
+    # layers of 1150 units, embeddings of 400 tied to the decoder, DropConnect 0.5 on the recurrent
+    # weights, locked dropout, embedding dropout 0.1, windows of 70 words. Every layer is projected
+    # to 400 (an LSTMP; AWD-LSTM narrows only its last layer) so that the tied decoder fits; Adam
+    # with a cosine schedule (ULMFiT's choice) in place of NT-ASGD. For raw text: the simple
+    # tokenizer (lowercased words and punctuation) and the 60,000 most frequent words.
+    "awd-lstm": dict(level="word", tokenizer="simple", max_vocab=60_000, cell="lstm", embedding_size=400,
+                     hidden_size=1150, proj_size=400, num_layers=3, dropout=0.4, locked_dropout=True,
+                     embedding_dropout=0.1, weight_drop=0.5, tie_weights=True, batch_size=64, bptt=70,
+                     optimizer="adam", lr=2e-3, weight_decay=1e-6, schedule="cosine", clip=0.25, epochs=15,
+                     early_stopping=3),
     # The main job of `make demo`: a small character LSTM, about two minutes on a laptop CPU.
     "demo": dict(level="char", cell="lstm", hidden_size=256, num_layers=2, embedding_size=64, dropout=0.0,
                  batch_size=32, bptt=100, optimizer="adam", lr=3e-3, schedule="constant", clip=5.0,
@@ -80,6 +92,9 @@ class LMSettings:
     valid_file: str | None = None
     test_file: str | None = None
     level: str = "char"
+    tokenizer: str = "whitespace"  # words: "whitespace" (pre-tokenised text) or "simple" (raw text)
+    text_col: str | None = None  # read this column of table files (or "text": the text of labelled lines)
+    init_from: str | None = None  # a language-model checkpoint to start from (fine-tuning)
     split: tuple[float, float, float] = (0.9, 0.05, 0.05)
     min_freq: int = 1
     max_vocab: int | None = None
@@ -132,8 +147,11 @@ class LMSettings:
 
     @classmethod
     def from_preset(cls, preset: str | None = None, **overrides: Any) -> LMSettings:
-        """Defaults, then the preset's values, then ``overrides`` (``None`` values ignored)."""
+        """Defaults, then (with ``init_from``) the pretrained model's architecture and
+        regularisation, then the preset's values, then ``overrides`` (``None`` values ignored)."""
         values: dict[str, Any] = {}
+        if overrides.get("init_from"):
+            values.update(pretrained_settings(overrides["init_from"]))
         if preset is not None:
             if preset not in PRESETS:
                 raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -152,7 +170,9 @@ class LMSettings:
         self.train_files = [os.path.abspath(p) for p in self.train_files]
         self.valid_file = os.path.abspath(self.valid_file) if self.valid_file else self.valid_file
         self.test_file = os.path.abspath(self.test_file) if self.test_file else self.test_file
+        self.init_from = os.path.abspath(self.init_from) if self.init_from else self.init_from
         self.split = tuple(self.split)  # type: ignore[assignment]
+        check_word_split(self.tokenizer)
         if self.level not in ("char", "word"):
             raise ConfigError(f"level must be 'char' or 'word', got {self.level!r}")
         for name in ("batch_size", "bptt", "eval_batch_size", "hidden_size", "num_layers"):
@@ -184,6 +204,21 @@ class LMSettings:
                             "to LMSettings or to LMSettings.NOT_MIRRORED")
         return {n: getattr(self, n) for n in names}
 
+    def corpus(self) -> Corpus:
+        """The training text (and valid/test) as this run reads it: each file's ``text_col``
+        when given, split into tokens by ``level`` and ``tokenizer``."""
+        if not self.train_files:
+            raise ConfigError("no training text given: pass one or more files, or use --preset demo")
+        train, valid, test = self.train_files, self.valid_file, self.test_file
+        if self.text_col is not None:
+            from rnnkit.data.text_column import text_column_file
+
+            column = self.text_col
+            train = [str(text_column_file(f, column)) for f in train]
+            valid = str(text_column_file(valid, column)) if valid else None
+            test = str(text_column_file(test, column)) if test else None
+        return load_corpus(train, valid, test, self.level, self.split, self.min_freq, self.max_vocab, self.tokenizer)
+
     def model_config(self, vocab_size: int) -> LanguageModelConfig:
         return LanguageModelConfig(**{**self._shared(LanguageModelConfig), "vocab_size": vocab_size})
 
@@ -205,8 +240,7 @@ def encode_prompt(vocab: Vocab, prompt: str) -> list[int]:
             raise DataError(f"prompt characters not in the model's vocabulary: {''.join(missing)!r} "
                             f"(the model knows {len(vocab)} characters)")
         return [vocab.stoi[c] for c in prompt]
-    words = prompt.split()
-    return vocab.encode(words).tolist()
+    return vocab.encode(vocab.words(prompt)).tolist()
 
 
 @torch.no_grad()
@@ -327,15 +361,52 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
     return result
 
 
+#: what a fine-tuned model must share with the one it starts from (the weights' shapes and the
+#: meaning of a token); everything else (dropouts, training) may change
+ARCHITECTURE = ("level", "tokenizer", "cell", "hidden_size", "num_layers", "embedding_size", "tie_weights",
+                "proj_size")
+#: what a fine-tuned model takes from the one it starts from unless told otherwise
+INHERITED = (*ARCHITECTURE, "dropout", "locked_dropout", "embedding_dropout", "weight_drop", "forget_bias",
+             "zoneout", "bptt")
+
+
+def pretrained_settings(checkpoint: str | os.PathLike) -> dict[str, Any]:
+    """The :data:`INHERITED` settings of a language-model checkpoint."""
+    meta = load_checkpoint(checkpoint).meta
+    if meta.get("task") != TASK or not meta.get("settings"):
+        raise ConfigError(f"{checkpoint} is not a checkpoint of rnnkit lm train (task {meta.get('task')!r}); "
+                          "--init-from needs one")
+    saved = meta["settings"]
+    return {k: saved[k] for k in INHERITED if k in saved}
+
+
 def _task(settings: LMSettings) -> LanguageModelTask:
-    """Corpus, model (seeded) and task for ``settings``."""
-    if not settings.train_files:
-        raise ConfigError("no training text given: pass one or more files, or use --preset demo")
-    corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
-                         settings.split, settings.min_freq, settings.max_vocab)
+    """Corpus, model (seeded, or from ``init_from`` with its vocabulary remapped) and task."""
+    corpus = settings.corpus()
     torch.manual_seed(settings.seed)  # the same initial weights for the same seed
     model = LanguageModel(settings.model_config(len(corpus.vocab)))
+    if settings.init_from:
+        _start_from(model, corpus.vocab, settings)
     return LanguageModelTask(corpus, model, settings)
+
+
+def _start_from(model: LanguageModel, vocab: Vocab, settings: LMSettings) -> None:
+    """Load ``settings.init_from``'s weights into ``model`` (the vocabulary remapped)."""
+    from rnnkit.models.language_model import remap_vocabulary
+
+    pretrained = LanguageModeler.load(str(settings.init_from))
+    saved = pretrained.settings_.to_dict() if pretrained.settings_ else {}
+    differ = [f"{k} {getattr(settings, k)!r} (pretrained: {saved[k]!r})" for k in ARCHITECTURE
+              if k in saved and getattr(settings, k) != saved[k]]
+    if differ:
+        raise ConfigError(f"--init-from {settings.init_from}: a fine-tuned model keeps the pretrained one's "
+                          f"architecture; these differ: {'; '.join(differ)}")
+    state, shared = remap_vocabulary(pretrained.model_.state_dict(), pretrained.vocab_.tokens, vocab.tokens)
+    model.load_state_dict(state)
+    settings_note = f"{shared:,} of {len(vocab):,} tokens"
+    if settings.progress:
+        print(f"starting from {settings.init_from}: {settings_note} known to it, the rest start at its mean "
+              "embedding")
 
 
 def _callbacks(task: LanguageModelTask, given: Sequence[CallbackLike] | None) -> list[CallbackLike]:
@@ -367,8 +438,11 @@ class LanguageModeler(Estimator):
     else :class:`LMSettings`' default, so each default is written once. Learned:
     ``model_`` (:class:`~rnnkit.models.LanguageModel`), ``vocab_``, ``settings_`` (the
     resolved :class:`LMSettings`), ``unigram_counts_`` (the baseline), ``history_``,
-    ``best_valid_loss_``. ``LanguageModeler.load`` opens a saved estimator or any checkpoint of
-    ``rnnkit lm train`` (``best.safetensors``).
+    ``best_valid_loss_``. ``init_from`` (a checkpoint or saved estimator) fine-tunes a
+    pretrained model on new text (its architecture, tokenizer and dropouts unless given; its
+    vocabulary remapped to the new text's); ``text_col`` reads that column of table files
+    (``"text"``: the text of ``label<TAB>text`` lines). ``LanguageModeler.load`` opens a saved
+    estimator or any checkpoint of ``rnnkit lm train`` (``best.safetensors``).
 
     Example::
 
@@ -383,7 +457,8 @@ class LanguageModeler(Estimator):
     vocab_: Vocab
     settings_: LMSettings | None
 
-    def __init__(self, preset: str | None = None, level: str | None = None, cell: str | None = None,
+    def __init__(self, preset: str | None = None, level: str | None = None, tokenizer: str | None = None,
+                 text_col: str | None = None, init_from: str | Path | None = None, cell: str | None = None,
                  hidden_size: int | None = None, num_layers: int | None = None, embedding_size: int | None = None,
                  dropout: float | None = None, locked_dropout: bool | None = None,
                  embedding_dropout: float | None = None, weight_drop: float | None = None,
@@ -402,6 +477,7 @@ class LanguageModeler(Estimator):
                  ) -> None:
         self.preset, self.level, self.cell, self.hidden_size, self.num_layers = preset, level, cell, hidden_size, \
             num_layers
+        self.tokenizer, self.text_col, self.init_from = tokenizer, text_col, init_from
         self.embedding_size, self.dropout, self.locked_dropout = embedding_size, dropout, locked_dropout
         self.embedding_dropout, self.weight_drop, self.tie_weights = embedding_dropout, weight_drop, tie_weights
         self.init_range, self.forget_bias, self.min_freq, self.max_vocab = init_range, forget_bias, min_freq, \
@@ -423,6 +499,8 @@ class LanguageModeler(Estimator):
 
     def _settings(self, train: Sequence[str], valid: str | None, test: str | None) -> LMSettings:
         given = {k: v for k, v in self.get_params().items() if k not in ("preset", "verbose", "run_dir")}
+        if given.get("init_from") is not None:
+            given["init_from"] = str(given["init_from"])
         return LMSettings.from_preset(self.preset, train_files=list(train), valid_file=valid, test_file=test,
                                       progress=self.verbose, sample_every=30.0 if self.verbose else 0.0, **given)
 
@@ -492,7 +570,7 @@ class LanguageModeler(Estimator):
 
             unk_id = self.vocab_.stoi[self.vocab_.unk]
             as_unk = int(np.count_nonzero(ids == unk_id))
-            literal = sum(tok == self.vocab_.unk for tok in word_tokens(text))
+            literal = sum(tok == self.vocab_.unk for tok in word_tokens(text, self.vocab_.tokenizer))
             result["oov_rate"] = (as_unk - literal) / len(ids)
             result["unk_in_text_rate"] = literal / len(ids)
         if self.unigram_counts_ is not None:
@@ -511,8 +589,7 @@ class LanguageModeler(Estimator):
         settings = self.settings_
         if settings is None:
             raise ConfigError("this checkpoint does not record its training data")
-        corpus = load_corpus(settings.train_files, settings.valid_file, settings.test_file, settings.level,
-                             settings.split, settings.min_freq, settings.max_vocab)
+        corpus = settings.corpus()
         device = next(self.model_.parameters()).device
         out = {}
         for split in ("valid", "test"):
