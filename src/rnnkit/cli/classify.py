@@ -71,12 +71,24 @@ def train(
     char_features: Optional[bool] = typer.Option(None, "--char-features/--no-char-features",
                                        help="Text: add a character BiLSTM per word."),
     min_freq: Optional[int] = typer.Option(None, help="Text: words seen fewer times become <unk>."),
+    encoder: Optional[Path] = typer.Option(None, help="Text: start from a pretrained language model (a checkpoint "
+                                           "of rnnkit lm train, e.g. --preset awd-lstm, fine-tuned on these texts "
+                                           "with --init-from): ULMFiT's classifier, with concat pooling, gradual "
+                                           "unfreezing, discriminative and slanted triangular learning rates."),
+    max_length: Optional[int] = typer.Option(None, help="Text: keep at most this many tokens of each text (its "
+                                              "first quarter and last three quarters)."),
+    layer_lr_decay: Optional[float] = typer.Option(None, help="With --encoder: each layer learns at 1/this of "
+                                                   "the rate of the layer above (ULMFiT: 2.6; 1: all alike)."),
+    gradual_unfreezing: Optional[bool] = typer.Option(None, "--gradual-unfreezing/--no-gradual-unfreezing",
+                                                      help="With --encoder: train the head alone first, then "
+                                                      "unfreeze one more layer every epoch (default: on)."),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training set."),
     batch_size: Optional[int] = typer.Option(None, help="Sequences per batch."),
     lr: Optional[float] = typer.Option(None, help="Learning rate."),
     optimizer: Optional[str] = typer.Option(None, help="sgd, adam or adamw."),
     weight_decay: Optional[float] = typer.Option(None, help="L2 penalty (decoupled for adamw)."),
-    schedule: Optional[str] = typer.Option(None, help="Learning-rate schedule: constant, cosine or plateau."),
+    schedule: Optional[str] = typer.Option(None, help="Learning-rate schedule: constant, cosine, plateau or slanted "
+                                           "(slanted triangular, ULMFiT's; the default with --encoder)."),
     clip: Optional[float] = typer.Option(None, help=Help.CLIP),
     class_weight: Optional[str] = typer.Option(None, help="'balanced': weight classes by inverse frequency."),
     label_smoothing: Optional[float] = typer.Option(None, help="Label smoothing for the cross-entropy."),
@@ -100,7 +112,9 @@ def train(
         optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip, class_weight=class_weight,
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,
         checkpoint_every=checkpoint_every, seed=seed,
-        device=device, precision=precision), **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
+        device=device, precision=precision, encoder=str(encoder) if encoder else None, max_length=max_length,
+        layer_lr_decay=layer_lr_decay, gradual_unfreezing=gradual_unfreezing),
+        **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     train_file, valid_file, test_file = data_splits(train_file, valid_file, test_file)  # data:NAME
     train_data = _read(train_file, fmt, label_column, id_column, time_column, missing)

@@ -4,6 +4,7 @@ from rnnkit.models.classifier import SequenceClassifier, SequenceClassifierConfi
 from rnnkit.models.conditioned_lm import ConditionedLM, ConditionedLMConfig
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.models.lm_classifier import LMClassifier, LMClassifierConfig
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
@@ -13,6 +14,7 @@ MODELS = {
     "LanguageModel": (LanguageModel, LanguageModelConfig),
     "ConditionedLM": (ConditionedLM, ConditionedLMConfig),
     "SequenceClassifier": (SequenceClassifier, SequenceClassifierConfig),
+    "LMClassifier": (LMClassifier, LMClassifierConfig),
     "SequenceTagger": (SequenceTagger, SequenceTaggerConfig),
     "ForecastNet": (ForecastNet, ForecastNetConfig),
     "PolyphonicModel": (PolyphonicModel, PolyphonicModelConfig),
@@ -20,6 +22,7 @@ MODELS = {
 }
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceClassifierConfig",
+           "LMClassifier", "LMClassifierConfig",
            "SequenceTagger", "SequenceTaggerConfig", "ForecastNet", "ForecastNetConfig",
            "PolyphonicModel", "PolyphonicModelConfig", "ConditionedLM", "ConditionedLMConfig", "Seq2Seq",
            "Seq2SeqConfig", "MODELS"]

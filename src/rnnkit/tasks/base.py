@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,7 +125,8 @@ class Estimator:
         ``fixed`` values; anything else keeps the Trainer's default. Without
         ``checkpoint_every`` an estimator checkpoints at epoch ends only."""
         p = self._effective_params()
-        optim = OptimConfig(**{k: p[k] for k in ("optimizer", "lr", "weight_decay", "schedule") if k in p})
+        optim = OptimConfig(**{k: p[k] for k in ("optimizer", "lr", "weight_decay", "schedule", "layer_lr_decay",
+                                                 "gradual_unfreezing") if k in p})
         own: dict[str, Any] = {k: p[k] for k in ("epochs", "clip", "early_stopping", "max_time", "seed", "device",
                                                  "precision", "checkpoint_every") if k in p}
         values: dict[str, Any] = {"optim": optim, "progress": bool(p.get("verbose", False)), "checkpoint_every": 0,
@@ -207,7 +209,9 @@ class Estimator:
     def _checkpoint_meta(self) -> dict[str, Any]:
         """Task name, estimator class, parameters and the family's metadata: what every
         checkpoint of this estimator holds (training runs' too), so :meth:`load` reads both."""
-        return {"task": self.TASK, "estimator": type(self).__name__, "params": self.get_params(), **self._meta()}
+        # paths as text: a run_dir or checkpoint given as a Path is stored (JSON) as the string it names
+        params = {k: str(v) if isinstance(v, os.PathLike) else v for k, v in self.get_params().items()}
+        return {"task": self.TASK, "estimator": type(self).__name__, "params": params, **self._meta()}
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted estimator (weights, parameters, what it learned) to one file."""

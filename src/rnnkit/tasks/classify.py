@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from rnnkit.data.token_encoder import TokenEncoder
+from rnnkit.data.vocab import EOS
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.models import SequenceClassifier, SequenceClassifierConfig
+from rnnkit.models import LMClassifier, LMClassifierConfig, SequenceClassifier, SequenceClassifierConfig
 from rnnkit.tasks.estimator import RecurrentEstimator, numeric_sequences, random_split, stratified_split, to_targets
 
 TASK = "classify"
@@ -58,6 +60,17 @@ class RNNClassifier(RecurrentEstimator):
     ``True`` z-normalises every series on its own (the UCR convention: shape, not level),
     ``False`` standardises each channel with training-set statistics, ``"auto"`` picks the
     first for univariate and the second for multivariate series.
+
+    Transfer learning (ULMFiT, Howard & Ruder 2018): ``encoder`` names a language-model
+    checkpoint (``rnnkit lm train``, e.g. the ``awd-lstm`` preset fine-tuned on the task's
+    texts with ``init_from``); the classifier then reads text as that model does (its
+    tokenizer and vocabulary, ``<eos>`` closing each text), starts from its embedding and
+    recurrent layers, pools their outputs three ways (last, max, mean) into a small head
+    (:class:`~rnnkit.models.LMClassifier`), and trains with :attr:`ENCODER_DEFAULTS`:
+    gradual unfreezing (the head alone in the first epoch, one more layer each epoch after),
+    discriminative learning rates (each layer 1/2.6 of the rate of the one above) and a
+    slanted triangular schedule. ``max_length`` keeps at most that many tokens of each text:
+    its first quarter and last three quarters (long reviews on a CPU).
     """
 
     TASK = TASK
@@ -79,6 +92,13 @@ class RNNClassifier(RecurrentEstimator):
         "validation_fraction": {"text": 0.1, "series": 0.0},
     }
 
+    #: Defaults with a pretrained ``encoder`` (ULMFiT's recipe: its head dropout, 2.6 between
+    #: layers, gradual unfreezing, slanted triangular rates; a few epochs, the best one kept).
+    ENCODER_DEFAULTS = {
+        "dropout": 0.2, "epochs": 6, "batch_size": 32, "lr": 5e-3, "schedule": "slanted", "early_stopping": None,
+        "validation_fraction": 0.1, "layer_lr_decay": 2.6, "gradual_unfreezing": True,
+    }
+
     def __init__(self, cell: str = "lstm", hidden_size: int | str = "auto", num_layers: int = 1,
                  bidirectional: bool = True, pooling: str = "last", dropout: float | str = "auto", zoneout: float = 0.0,
                  znorm: bool | str = "auto", conv_branch: bool | str = "auto",
@@ -90,7 +110,9 @@ class RNNClassifier(RecurrentEstimator):
                  validation_fraction: float | str = "auto", max_time: float | None = None,
                  checkpoint_every: int = 0, seed: int = 0,
                  device: str = "auto",
-                 precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
+                 precision: str = "fp32", verbose: bool = False, run_dir: str | None = None,
+                 encoder: str | None = None, max_length: int | None = None,
+                 layer_lr_decay: float | str = "auto", gradual_unfreezing: bool | str = "auto") -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.pooling, self.dropout, self.znorm, self.conv_branch = pooling, dropout, znorm, conv_branch
         self.zoneout = zoneout
@@ -103,17 +125,52 @@ class RNNClassifier(RecurrentEstimator):
         self.max_time, self.seed, self.device, self.verbose, self.run_dir = max_time, seed, device, verbose, run_dir
         self.precision = precision
         self.checkpoint_every = checkpoint_every
+        self.encoder, self.max_length = encoder, max_length
+        self.layer_lr_decay, self.gradual_unfreezing = layer_lr_decay, gradual_unfreezing
+
+    def _effective(self, name: str) -> Any:
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto" and name in self.ENCODER_DEFAULTS:
+            if self.encoder is not None or getattr(self, "pretrained_encoder_", None):
+                return self.ENCODER_DEFAULTS[name]
+            if name == "layer_lr_decay":
+                return 1.0
+            if name == "gradual_unfreezing":
+                return False
+        return super()._effective(name)
 
     def _check_params(self) -> None:
         super()._check_params()
         if self.znorm not in ("auto", True, False):
             raise ConfigError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
+        if self.max_length is not None and self.max_length < 1:
+            raise ConfigError(f"max_length must be at least 1, got {self.max_length}")
+        decay = self.layer_lr_decay
+        if not (decay == "auto" or (not isinstance(decay, str) and decay >= 1)):
+            raise ConfigError(f"layer_lr_decay must be a number >= 1 or 'auto', got {decay!r}")
+        if self.gradual_unfreezing not in ("auto", True, False):
+            raise ConfigError(f"gradual_unfreezing must be True, False or 'auto', got {self.gradual_unfreezing!r}")
+        if self.encoder is not None and self.char_features:
+            raise ConfigError("character features are for a classifier trained from scratch, not with a pretrained "
+                              "encoder (its vocabulary is the language model's)")
 
     def _items(self, X) -> tuple[list, str]:
         seqs, kind = as_sequences(X)
-        return ([str(s).split() for s in seqs] if kind == "text" else seqs), kind
+        if kind != "text":
+            return seqs, kind
+        pretrained = getattr(self, "encoder_", None) if getattr(self, "pretrained_encoder_", None) else None
+        if pretrained is not None:  # as the language model read its text: its tokenizer, <eos> closing it
+            vocab = pretrained.words
+            tokens = [vocab.words(str(s)) + [EOS] for s in seqs]
+        else:
+            tokens = [str(s).split() for s in seqs]
+        return [truncate(t, self.max_length) for t in tokens], kind
 
-    def _model_config(self) -> SequenceClassifierConfig:
+    def _model_config(self) -> SequenceClassifierConfig | LMClassifierConfig:
+        if getattr(self, "pretrained_encoder_", None):
+            lm = self._pretrained.model_.config
+            return LMClassifierConfig(num_classes=len(self.classes_), language_model=lm,
+                                      dropout=self._effective("dropout"))
         text = self.input_kind_ == "text"
         chars = self.encoder_.chars if text else None
         return SequenceClassifierConfig(
@@ -132,15 +189,22 @@ class RNNClassifier(RecurrentEstimator):
 
     def _fit(self, X, y, X_valid=None, y_valid=None, resume: bool = False) -> None:
         """Train on ``(X, y)``; ``resume=True`` continues the interrupted run in ``run_dir``."""
+        self.pretrained_encoder_ = None
+        if self.encoder is not None:
+            self._load_pretrained()
         items, kind = self._items(X)
         y = np.asarray(y)
         if len(y) != len(items):
             raise DataError(f"X has {len(items)} sequences but y has {len(y)} labels")
+        if self.encoder is not None and kind != "text":
+            raise DataError("a pretrained language-model encoder reads text; X holds numeric series")
         self.input_kind_ = kind
         self.classes_ = np.unique(y if y_valid is None else np.concatenate([y, np.asarray(y_valid)]))
         if len(self.classes_) < 2:
             raise DataError("y has a single class; a classifier needs at least two")
-        if kind == "text":
+        if self.pretrained_encoder_:
+            pass  # the language model's vocabulary, set by _load_pretrained
+        elif kind == "text":
             self._fit_encoder(items)
         else:
             self.n_features_in_ = items[0].shape[1]
@@ -154,12 +218,38 @@ class RNNClassifier(RecurrentEstimator):
         split = (lambda t: stratified_split(np.asarray(t), self._effective("validation_fraction"), self.seed))
         train_batches, valid_batches = self._train_valid_batches(inputs, targets, chars, valid, split)
         torch.manual_seed(self.seed)
-        model = SequenceClassifier(self._model_config())
-        if kind == "series":
+        config = self._model_config()
+        if isinstance(config, LMClassifierConfig):
+            transfer = LMClassifier(config)
+            transfer.load_encoder(self._pretrained.model_.state_dict())
+            del self._pretrained  # its weights now live in the classifier
+            model: SequenceClassifier | LMClassifier = transfer
+        else:
+            model = SequenceClassifier(config)
+        if isinstance(model, SequenceClassifier) and kind == "series":
             steps = np.concatenate(inputs)  # (sum of lengths, F): per-channel statistics of the training set
             model.set_input_scaling(torch.from_numpy(steps.mean(0)), torch.from_numpy(steps.std(0)))
         self._train(model, train_batches, valid_batches, self._class_weights(np.asarray(train_batches.targets)),
                     resume=resume)
+
+    def _load_pretrained(self) -> None:
+        """The language model named by ``encoder``: its vocabulary becomes this classifier's."""
+        from rnnkit.tasks.lm import LanguageModeler
+
+        lm = LanguageModeler.load(str(self.encoder))
+        if lm.vocab_.level != "word":
+            raise ConfigError(f"{self.encoder} is a character language model; a classifier's encoder must be "
+                              "a word-level one")
+        self._pretrained = lm
+        self.pretrained_encoder_ = str(self.encoder)
+        self.encoder_ = TokenEncoder(lm.vocab_, None, lowercase=False)
+
+    def _meta(self) -> dict:
+        return {**super()._meta(), "pretrained_encoder": getattr(self, "pretrained_encoder_", None)}
+
+    def _restore(self, meta: dict) -> None:
+        super()._restore(meta)
+        self.pretrained_encoder_ = meta.get("pretrained_encoder")
 
     def predict_proba(self, X) -> np.ndarray:
         """``(n, n_classes)`` class probabilities, columns in the order of ``classes_``."""
@@ -174,6 +264,15 @@ class RNNClassifier(RecurrentEstimator):
     def score(self, X, y) -> float:
         """Mean accuracy, as scikit-learn classifiers define ``score``."""
         return float((self.predict(X) == np.asarray(y)).mean())
+
+
+def truncate(tokens: list, max_length: int | None) -> list:
+    """At most ``max_length`` tokens: the first quarter and the last three quarters of that
+    budget (a review's opening and its verdict, which usually comes last)."""
+    if max_length is None or len(tokens) <= max_length:
+        return tokens
+    head = max_length // 4
+    return tokens[:head] + tokens[len(tokens) - (max_length - head):]
 
 
 def text_baseline(train_texts, train_labels, test_texts, test_labels) -> dict:

@@ -289,7 +289,9 @@ class RecurrentEstimator(Estimator):
         model = self.model_
         if isinstance(model, SequenceTagger):
             return TaggerStream(model, batch)
-        assert isinstance(model, SequenceClassifier)
+        if not isinstance(model, SequenceClassifier):
+            raise ConfigError(f"a {type(model).__name__} pools its maximum and mean over the whole text; it does not "
+                              "stream (classify whole texts with predict)")
         return ClassifierStream(model, batch)
 
     # ------------------------------------------------------------- persistence

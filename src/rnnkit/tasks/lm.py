@@ -192,7 +192,7 @@ class LMSettings:
     NOT_MIRRORED: ClassVar[dict[str, frozenset[str]]] = {
         "LanguageModelConfig": frozenset({"vocab_size"}),
         "TrainerConfig": frozenset({"optim", "log_every", "evaluated_on", "threads"}),
-        "OptimConfig": frozenset(),
+        "OptimConfig": frozenset({"layer_lr_decay", "gradual_unfreezing"}),
     }
 
     def _shared(self, cls: type) -> dict[str, Any]:

@@ -11,7 +11,11 @@ import torch
 from rnnkit.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("constant", "zaremba", "cosine", "plateau")
+SCHEDULES = ("constant", "zaremba", "cosine", "plateau", "slanted")
+
+#: slanted triangular learning rates (Howard & Ruder 2018): the share of steps spent rising, and
+#: how much smaller than ``lr`` the rate starts and ends (their values, used for every model there)
+SLANTED_CUT, SLANTED_RATIO = 0.1, 32.0
 
 
 @dataclass
@@ -26,6 +30,14 @@ class OptimConfig:
     * ``cosine``: from ``lr`` down to ``min_lr`` over all training steps.
     * ``plateau``: multiply by ``decay`` whenever the validation loss has not improved
       for ``patience + 1`` epochs.
+    * ``slanted``: slanted triangular (Howard & Ruder 2018): up from ``lr / 32`` to ``lr``
+      over the first 10 % of the steps, then linearly down to ``lr / 32``.
+
+    For a model with ``layer_groups()`` (bottom to top, e.g. embedding, each recurrent layer,
+    the head): ``layer_lr_decay`` > 1 gives each group below the top ``1 / layer_lr_decay``
+    of the rate of the one above it (discriminative fine-tuning; ULMFiT: 2.6), and
+    ``gradual_unfreezing`` trains only the top group in the first epoch, the top two in the
+    second, and so on until all train (ULMFiT).
     """
 
     optimizer: str = "adam"
@@ -37,6 +49,8 @@ class OptimConfig:
     decay_start: int = 4
     min_lr: float = 0.0
     patience: int = 0
+    layer_lr_decay: float = 1.0
+    gradual_unfreezing: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -45,12 +59,52 @@ class OptimConfig:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.lr <= 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if self.layer_lr_decay < 1:
+            raise ConfigError(f"layer_lr_decay must be at least 1 (1: the same rate for every layer), "
+                              f"got {self.layer_lr_decay}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
+def layer_groups(model: torch.nn.Module) -> list[list[torch.nn.Parameter]] | None:
+    """The model's parameter groups, bottom to top, if it defines ``layer_groups()``; every
+    parameter in exactly one (checked: a parameter left out would never train)."""
+    method = getattr(model, "layer_groups", None)
+    if not callable(method):
+        return None
+    groups = [list(g) for g in method()]
+    seen = [id(p) for g in groups for p in g]
+    if len(seen) != len(set(seen)) or set(seen) != {id(p) for p in model.parameters()}:
+        raise ValueError(f"{type(model).__name__}.layer_groups() must hold each parameter exactly once")
+    return groups
+
+
+def param_groups(model: torch.nn.Module, cfg: OptimConfig) -> list[dict]:
+    """The optimizer's parameter groups: one (``lr_scale`` 1) unless the model has layer
+    groups and ``cfg`` asks for discriminative rates or gradual unfreezing; then one per
+    layer group, the top at ``lr_scale`` 1 and each below it ``1 / layer_lr_decay`` of the next."""
+    groups = layer_groups(model) if cfg.layer_lr_decay != 1 or cfg.gradual_unfreezing else None
+    if groups is None:
+        if cfg.gradual_unfreezing:
+            raise ConfigError(f"gradual unfreezing needs a model with layer groups; {type(model).__name__} has none")
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    top = len(groups) - 1
+    return [{"params": g, "lr_scale": cfg.layer_lr_decay ** -(top - i), "layer_group": i}
+            for i, g in enumerate(groups)]
+
+
+def unfreeze_for_epoch(groups: list[dict], epoch: int) -> None:
+    """Gradual unfreezing: in epoch ``e`` (from 0) the top ``e + 1`` layer groups train; the
+    others keep their weights and are not even differentiated (``requires_grad`` off)."""
+    top = len(groups) - 1
+    for g in groups:
+        trainable = g.get("layer_group", top) >= top - epoch
+        for p in g["params"]:
+            p.requires_grad_(trainable)
+
+
+def build_optimizer(params: Iterable[torch.nn.Parameter] | list[dict], cfg: OptimConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
@@ -76,6 +130,8 @@ class LRSchedule:
         if c.schedule == "cosine":
             progress = min(1.0, (epoch * self.steps_per_epoch + step_in_epoch) / self.total_steps)
             return c.min_lr + (c.lr - c.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+        if c.schedule == "slanted":
+            return c.lr * slanted_triangular(epoch * self.steps_per_epoch + step_in_epoch, self.total_steps)
         return c.lr * self.scale  # constant (scale stays 1) or plateau
 
     def end_of_epoch(self, valid_loss: float) -> None:
@@ -94,3 +150,15 @@ class LRSchedule:
 
     def load_state_dict(self, state: dict) -> None:
         self.scale, self.best, self.bad_epochs = state["scale"], state["best"], state["bad_epochs"]
+
+
+def slanted_triangular(step: int, total: int, cut_frac: float = SLANTED_CUT, ratio: float = SLANTED_RATIO) -> float:
+    """The slanted triangular multiplier of the rate at ``step`` of ``total`` (Howard & Ruder
+    2018, eq. 3): with ``cut = floor(total * cut_frac)``, ``p = t / cut`` while rising, then
+    ``1 - (t - cut) / (total - cut)``; the multiplier is ``(1 + p (ratio - 1)) / ratio``."""
+    cut = max(1, math.floor(total * cut_frac))
+    if step < cut:
+        p = step / cut
+    else:
+        p = max(0.0, 1 - (step - cut) / max(1, total - cut))
+    return (1 + p * (ratio - 1)) / ratio

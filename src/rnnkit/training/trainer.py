@@ -44,7 +44,7 @@ from rnnkit.training.checkpoint import (
 )
 from rnnkit.training.denormals import flushed_denormals
 from rnnkit.training.model_io import put_model
-from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer
+from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer, param_groups, unfreeze_for_epoch
 from rnnkit.training.protocol import TrainingTask, check_task
 from rnnkit.training.run_folder import RUN_FILES, claim_run_folder
 
@@ -175,7 +175,9 @@ class Trainer:
         self.device = distributed.rank_device(self.device, self.ranks)
         self.model: nn.Module = task.model.to(self.device)
         distributed.broadcast_module(self.model, self.ranks)
-        self.optimizer = build_optimizer(self.model.parameters(), config.optim)
+        self.param_groups = param_groups(self.model, config.optim)
+        self.optimizer = build_optimizer(self.param_groups, config.optim)
+        self._unfrozen_for: int | None = None  # the epoch gradual unfreezing was last applied for
         self.autocast_dtype = PRECISIONS[config.precision]
         # fp16 needs loss scaling (its range is too small for small gradients); bf16 does not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
@@ -320,6 +322,10 @@ class Trainer:
                 kept = (f"the last checkpoint, {self.last_path}, is intact: resume with any number of ranks"
                         if self.ranks.primary and self.last_path.exists() else "rank 0 keeps the last checkpoint")
                 raise distributed.DistributedError(f"{e}; {kept}") from None
+            finally:
+                if self.config.optim.gradual_unfreezing:  # the model leaves fit as it came: all trainable
+                    for p in self.model.parameters():
+                        p.requires_grad_(True)
 
     @functools.cached_property
     def data_fingerprint(self) -> str | None:
@@ -460,7 +466,10 @@ class Trainer:
         self.model.train()
         lr = self.schedule.lr(self.epoch, self.batch_in_epoch)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # discriminative rates: lower layers learn slower
+        if cfg.optim.gradual_unfreezing and self._unfrozen_for != self.epoch:
+            unfreeze_for_epoch(self.param_groups, self.epoch)
+            self._unfrozen_for = self.epoch
         state = self.carried_state if self.task.carries_state else None
         shard = getattr(self.task, "shard_batch", None)
         if not self.ranks.active:

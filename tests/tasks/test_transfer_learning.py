@@ -1,0 +1,266 @@
+"""Transfer learning for text (ULMFiT): raw-text language models, fine-tuning from a
+pretrained model, the classifier on its encoder, and the training recipe (slanted triangular
+rates, discriminative rates, gradual unfreezing)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+from rnnkit.data import Vocab, load_corpus
+from rnnkit.data.text import encode_text
+from rnnkit.data.text_column import read_text_column, text_column_file
+from rnnkit.data.word_split import split_words
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.models import LanguageModel, LanguageModelConfig, LMClassifier, LMClassifierConfig
+from rnnkit.models.language_model import remap_vocabulary
+from rnnkit.tasks.classify import RNNClassifier, truncate
+from rnnkit.tasks.lm import LanguageModeler, LMSettings, _task
+from rnnkit.training.optim import OptimConfig, param_groups, slanted_triangular, unfreeze_for_epoch
+
+runner = CliRunner()
+
+POSITIVE = ["great", "wonderful", "superb", "moving", "brilliant"]
+NEGATIVE = ["awful", "boring", "dull", "terrible", "clumsy"]
+FILLER = "the film was a story about people and it had some scenes with music".split()
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+
+
+def review(rng: np.random.Generator, label: int) -> str:
+    words = list(rng.choice(FILLER, 10))
+    words.insert(int(rng.integers(0, 10)), str(rng.choice(POSITIVE if label else NEGATIVE)))
+    return " ".join(words).capitalize() + "!"
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    rng = np.random.default_rng(0)
+    labels = [i % 2 for i in range(160)]
+    return [review(rng, y) for y in labels], labels
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory, reviews):
+    """A small word LM on unlabelled 'reviews' (raw text, the simple tokenizer)."""
+    folder = tmp_path_factory.mktemp("pretrained")
+    rng = np.random.default_rng(1)
+    (folder / "unsup.txt").write_text("\n".join(review(rng, int(rng.integers(0, 2))) for _ in range(600)) + "\n",
+                                      encoding="utf-8")
+    lm = LanguageModeler(level="word", tokenizer="simple", hidden_size=24, num_layers=2, embedding_size=24,
+                         tie_weights=True, epochs=2, batch_size=8, bptt=12, run_dir=folder / "run")
+    lm.fit(str(folder / "unsup.txt"))
+    lm.save(folder / "lm.safetensors")
+    return folder / "lm.safetensors"
+
+
+# ------------------------------------------------------------------ raw text
+def test_simple_split_lowercases_and_splits_punctuation():
+    assert split_words("A man's hat, the T-shirt!", "simple") == ["a", "man's", "hat", ",", "the", "t-shirt", "!"]
+    assert split_words("A man's hat,", "whitespace") == ["A", "man's", "hat,"]
+    with pytest.raises(ConfigError, match="unknown word split"):
+        split_words("x", "bpe")
+
+
+def test_vocabulary_records_its_tokenizer_and_encodes_with_it():
+    v = Vocab(["<eos>", "<unk>", "good", "!"], level="word", unk="<unk>", tokenizer="simple")
+    assert Vocab.from_dict(v.to_dict()).tokenizer == "simple"
+    assert encode_text("Good!", v).tolist() == [2, 3, 0]
+    plain = Vocab(["<eos>", "<unk>", "good"], level="word", unk="<unk>")
+    assert "tokenizer" not in plain.to_dict()  # files written before the option read the same
+    assert encode_text("Good!", plain).tolist() == [1, 0]
+
+
+def test_word_corpus_with_the_simple_tokenizer(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("Great film!\nA dull, long film.\n" * 20, encoding="utf-8")
+    corpus = load_corpus(path, level="word", tokenizer="simple")
+    assert corpus.vocab.tokenizer == "simple"
+    assert {"great", "film", "!", "dull", ",", "."} <= set(corpus.vocab.tokens)
+    assert "Great" not in corpus.vocab
+
+
+def test_text_column_of_tables_and_labelled_lines(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text('label,review\n1,"Great, really\ngreat"\n0,Dull\n', encoding="utf-8")
+    assert read_text_column(table, "review") == ["Great, really great", "Dull"]
+    lines = tmp_path / "l.tsv"
+    lines.write_text("".join(f"{i % 2}\tsentence number {i}\n" for i in range(30)), encoding="utf-8")
+    assert read_text_column(lines, "text")[:2] == ["sentence number 0", "sentence number 1"]
+    extracted = text_column_file(lines, "text")
+    assert extracted.read_text(encoding="utf-8").splitlines()[1] == "sentence number 1"
+    with pytest.raises(DataError, match="no column 'text'"):
+        read_text_column(table, "text")
+    with pytest.raises(DataError, match="no header line"):
+        read_text_column(lines, "review")
+    with pytest.raises(DataError, match="missing|not found|does not exist"):
+        text_column_file(tmp_path / "absent.csv", "text")
+
+
+# ------------------------------------------------------------------ fine-tuning
+def test_remap_vocabulary_copies_shared_rows_and_starts_new_ones_at_the_mean():
+    torch.manual_seed(0)
+    old = LanguageModel(LanguageModelConfig(vocab_size=4, hidden_size=6, num_layers=1, tie_weights=True))
+    state = old.state_dict()
+    new_state, shared = remap_vocabulary(state, ["<eos>", "<unk>", "a", "b"], ["<eos>", "<unk>", "b", "c", "d"])
+    assert shared == 3
+    emb = new_state["embedding.weight"]
+    assert torch.equal(emb[2], state["embedding.weight"][3])  # "b"
+    assert torch.allclose(emb[3], state["embedding.weight"].mean(0)) and torch.equal(emb[3], emb[4])
+    assert torch.allclose(new_state["decoder.bias"][4], state["decoder.bias"].mean())
+    new = LanguageModel(LanguageModelConfig(vocab_size=5, hidden_size=6, num_layers=1, tie_weights=True))
+    new.load_state_dict(new_state)  # the tied decoder takes the same rows
+    assert new.decoder.weight is new.embedding.weight
+    assert torch.equal(new.rnn.state_dict()["cells.0.weight_hh"], state["rnn.cells.0.weight_hh"])
+
+
+def test_init_from_keeps_the_architecture_and_the_weights(tmp_path, pretrained):
+    text = tmp_path / "target.txt"
+    text.write_text("A superb story, and a new word: marvellous!\n" * 30, encoding="utf-8")
+    settings = LMSettings.from_preset(None, train_files=[str(text)], init_from=str(pretrained), progress=False)
+    source = LanguageModeler.load(pretrained)
+    assert (settings.tokenizer, settings.hidden_size, settings.tie_weights) == ("simple", 24, True)
+    task = _task(settings)
+    vocab = task.corpus.vocab
+    assert "marvellous" in vocab and "marvellous" not in source.vocab_
+    theirs = source.model_.state_dict()
+    ours = task.model.state_dict()
+    for key in theirs:
+        if key.startswith("rnn."):
+            assert torch.equal(ours[key], theirs[key]), key
+    superb = vocab.stoi["superb"], source.vocab_.stoi["superb"]
+    assert torch.equal(ours["embedding.weight"][superb[0]], theirs["embedding.weight"][superb[1]])
+    with pytest.raises(ConfigError, match="num_layers 3 .pretrained: 2."):
+        _task(LMSettings.from_preset(None, train_files=[str(text)], init_from=str(pretrained), num_layers=3,
+                                     progress=False))
+
+
+def test_init_from_needs_a_language_model(tmp_path, reviews):
+    clf = RNNClassifier(epochs=1, hidden_size=8).fit(*reviews)
+    clf.save(tmp_path / "clf.safetensors")
+    with pytest.raises(ConfigError, match="not a checkpoint of rnnkit lm train"):
+        LMSettings.from_preset(None, train_files=["x"], init_from=str(tmp_path / "clf.safetensors"))
+
+
+# ------------------------------------------------------------------ the recipe
+def test_slanted_triangular_learning_rates_follow_the_paper():
+    total = 1000  # cut = 100: up from 1/32 to 1 in 100 steps, then down to 1/32
+    assert slanted_triangular(0, total) == pytest.approx(1 / 32)
+    assert slanted_triangular(100, total) == pytest.approx(1.0)
+    assert slanted_triangular(50, total) == pytest.approx((1 + 0.5 * 31) / 32)
+    assert slanted_triangular(550, total) == pytest.approx((1 + 0.5 * 31) / 32)
+    assert slanted_triangular(1000, total) == pytest.approx(1 / 32)
+
+
+def lm_classifier(layers: int = 2) -> LMClassifier:
+    torch.manual_seed(0)
+    lm = LanguageModelConfig(vocab_size=20, hidden_size=8, num_layers=layers, embedding_size=8)
+    return LMClassifier(LMClassifierConfig(num_classes=3, language_model=lm))
+
+
+def test_discriminative_rates_and_gradual_unfreezing_groups():
+    model = lm_classifier(layers=2)
+    groups = param_groups(model, OptimConfig(layer_lr_decay=2.6))
+    assert [g["lr_scale"] for g in groups] == pytest.approx([2.6 ** -3, 2.6 ** -2, 2.6 ** -1, 1.0])
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    unfreeze_for_epoch(groups, 0)
+    assert [all(p.requires_grad for p in g["params"]) for g in groups] == [False, False, False, True]
+    unfreeze_for_epoch(groups, 1)
+    assert [all(p.requires_grad for p in g["params"]) for g in groups] == [False, False, True, True]
+    unfreeze_for_epoch(groups, 5)
+    assert all(p.requires_grad for p in model.parameters())
+    assert len(param_groups(model, OptimConfig())) == 1  # no decay, no unfreezing: one group
+
+
+def test_concat_pooling_ignores_padding():
+    model = lm_classifier().eval()
+    ids = torch.randint(1, 20, (1, 7))
+    padded = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        alone = model(ids)
+        both = model(torch.cat([padded, torch.randint(1, 20, (1, 11))]), torch.tensor([7, 11]))
+        pooled = model.encode(ids)
+        out, _ = model.rnn(model.embedding(ids))
+    assert torch.allclose(alone, both[:1], atol=1e-6)
+    expected = torch.cat([out[0, -1], out[0].max(0).values, out[0].mean(0)])
+    assert torch.allclose(pooled[0], expected, atol=1e-6)
+
+
+def test_gradual_unfreezing_trains_the_head_first_and_lower_layers_later(pretrained, reviews):
+    source = LanguageModeler.load(pretrained).model_.state_dict()
+    one = RNNClassifier(encoder=str(pretrained), epochs=1).fit(*reviews)
+    state = one.model_.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in source.items() if k.startswith(("embedding.", "rnn.")))
+    assert all(p.requires_grad for p in one.model_.parameters())  # the model leaves fit trainable
+    two = RNNClassifier(encoder=str(pretrained), epochs=2).fit(*reviews)
+    state = two.model_.state_dict()
+    assert torch.equal(state["embedding.weight"], source["embedding.weight"])
+    assert torch.equal(state["rnn.cells.0.weight_ih"], source["rnn.cells.0.weight_ih"])
+    assert not torch.equal(state["rnn.cells.1.weight_ih"], source["rnn.cells.1.weight_ih"])  # the top layer
+    everything = RNNClassifier(encoder=str(pretrained), epochs=1, gradual_unfreezing=False).fit(*reviews)
+    assert not torch.equal(everything.model_.state_dict()["embedding.weight"], source["embedding.weight"])
+
+
+def test_classifier_on_a_pretrained_encoder_learns_saves_and_refuses_streaming(tmp_path, pretrained, reviews):
+    texts, labels = reviews
+    clf = RNNClassifier(encoder=str(pretrained), epochs=25, lr=1e-2, seed=0).fit(texts, labels)
+    assert clf.score(texts, labels) >= 0.9
+    assert isinstance(clf.model_, LMClassifier) and clf.pretrained_encoder_ == str(pretrained)
+    lrs = [h["lr"] for h in clf.history_ if h["kind"] == "train"]
+    assert max(lrs) == pytest.approx(1e-2, rel=0.05) and lrs[0] < lrs[len(lrs) // 5] > lrs[-1]  # slanted
+    clf.save(tmp_path / "m.safetensors")
+    again = RNNClassifier.load(tmp_path / "m.safetensors")
+    assert np.allclose(again.predict_proba(texts[:10]), clf.predict_proba(texts[:10]), atol=1e-6)
+    with pytest.raises(ConfigError, match="does not stream"):
+        again.stream()
+    with pytest.raises(DataError, match="reads text"):
+        RNNClassifier(encoder=str(pretrained), epochs=1).fit(np.zeros((6, 5, 1)), [0, 1] * 3)
+
+
+def test_truncate_keeps_the_opening_and_the_end():
+    tokens = list(range(100))
+    assert truncate(tokens, 8) == [0, 1, 94, 95, 96, 97, 98, 99]
+    assert truncate(tokens[:5], 8) == tokens[:5] and truncate(tokens, None) == tokens
+
+
+# ------------------------------------------------------------------ the commands
+def test_ulmfit_from_the_command_line(tmp_path, reviews):
+    rng = np.random.default_rng(2)
+    unsup = tmp_path / "unsup.txt"
+    unsup.write_text("\n".join(review(rng, int(rng.integers(0, 2))) for _ in range(400)) + "\n", encoding="utf-8")
+    texts, labels = reviews
+    train, test = tmp_path / "train.tsv", tmp_path / "test.tsv"
+    train.write_text("".join(f"{y}\t{x}\n" for x, y in zip(texts[:120], labels[:120])), encoding="utf-8")
+    test.write_text("".join(f"{y}\t{x}\n" for x, y in zip(texts[120:], labels[120:])), encoding="utf-8")
+    tiny = ["--hidden", "24", "--embedding", "24", "--layers", "2", "--tie-weights", "--bptt", "12",
+            "--batch-size", "8", "--quiet"]
+    r = runner.invoke(app, ["lm", "train", str(unsup), "--level", "word", "--tokenizer", "simple", "--epochs", "1",
+                            "-o", str(tmp_path / "pre"), *tiny])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["lm", "train", str(train), "--text-col", "text", "--init-from",
+                            str(tmp_path / "pre" / "best.safetensors"), "--epochs", "1", "--batch-size", "4",
+                            "-o", str(tmp_path / "ft"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    settings = LanguageModeler.load(tmp_path / "ft" / "best.safetensors").settings_
+    assert settings is not None and settings.tokenizer == "simple" and settings.text_col == "text"
+    r = runner.invoke(app, ["classify", "train", "--train", str(train), "--test", str(test), "--encoder",
+                            str(tmp_path / "ft" / "best.safetensors"), "--epochs", "3", "--max-length", "40",
+                            "-o", str(tmp_path / "clf"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "clf" / "test_report.json").read_text())
+    assert 0 <= report["accuracy"] <= 1 and "baseline" in report
+    r = runner.invoke(app, ["classify", "predict", str(tmp_path / "clf" / "model.safetensors"), str(test)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["export", str(tmp_path / "clf" / "model.safetensors"), "-o", str(tmp_path / "m.onnx")])
+    assert r.exit_code != 0 and "LMClassifier" in r.output and "Traceback" not in r.output
+    bad = runner.invoke(app, ["classify", "train", "--train", str(train), "--encoder", str(test), "-o",
+                              str(tmp_path / "bad"), "--quiet"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
+    assert not math.isnan(report["accuracy"])
