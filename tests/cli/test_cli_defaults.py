@@ -23,8 +23,11 @@ def test_help_shows_the_estimators_default(group, estimator, option, param):
     line = next(x for x in r.output.splitlines() if f" {option} " in x)
     value = estimator.defaults()[param]
     by_input = getattr(estimator, "AUTO_DEFAULTS", {}).get(param)
-    if value == "auto" and by_input:  # a default that depends on the input says both
+    if value == "auto" and by_input:  # a default that depends on the input says both (and with --encoder, if any)
         value = "auto: " + ", ".join(f"{v} for {kind}" for kind, v in by_input.items())
+        with_encoder = getattr(estimator, "ENCODER_DEFAULTS", {})
+        if param in with_encoder:
+            value += f", {with_encoder[param]} with --encoder"
     assert f"[default: ({value})]" in line
 
 

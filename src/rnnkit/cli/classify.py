@@ -81,7 +81,7 @@ def train(
                                                    "the rate of the layer above (ULMFiT: 2.6; 1: all alike)."),
     gradual_unfreezing: Optional[bool] = typer.Option(None, "--gradual-unfreezing/--no-gradual-unfreezing",
                                                       help="With --encoder: train the head alone first, then "
-                                                      "unfreeze one more layer every epoch (default: on)."),
+                                                      "unfreeze one more layer every epoch."),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training set."),
     batch_size: Optional[int] = typer.Option(None, help="Sequences per batch."),
     lr: Optional[float] = typer.Option(None, help="Learning rate."),

@@ -87,9 +87,13 @@ def model_defaults(estimator: Any) -> Callable[[F], F]:
                 raise TypeError(f"{fn.__module__}.{fn.__name__}: option {p.name} sets its own default "
                                 f"({info.default!r}); leave it None so that {estimator.__name__}'s applies")
             value = defaults[p.name]
-            by_input = getattr(estimator, "AUTO_DEFAULTS", {}).get(p.name)
-            if value == "auto" and by_input:  # e.g. "auto: 128 for text, 64 for series"
-                info.show_default = "auto: " + ", ".join(f"{_shown(v)} for {kind}" for kind, v in by_input.items())
+            by_input = dict(getattr(estimator, "AUTO_DEFAULTS", {}).get(p.name, {}))
+            with_encoder = getattr(estimator, "ENCODER_DEFAULTS", {})
+            if p.name in with_encoder:
+                by_input["--encoder"] = with_encoder[p.name]
+            if value == "auto" and by_input:  # e.g. "auto: 128 for text, 64 for series, 0.2 with --encoder"
+                info.show_default = "auto: " + ", ".join(
+                    f"{_shown(v)} {'with' if kind.startswith('--') else 'for'} {kind}" for kind, v in by_input.items())
                 continue
             info.show_default = _shown(value)
         return fn

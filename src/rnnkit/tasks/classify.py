@@ -90,6 +90,8 @@ class RNNClassifier(RecurrentEstimator):
         "schedule": {"text": "constant", "series": "cosine"},
         "early_stopping": {"text": 10, "series": None},
         "validation_fraction": {"text": 0.1, "series": 0.0},
+        "layer_lr_decay": {"text": 1.0, "series": 1.0},  # used with a pretrained encoder (ENCODER_DEFAULTS)
+        "gradual_unfreezing": {"text": False, "series": False},
     }
 
     #: Defaults with a pretrained ``encoder`` (ULMFiT's recipe: its head dropout, 2.6 between
@@ -133,10 +135,6 @@ class RNNClassifier(RecurrentEstimator):
         if isinstance(value, str) and value == "auto" and name in self.ENCODER_DEFAULTS:
             if self.encoder is not None or getattr(self, "pretrained_encoder_", None):
                 return self.ENCODER_DEFAULTS[name]
-            if name == "layer_lr_decay":
-                return 1.0
-            if name == "gradual_unfreezing":
-                return False
         return super()._effective(name)
 
     def _check_params(self) -> None:
