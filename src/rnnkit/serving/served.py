@@ -191,7 +191,7 @@ class ServedModel:
                 text = body.get("text")
                 if not isinstance(text, str) or not text:
                     raise InputError("text", "text must be a non-empty string (or give ids)")
-                tokens = list(text) if est.vocab_.level == "char" else text.split()
+                tokens = list(text) if est.vocab_.level == "char" else est.vocab_.words(text)
                 steps = est.vocab_.encode(tokens).astype(np.int64)
             elif k in ("conditioned", "translate"):
                 text = body.get("text")
@@ -398,7 +398,7 @@ class ServedModel:
         import torch
 
         est = self.estimator
-        tokens = list(text) if est.vocab_.level == "char" else text.split()
+        tokens = list(text) if est.vocab_.level == "char" else est.vocab_.words(text)
         ids = est.vocab_.encode(tokens)
         if len(ids) < 2:
             raise InputError("texts", "each text needs at least two tokens to score")

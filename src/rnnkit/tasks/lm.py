@@ -403,10 +403,9 @@ def _start_from(model: LanguageModel, vocab: Vocab, settings: LMSettings) -> Non
                           f"architecture; these differ: {'; '.join(differ)}")
     state, shared = remap_vocabulary(pretrained.model_.state_dict(), pretrained.vocab_.tokens, vocab.tokens)
     model.load_state_dict(state)
-    settings_note = f"{shared:,} of {len(vocab):,} tokens"
     if settings.progress:
-        print(f"starting from {settings.init_from}: {settings_note} known to it, the rest start at its mean "
-              "embedding")
+        print(f"starting from {settings.init_from}: {shared:,} of {len(vocab):,} tokens known to it, the rest "
+              "start at its mean embedding")
 
 
 def _callbacks(task: LanguageModelTask, given: Sequence[CallbackLike] | None) -> list[CallbackLike]:
