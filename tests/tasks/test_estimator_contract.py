@@ -59,6 +59,15 @@ def pair_data(tmp_path):
     return src, [" ".join(s.split()[::-1]) for s in src]
 
 
+def frame_data(tmp_path):
+    rng = np.random.default_rng(0)
+    texts = ["ab", "ba", "abb", "b"] * 5
+    one_hot = np.eye(4, dtype=np.float32)
+    frames = [np.concatenate([one_hot[[0, 1 + "ab".index(c), 1 + "ab".index(c), 1 + "ab".index(c), 0]] for c in t])
+              + rng.normal(0, 0.1, (5 * len(t), 4)).astype(np.float32) for t in texts]
+    return frames, texts
+
+
 def music_data(tmp_path):
     roll = np.zeros((8, 88), np.float32)
     roll[::2, 39] = roll[1::2, 43] = 1.0
@@ -84,6 +93,8 @@ FAMILIES = [
            lambda e, d: e.translate(d[0][:4], beam_size=1)),
     Family("MusicModeler", lambda: rnnkit.MusicModeler(hidden_size=8, epochs=2, device="cpu"), music_data,
            lambda e, d: e.evaluate(d[0]["test"])["nll"]),
+    Family("Recognizer", lambda: rnnkit.Recognizer(hidden_size=8, num_layers=1, epochs=2, device="cpu"), frame_data,
+           lambda e, d: np.concatenate(e.log_probs(d[0][:4]))),
 ]
 IDS = [f.name for f in FAMILIES]
 

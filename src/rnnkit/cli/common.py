@@ -111,17 +111,19 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
         "max_steps", "eval_max_tokens", "horizon", "context", "stride", "min_freq", "max_vocab", "sp_vocab_size",
         "max_length",
         "beam_size", "samples", "top_k", "steps_per_quarter", "max_tokens", "probes", "steps", "length",
-        "input_size", "condition_size", "char_embedding", "char_hidden", "season", "max_chars")},
+        "input_size", "condition_size", "char_embedding", "char_hidden", "season", "max_chars", "subsample",
+        "conv_channels", "beam", "sample_rate", "n_mels", "line_height")},
     **{name: {"ge": 0} for name in ("checkpoint_every", "early_stopping", "seed", "prime_steps", "piece",
                                     "temperature", "weight_decay", "momentum", "monitor_gradients",
                                     "sample_every", "decay_start", "min_lr", "patience", "forget_bias_min",
-                                    "proj_size")},
+                                    "proj_size", "lm_order", "lm_weight")},
     **{name: {"gt": 0} for name in ("lr", "clip", "max_time", "bpm", "seconds", "decay")},
     **{name: {"ge": 0, "lt": 1} for name in ("dropout", "validation_fraction", "label_smoothing",
                                              "embedding_dropout", "weight_drop", "zoneout")},
     "teacher_forcing": {"ge": 0, "le": 1},
     "top_p": {"gt": 0, "le": 1},
     "init_range": {"gt": 0},
+    "layer_lr_decay": {"ge": 1},
 }
 
 

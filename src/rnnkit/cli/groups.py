@@ -24,6 +24,8 @@ LAZY_GROUPS: dict[str, tuple[str, str]] = {
     "translate": ("rnnkit.cli.translate", "Translation with an attentional encoder-decoder: train, translate, "
                                           "evaluate."),
     "generate": ("rnnkit.cli.generate", "Conditioned generation: a label (or feature vector) in, a sentence out."),
+    "recognize": ("rnnkit.cli.recognize", "Speech and text-line recognition with CTC: WAV recordings or line "
+                                          "images with transcripts."),
     "inspect": ("rnnkit.cli.inspect", "Look inside recurrent networks: how gradients flow back through time."),
     "cache": ("rnnkit.cli.cache", "The cache of encoded corpora (token ids): info and clear."),
     "data": ("rnnkit.cli.data", "Public datasets by name: list, get (SHA-256 checked, cached), path."),

@@ -38,6 +38,7 @@ def read_wav(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             raw = w.readframes(n)
     except (wave.Error, EOFError) as e:
         raise DataError(f"{path} is not a readable PCM WAV file ({e})") from None
+    x: np.ndarray
     if width == 1:
         x = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128) / 128
     elif width == 2:
@@ -61,7 +62,7 @@ def resample(x: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target:
         return x
     try:
-        from scipy.signal import resample_poly
+        from scipy.signal import resample_poly  # type: ignore[import-untyped]
     except ImportError:
         raise ConfigError(f"audio at {rate} Hz must be resampled to {target} Hz, which needs scipy: "
                           "pip install 'rnnkit[recognize]'") from None

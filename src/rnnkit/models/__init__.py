@@ -6,6 +6,7 @@ from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.models.lm_classifier import LMClassifier, LMClassifierConfig
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
+from rnnkit.models.recognizer import CTCRecognizer, CTCRecognizerConfig
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.models.tagger import SequenceTagger, SequenceTaggerConfig
 
@@ -19,10 +20,11 @@ MODELS = {
     "ForecastNet": (ForecastNet, ForecastNetConfig),
     "PolyphonicModel": (PolyphonicModel, PolyphonicModelConfig),
     "Seq2Seq": (Seq2Seq, Seq2SeqConfig),
+    "CTCRecognizer": (CTCRecognizer, CTCRecognizerConfig),
 }
 
 __all__ = ["LanguageModel", "LanguageModelConfig", "SequenceClassifier", "SequenceClassifierConfig",
            "LMClassifier", "LMClassifierConfig",
            "SequenceTagger", "SequenceTaggerConfig", "ForecastNet", "ForecastNetConfig",
            "PolyphonicModel", "PolyphonicModelConfig", "ConditionedLM", "ConditionedLMConfig", "Seq2Seq",
-           "Seq2SeqConfig", "MODELS"]
+           "Seq2SeqConfig", "CTCRecognizer", "CTCRecognizerConfig", "MODELS"]

@@ -11,6 +11,7 @@ contract; ``fit`` returns ``self``, learned attributes end in ``_``, ``save``/``
 ``ConditionedGenerator``   a label or feature vector -> a sentence
 ``Translator``             encoder-decoder with attention and beam search
 ``MusicModeler``           piano rolls -> polyphonic next-step model; MIDI out
+``Recognizer``             frames (speech, line images) -> text, unaligned (CTC)
 =========================  ==========================================================
 
 They are loaded on first use, so ``import rnnkit.tasks`` stays light.
@@ -29,11 +30,13 @@ ESTIMATORS = {
     "ConditionedGenerator": "rnnkit.tasks.conditioned_lm",
     "Translator": "rnnkit.tasks.translate",
     "MusicModeler": "rnnkit.tasks.music",
+    "Recognizer": "rnnkit.tasks.recognize",
 }
 _OTHER = {"Estimator": "rnnkit.tasks.base"}
 #: checkpoint task name -> estimator
 TASKS = {"classify": "RNNClassifier", "tag": "RNNTagger", "forecast": "Forecaster", "lm": "LanguageModeler",
-         "conditioned_lm": "ConditionedGenerator", "translate": "Translator", "music": "MusicModeler"}
+         "conditioned_lm": "ConditionedGenerator", "translate": "Translator", "music": "MusicModeler",
+         "recognize": "Recognizer"}
 
 __all__ = [*ESTIMATORS, *_OTHER, "load", "export"]
 

@@ -1,0 +1,186 @@
+"""The CTC recogniser: it learns unaligned transcripts, streams what it transcribes whole,
+refuses impossible input in one line, and runs from files on the command line (generated
+WAVs and rendered line images)."""
+
+import json
+import wave
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from rnnkit.cli.main import app
+from rnnkit.data.recognition_files import image_frames, read_transcripts
+from rnnkit.data.text_lines import render_line, system_fonts
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.models import CTCRecognizer, CTCRecognizerConfig
+from rnnkit.tasks.recognize import Recognizer, min_ctc_steps
+
+runner = CliRunner()
+ALPHABET = "abc "
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+
+
+def synthetic(n: int, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
+    """Utterances whose characters are noisy prototype frames of random durations, with short
+    gaps: what each frame says is clear, where each character starts is not given."""
+    rng = np.random.default_rng(seed)
+    protos = {c: np.random.default_rng(99).normal(0, 1, (len(ALPHABET), 8))[i] for i, c in enumerate(ALPHABET)}
+    X, y = [], []
+    for _ in range(n):
+        text = "".join(rng.choice(list("abc"), int(rng.integers(2, 6))))
+        frames = [rng.normal(0, 0.3, (int(rng.integers(1, 3)), 8))]
+        for c in text:
+            frames += [protos[c] + rng.normal(0, 0.3, (int(rng.integers(3, 6)), 8)),
+                       rng.normal(0, 0.3, (int(rng.integers(1, 3)), 8))]
+        X.append(np.concatenate(frames).astype(np.float32))
+        y.append(text)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def unidirectional():
+    X, y = synthetic(160)
+    return Recognizer(hidden_size=32, num_layers=1, bidirectional=False, epochs=30, seed=0).fit(X, y), X, y
+
+
+def test_min_ctc_steps_counts_a_blank_between_repeats():
+    assert min_ctc_steps([1, 2, 3]) == 3 and min_ctc_steps([1, 1, 2, 2, 2]) == 8 and min_ctc_steps([]) == 0
+
+
+def test_it_learns_unaligned_transcripts(unidirectional):
+    rec, X, y = unidirectional
+    result = rec.evaluate(X[:60], y[:60])
+    assert result["cer"] < 0.1, result
+    assert set(rec.alphabet_) == set("abc")
+
+
+def test_streaming_gives_the_text_of_the_whole_utterance(unidirectional):
+    rec, X, _ = unidirectional
+    stream = rec.stream()
+    for x in X[:10]:
+        whole = rec.transcribe([x])[0]
+        for chunk in (1, 3, 7):  # frames arriving one at a time, in threes (not a multiple of 2), in sevens
+            text = "".join(stream.push(x[i:i + chunk]) for i in range(0, len(x), chunk)) + stream.finish()
+            assert text == whole
+
+
+def test_beam_search_with_an_ngram_and_save_load(tmp_path, unidirectional):
+    rec, X, y = unidirectional
+    rec.save(tmp_path / "r.safetensors")
+    again = Recognizer.load(tmp_path / "r.safetensors")
+    assert again.transcribe(X[:8]) == rec.transcribe(X[:8])
+    again.set_params(beam=8)
+    assert again.evaluate(X[:40], y[:40])["cer"] <= rec.evaluate(X[:40], y[:40])["cer"] + 0.05
+    with_lm = Recognizer(hidden_size=16, num_layers=1, epochs=2, lm_order=3, beam=4).fit(X[:40], y[:40])
+    assert with_lm.lm_ is not None and len(with_lm.transcribe(X[:3])) == 3
+
+
+def test_bidirectional_conv_front_end_trains_and_refuses_to_stream():
+    X, y = synthetic(40, seed=1)
+    rec = Recognizer(hidden_size=16, num_layers=1, front_end="conv", subsample=2, conv_channels=16, epochs=2).fit(X, y)
+    assert len(rec.transcribe(X[:2])) == 2
+    with pytest.raises(ConfigError, match="cannot stream"):
+        rec.stream()
+
+
+def test_conv_and_stack_output_lengths_match_the_model():
+    for front, s in (("conv", 2), ("stack", 3), ("none", 1)):
+        model = CTCRecognizer(CTCRecognizerConfig(input_size=4, num_labels=3, hidden_size=4, num_layers=1,
+                                                  front_end=front, subsample=s))
+        for t in (1, 2, 5, 6, 7):
+            out, lengths = model(torch.zeros(1, t, 4))
+            assert out.shape[1] == int(lengths[0]) == int(model.output_lengths(torch.tensor([t]))[0])
+
+
+def test_impossible_input_is_refused_in_one_line():
+    X, y = synthetic(20)
+    short = [np.zeros((3, 8), dtype=np.float32)] + X[1:]
+    with pytest.raises(DataError, match="utterance 0: too short for its transcript"):
+        Recognizer(subsample=2, epochs=1).fit(short, ["aab"] + y[1:])
+    with pytest.raises(DataError, match="utterance 2: empty transcript"):
+        Recognizer(epochs=1).fit(X, y[:2] + [""] + y[3:])
+    rec = Recognizer(hidden_size=8, num_layers=1, epochs=1).fit(X, y)
+    with pytest.raises(DataError, match="outside the model's alphabet"):
+        rec._labels(["abz"])
+    with pytest.raises(DataError, match="features"):
+        rec.transcribe([np.zeros((10, 3), dtype=np.float32)])
+    with pytest.raises(DataError, match="non-finite|infinite|NaN|not finite"):
+        rec.transcribe([np.full((10, 8), np.inf, dtype=np.float32)])
+
+
+# ------------------------------------------------------------------ files and the CLI
+def write_wav(path, x: np.ndarray, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+TONES = {"a": 440.0, "b": 880.0, "c": 1320.0}
+
+
+def tone_utterance(text: str, rng: np.random.Generator, rate: int = 8000) -> np.ndarray:
+    pieces = []
+    for c in text:
+        n = int(rate * rng.uniform(0.06, 0.1))
+        pieces += [0.5 * np.sin(2 * np.pi * TONES[c] * np.arange(n) / rate), np.zeros(int(rate * 0.03))]
+    return np.concatenate([np.zeros(int(rate * 0.03)), *pieces]).astype(np.float32)
+
+
+def test_recognize_commands_on_generated_wavs(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(40):
+        text = "".join(rng.choice(list("abc"), int(rng.integers(1, 4))))
+        write_wav(tmp_path / f"u{i}.wav", tone_utterance(text, rng), 16000 if i == 0 else 8000)  # one to resample
+        rows.append(f"u{i}.wav,{text}")
+    (tmp_path / "train.csv").write_text("file,text\n" + "\n".join(rows[:32]) + "\n")
+    (tmp_path / "test.csv").write_text("file,text\n" + "\n".join(rows[32:]) + "\n")
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["recognize", "train", "--train", str(tmp_path / "train.csv"), "--test",
+                            str(tmp_path / "test.csv"), "--hidden", "16", "--layers", "1", "--epochs", "3",
+                            "--n-mels", "20", "-o", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "CER" in r.output and (out / "test_transcripts.csv").exists()
+    assert json.loads((out / "test_report.json").read_text())["chars"] > 0
+    r = runner.invoke(app, ["recognize", "transcribe", str(out / "model.safetensors"), str(tmp_path / "u33.wav")])
+    assert r.exit_code == 0 and "u33.wav\t" in r.output
+    r = runner.invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), str(tmp_path / "test.csv"),
+                            "--beam", "4"])
+    assert r.exit_code == 0 and "WER" in r.output
+    # bad input: a missing file, an empty transcript, an unreadable recording, each named
+    (tmp_path / "bad1.csv").write_text("file,text\nnothere.wav,abc\n")
+    (tmp_path / "bad2.csv").write_text("file,text\nu1.wav,\n")
+    (tmp_path / "junk.wav").write_bytes(b"not a wav at all")
+    (tmp_path / "bad3.csv").write_text("file,text\njunk.wav,abc\n")
+    for table, message in (("bad1.csv", "no such file 'nothere.wav'"), ("bad2.csv", "empty transcript for u1.wav"),
+                           ("bad3.csv", "junk.wav is not a readable PCM WAV")):
+        r = runner.invoke(app, ["recognize", "train", "--train", str(tmp_path / table), "-o",
+                                str(tmp_path / "x"), "--quiet"])
+        assert r.exit_code != 0 and message in " ".join(r.output.split()) and "Traceback" not in r.output
+
+
+@pytest.mark.skipif(not system_fonts(), reason="no TrueType fonts installed")
+def test_recognize_train_on_rendered_line_images(tmp_path):
+    rng = np.random.default_rng(0)
+    font = system_fonts()[0]
+    rows = []
+    for i in range(24):
+        text = " ".join(rng.choice(["ab", "ba", "cab", "c"], int(rng.integers(1, 3))))
+        render_line(text, font, rng).save(tmp_path / f"l{i}.png")
+        rows.append(f"l{i}.png\t{text}")
+    (tmp_path / "lines.tsv").write_text("image\ttranscript\n" + "\n".join(rows) + "\n")
+    files, texts = read_transcripts(tmp_path / "lines.tsv")
+    assert image_frames(files[0], 32).shape[1] == 32
+    r = runner.invoke(app, ["recognize", "train", "--train", str(tmp_path / "lines.tsv"), "--hidden", "16",
+                            "--layers", "1", "--epochs", "2", "--front-end", "conv", "-o", str(tmp_path / "run"),
+                            "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "reads image as 32 features" in " ".join(r.output.split())
