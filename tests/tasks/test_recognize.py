@@ -184,3 +184,25 @@ def test_recognize_train_on_rendered_line_images(tmp_path):
                             "--quiet"])
     assert r.exit_code == 0, r.output
     assert "reads image as 32 features" in " ".join(r.output.split())
+
+
+def test_shallow_fusion_with_an_rnnkit_character_model(tmp_path, unidirectional):
+    from rnnkit.tasks.lm import LanguageModeler
+    from rnnkit.tasks.recognize import LanguageModelFusion
+
+    rec, X, y = unidirectional
+    (tmp_path / "t.txt").write_text("\n".join(y) + "\n", encoding="utf-8")
+    lm = LanguageModeler(level="char", hidden_size=16, num_layers=1, epochs=1, batch_size=4, bptt=16).fit(
+        str(tmp_path / "t.txt"))
+    fusion = LanguageModelFusion(lm, rec.alphabet_)
+    prefix = [1 + rec.alphabet_.index(c) for c in "ab"]
+    ids = torch.tensor([[lm.vocab_.stoi[c] for c in "\nab"]])
+    with torch.no_grad():
+        expected = torch.log_softmax(lm.model_(ids)[0][0, -1], -1)[lm.vocab_.stoi["c"]]
+    assert fusion.log_prob(prefix, 1 + rec.alphabet_.index("c")) == pytest.approx(float(expected), abs=1e-5)
+    lm.save(tmp_path / "lm.safetensors")
+    rec.set_params(beam=4, lm_path=str(tmp_path / "lm.safetensors"), lm_weight=0.3)
+    try:
+        assert rec.evaluate(X[:20], y[:20])["cer"] < 0.2
+    finally:
+        rec.set_params(beam=1, lm_path=None)

@@ -58,7 +58,10 @@ def train(
     beam: Optional[int] = typer.Option(None, help="Decoding: 1 = best path, more = prefix beam search."),
     lm_order: Optional[int] = typer.Option(None, help="Decoding: fuse a character n-gram of this order fitted on "
                                            "the training transcripts (0: none; needs --beam > 1 to matter)."),
-    lm_weight: Optional[float] = typer.Option(None, help="Decoding: weight of the n-gram's log-probability."),
+    lm_path: Optional[Path] = typer.Option(None, "--lm", help="Decoding: fuse this character language model "
+                                           "(rnnkit lm train --level char) instead of the n-gram."),
+    lm_weight: Optional[float] = typer.Option(None, help="Decoding: weight of the language model's "
+                                              "log-probability."),
     length_bonus: Optional[float] = typer.Option(None, help="Decoding: added per character (offsets the n-gram's "
                                                  "taste for short outputs)."),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training files."),
@@ -83,6 +86,7 @@ def train(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, front_end=front_end,
         subsample=subsample, conv_channels=conv_channels, dropout=dropout, zoneout=zoneout, spec_augment=spec_augment,
         sample_rate=sample_rate, n_mels=n_mels, line_height=line_height, beam=beam, lm_order=lm_order,
+        lm_path=str(lm_path) if lm_path else None,
         lm_weight=lm_weight, length_bonus=length_bonus, epochs=epochs, batch_size=batch_size, lr=lr,
         optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip,
         validation_fraction=validation_fraction, max_time=max_time, checkpoint_every=checkpoint_every, seed=seed,
@@ -114,12 +118,13 @@ def evaluate(
     model: Path = typer.Argument(..., help="A recogniser (runs/recognize/model.safetensors)."),
     table: Path = typer.Argument(..., help=f"Files with transcripts: {_TABLE_HELP}."),
     beam: Optional[int] = typer.Option(None, help="Override the decoding beam (1 = best path)."),
-    lm_weight: Optional[float] = typer.Option(None, help="Override the n-gram weight."),
+    lm_path: Optional[Path] = typer.Option(None, "--lm", help="Fuse this character language model."),
+    lm_weight: Optional[float] = typer.Option(None, help="Override the language model's weight."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write transcripts.csv and report.json here."),
 ) -> None:
     """Character and word error rates of a recogniser on a table of files."""
     rec = Recognizer.load(model)
-    rec.set_params(**given(beam=beam, lm_weight=lm_weight)).check_params()
+    rec.set_params(**given(beam=beam, lm_weight=lm_weight, lm_path=str(lm_path) if lm_path else None)).check_params()
     if out is None:
         result = rec.evaluate_files(table)
         result.pop("utterances")

@@ -28,7 +28,7 @@ from rnnkit.data.recognition_files import FrameSpec, kind_of, read_transcripts
 from rnnkit.data.sequences import BucketedBatches, pad_batch
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.error_rate import error_rates
-from rnnkit.generation.ctc_decode import CharNGram, GreedyStream, greedy_decode, prefix_beam_search
+from rnnkit.generation.ctc_decode import CharNGram, GreedyStream, LabelLM, greedy_decode, prefix_beam_search
 from rnnkit.layers import TorchState
 from rnnkit.models.recognizer import FRONT_ENDS, CTCRecognizer, CTCRecognizerConfig
 from rnnkit.tasks.base import Estimator
@@ -136,6 +136,9 @@ class Recognizer(Estimator):
     (:class:`~rnnkit.models.CTCRecognizer`), ``lm_`` (the character n-gram, if
     ``lm_order``), ``history_``.
 
+    ``lm_path``: a character language model (``rnnkit lm train --level char``) fused into the
+    beam search instead of the n-gram (read from that path when decoding, not stored).
+
     Files: :meth:`fit_files` reads a table of WAV recordings or text-line images with their
     transcripts (:mod:`rnnkit.data.recognition_files`; audio as ``n_mels`` log-mel frames at
     ``sample_rate``, images as pixel columns ``line_height`` high), and the fitted recogniser
@@ -150,7 +153,8 @@ class Recognizer(Estimator):
                  zoneout: float = 0.0, spec_augment: bool = False, epochs: int = 40, batch_size: int = 16,
                  lr: float = 2e-3, optimizer: str = "adam", weight_decay: float = 0.0, schedule: str = "cosine",
                  clip: float | None = 5.0, early_stopping: int | None = 10, validation_fraction: float = 0.1,
-                 beam: int = 1, lm_order: int = 0, lm_weight: float = 0.5, length_bonus: float = 0.0,
+                 beam: int = 1, lm_order: int = 0, lm_path: str | None = None, lm_weight: float = 0.5,
+                 length_bonus: float = 0.0,
                  sample_rate: int = 8000, n_mels: int = 40, line_height: int = 32,
                  max_time: float | None = None, checkpoint_every: int = 0, seed: int = 0, device: str = "auto",
                  precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
@@ -161,6 +165,7 @@ class Recognizer(Estimator):
         self.weight_decay, self.schedule, self.clip, self.early_stopping = weight_decay, schedule, clip, early_stopping
         self.validation_fraction = validation_fraction
         self.beam, self.lm_order, self.lm_weight, self.length_bonus = beam, lm_order, lm_weight, length_bonus
+        self.lm_path = lm_path
         self.sample_rate, self.n_mels, self.line_height = sample_rate, n_mels, line_height
         self.max_time, self.checkpoint_every, self.seed, self.device = max_time, checkpoint_every, seed, device
         self.precision, self.verbose, self.run_dir = precision, verbose, run_dir
@@ -334,13 +339,26 @@ class Recognizer(Estimator):
 
     def decode(self, log_probs: np.ndarray) -> str:
         """Text from one utterance's log-probabilities, with this recogniser's decoding."""
-        if self.beam == 1 and self.lm_ is None:
+        lm: LabelLM | None = self.lm_
+        if self.lm_path is not None:
+            lm = LanguageModelFusion(self._char_lm(), self.alphabet_)
+        if self.beam == 1 and lm is None:
             ids = greedy_decode(log_probs, BLANK)
         else:
-            ids = prefix_beam_search(log_probs, beam=self.beam, blank=BLANK, lm=self.lm_,
-                                     lm_weight=self.lm_weight if self.lm_ is not None else 0.0,
+            ids = prefix_beam_search(log_probs, beam=self.beam, blank=BLANK, lm=lm,
+                                     lm_weight=self.lm_weight if lm is not None else 0.0,
                                      length_bonus=self.length_bonus)
         return self.text(ids)
+
+    def _char_lm(self):
+        """The language model at ``lm_path``, loaded once."""
+        loaded = getattr(self, "_loaded_lm", None)
+        if loaded is None or loaded[0] != self.lm_path:
+            from rnnkit.tasks.lm import LanguageModeler
+
+            loaded = (self.lm_path, LanguageModeler.load(str(self.lm_path)))
+            self._loaded_lm = loaded
+        return loaded[1]
 
     def text(self, ids: Sequence[int]) -> str:
         return "".join(self.alphabet_[i - 1] for i in ids)
@@ -377,6 +395,41 @@ class Recognizer(Estimator):
         self.n_features_in_ = int(meta["n_features_in"])
         self.lm_ = CharNGram.from_dict(meta["lm"]) if meta.get("lm") else None
         self.frame_spec_ = FrameSpec(**meta["frame_spec"]) if meta.get("frame_spec") else None
+
+
+class LanguageModelFusion:
+    """Shallow fusion with an rnnkit character language model: ``log_prob(prefix, c)`` is
+    the model's log-probability of ``c`` after the prefix, its state after each prefix cached (a
+    beam extends a prefix by one step of the model, so an utterance costs one step per prefix
+    the search keeps). The model starts after a newline when it knows one (a line's start)."""
+
+    def __init__(self, lm: Any, alphabet: Sequence[str]) -> None:
+        vocab = lm.vocab_
+        if vocab.level != "char":
+            raise ConfigError("shallow fusion needs a character language model (rnnkit lm train --level char)")
+        missing = sorted(c for c in alphabet if c not in vocab)
+        if missing:
+            raise ConfigError(f"the language model does not know the characters {''.join(missing)!r}")
+        self.model = lm.model_.eval()
+        self.ids = [vocab.stoi[c] for c in alphabet]  # label i + 1 -> the model's id of alphabet[i]
+        start = vocab.stoi.get("\n")
+        self.cache: dict[tuple[int, ...], tuple[Any, np.ndarray]] = {}
+        self.cache[()] = self._advance(None, start) if start is not None else (None, np.full(
+            len(vocab), -np.log(len(vocab))))
+
+    @torch.no_grad()
+    def _advance(self, state: Any, token: int) -> tuple[Any, np.ndarray]:
+        logits, state = self.model.step(torch.tensor([token]), state)
+        return state, torch.log_softmax(logits[0].float(), -1).numpy()
+
+    def _after(self, prefix: tuple[int, ...]) -> tuple[Any, np.ndarray]:
+        if prefix not in self.cache:
+            state, _ = self._after(prefix[:-1])
+            self.cache[prefix] = self._advance(state, self.ids[prefix[-1] - 1])
+        return self.cache[prefix]
+
+    def log_prob(self, context: Sequence[int], label: int) -> float:
+        return float(self._after(tuple(context))[1][self.ids[label - 1]])
 
 
 class RecognizerStream:
