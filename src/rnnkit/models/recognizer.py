@@ -14,6 +14,20 @@ from rnnkit.layers import Recurrent, TorchState
 FRONT_ENDS = ("none", "stack", "conv")
 
 
+def check_front_end(front_end: str, subsample: int) -> None:
+    if front_end not in FRONT_ENDS:
+        raise ConfigError(f"unknown front end {front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
+    if subsample < 1 or (front_end == "none" and subsample != 1):
+        raise ConfigError(f"subsample must be >= 1 (1 without a front end), got {subsample}")
+
+
+def front_end_steps(lengths, front_end: str, subsample: int):
+    """Steps after the front end for inputs of ``lengths`` frames (ints, arrays or tensors)."""
+    if front_end == "conv":
+        return (lengths + 2 - 3) // subsample + 1  # kernel 3, padding 1, stride subsample
+    return (lengths + subsample - 1) // subsample  # stacking pads the end to a multiple
+
+
 @dataclass
 class CTCRecognizerConfig:
     """``num_labels`` counts the blank (id 0) and every label of the alphabet.
@@ -42,10 +56,7 @@ class CTCRecognizerConfig:
     zoneout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.front_end not in FRONT_ENDS:
-            raise ConfigError(f"unknown front end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
-        if self.subsample < 1 or (self.front_end == "none" and self.subsample != 1):
-            raise ConfigError(f"subsample must be >= 1 (1 without a front end), got {self.subsample}")
+        check_front_end(self.front_end, self.subsample)
         if self.num_labels < 2:
             raise ConfigError(f"a recogniser needs the blank and at least one label, got {self.num_labels}")
 
@@ -95,10 +106,7 @@ class CTCRecognizer(nn.Module):
 
     def output_lengths(self, lengths: Tensor) -> Tensor:
         """Steps after the front end for inputs of ``lengths`` frames."""
-        s = self.config.subsample
-        if self.config.front_end == "conv":
-            return (lengths + 2 - 3) // s + 1  # kernel 3, padding 1, stride s
-        return (lengths + s - 1) // s
+        return front_end_steps(lengths, self.config.front_end, self.config.subsample)
 
     def front(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Standardise, then subsample: (B, T, F) -> (B, T', F')."""

@@ -30,7 +30,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.error_rate import error_rates
 from rnnkit.generation.ctc_decode import CharNGram, GreedyStream, LabelLM, greedy_decode, prefix_beam_search
 from rnnkit.layers import TorchState
-from rnnkit.models.recognizer import FRONT_ENDS, CTCRecognizer, CTCRecognizerConfig
+from rnnkit.models.recognizer import CTCRecognizer, CTCRecognizerConfig, check_front_end, front_end_steps
 from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split
 
@@ -171,10 +171,7 @@ class Recognizer(Estimator):
         self.precision, self.verbose, self.run_dir = precision, verbose, run_dir
 
     def _check_params(self) -> None:
-        if self.front_end not in FRONT_ENDS:
-            raise ConfigError(f"unknown front end {self.front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
-        if self.subsample < 1 or (self.front_end == "none" and self.subsample != 1):
-            raise ConfigError(f"subsample must be >= 1 (1 with front_end='none'), got {self.subsample}")
+        check_front_end(self.front_end, self.subsample)
         if self.beam < 1:
             raise ConfigError(f"beam must be at least 1 (1: best path), got {self.beam}")
         if self.lm_order < 0:
@@ -223,10 +220,7 @@ class Recognizer(Estimator):
                                 "smaller --subsample or shorter frames")
 
     def _output_steps(self, lengths: np.ndarray) -> np.ndarray:
-        s = self.subsample
-        if self.front_end == "conv":
-            return (lengths - 1) // s + 1
-        return (lengths + s - 1) // s
+        return front_end_steps(lengths, self.front_end, self.subsample)
 
     # ------------------------------------------------------------- fitting
     def _fit(self, X, y, X_valid=None, y_valid=None, names: Sequence[str] | None = None,
