@@ -55,7 +55,8 @@ def pretrained(tmp_path_factory, reviews):
     (folder / "unsup.txt").write_text("\n".join(review(rng, int(rng.integers(0, 2))) for _ in range(600)) + "\n",
                                       encoding="utf-8")
     lm = LanguageModeler(level="word", tokenizer="simple", hidden_size=24, num_layers=2, embedding_size=24,
-                         tie_weights=True, epochs=2, batch_size=8, bptt=12, run_dir=folder / "run")
+                         tie_weights=True, dropout=0.2, weight_drop=0.2, locked_dropout=True, epochs=2, batch_size=8,
+                         bptt=12, run_dir=folder / "run")
     lm.fit(str(folder / "unsup.txt"))
     lm.save(folder / "lm.safetensors")
     return folder / "lm.safetensors"
@@ -213,6 +214,9 @@ def test_classifier_on_a_pretrained_encoder_learns_saves_and_refuses_streaming(t
     clf = RNNClassifier(encoder=str(pretrained), epochs=25, lr=1e-2, seed=0).fit(texts, labels)
     assert clf.score(texts, labels) >= 0.9
     assert isinstance(clf.model_, LMClassifier) and clf.pretrained_encoder_ == str(pretrained)
+    source = LanguageModeler.load(pretrained).model_.config
+    assert clf.model_.config.lm.weight_drop == pytest.approx(0.5 * source.weight_drop)  # encoder_dropout=0.5
+    assert clf.model_.config.lm.dropout == pytest.approx(0.5 * source.dropout)
     lrs = [h["lr"] for h in clf.history_ if h["kind"] == "train"]
     assert max(lrs) == pytest.approx(1e-2, rel=0.05) and lrs[0] < lrs[len(lrs) // 5] > lrs[-1]  # slanted
     clf.save(tmp_path / "m.safetensors")

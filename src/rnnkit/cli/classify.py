@@ -82,6 +82,8 @@ def train(
     gradual_unfreezing: Optional[bool] = typer.Option(None, "--gradual-unfreezing/--no-gradual-unfreezing",
                                                       help="With --encoder: train the head alone first, then "
                                                       "unfreeze one more layer every epoch."),
+    encoder_dropout: Optional[float] = typer.Option(None, help="With --encoder: multiply the language model's "
+                                                    "dropouts by this while the classifier trains (ULMFiT: 0.5)."),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training set."),
     batch_size: Optional[int] = typer.Option(None, help="Sequences per batch."),
     lr: Optional[float] = typer.Option(None, help="Learning rate."),
@@ -113,7 +115,7 @@ def train(
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,
         checkpoint_every=checkpoint_every, seed=seed,
         device=device, precision=precision, encoder=str(encoder) if encoder else None, max_length=max_length,
-        layer_lr_decay=layer_lr_decay, gradual_unfreezing=gradual_unfreezing),
+        layer_lr_decay=layer_lr_decay, gradual_unfreezing=gradual_unfreezing, encoder_dropout=encoder_dropout),
         **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     train_file, valid_file, test_file = data_splits(train_file, valid_file, test_file)  # data:NAME

@@ -124,6 +124,7 @@ OPTION_RANGES: dict[str, dict[str, float]] = {
     "top_p": {"gt": 0, "le": 1},
     "init_range": {"gt": 0},
     "layer_lr_decay": {"ge": 1},
+    "encoder_dropout": {"ge": 0, "le": 1},
 }
 
 

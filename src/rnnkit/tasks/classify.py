@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,9 @@ class RNNClassifier(RecurrentEstimator):
     gradual unfreezing (the head alone in the first epoch, one more layer each epoch after),
     discriminative learning rates (each layer 1/2.6 of the rate of the one above) and a
     slanted triangular schedule. ``max_length`` keeps at most that many tokens of each text:
-    its first quarter and last three quarters (long reviews on a CPU).
+    its first quarter and last three quarters (long reviews on a CPU). ``encoder_dropout``
+    scales the language model's dropouts (output, embedding, DropConnect) while the classifier
+    trains: 0.5, as ULMFiT's reference implementation does for IMDb (fastai's ``drop_mult``).
     """
 
     TASK = TASK
@@ -114,7 +117,8 @@ class RNNClassifier(RecurrentEstimator):
                  device: str = "auto",
                  precision: str = "fp32", verbose: bool = False, run_dir: str | None = None,
                  encoder: str | None = None, max_length: int | None = None,
-                 layer_lr_decay: float | str = "auto", gradual_unfreezing: bool | str = "auto") -> None:
+                 layer_lr_decay: float | str = "auto", gradual_unfreezing: bool | str = "auto",
+                 encoder_dropout: float = 0.5) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
         self.pooling, self.dropout, self.znorm, self.conv_branch = pooling, dropout, znorm, conv_branch
         self.zoneout = zoneout
@@ -129,6 +133,7 @@ class RNNClassifier(RecurrentEstimator):
         self.checkpoint_every = checkpoint_every
         self.encoder, self.max_length = encoder, max_length
         self.layer_lr_decay, self.gradual_unfreezing = layer_lr_decay, gradual_unfreezing
+        self.encoder_dropout = encoder_dropout
 
     def _effective(self, name: str) -> Any:
         value = getattr(self, name)
@@ -141,6 +146,8 @@ class RNNClassifier(RecurrentEstimator):
         super()._check_params()
         if self.znorm not in ("auto", True, False):
             raise ConfigError(f"znorm must be True, False or 'auto', got {self.znorm!r}")
+        if not 0 <= self.encoder_dropout <= 1:
+            raise ConfigError(f"encoder_dropout must be in [0, 1] (a multiplier), got {self.encoder_dropout}")
         if self.max_length is not None and self.max_length < 1:
             raise ConfigError(f"max_length must be at least 1, got {self.max_length}")
         decay = self.layer_lr_decay
@@ -166,7 +173,10 @@ class RNNClassifier(RecurrentEstimator):
 
     def _model_config(self) -> SequenceClassifierConfig | LMClassifierConfig:
         if getattr(self, "pretrained_encoder_", None):
+            m = self.encoder_dropout  # the language model's regularisation, scaled (fastai's drop_mult)
             lm = self._pretrained.model_.config
+            lm = dataclasses.replace(lm, dropout=lm.dropout * m, embedding_dropout=lm.embedding_dropout * m,
+                                     weight_drop=lm.weight_drop * m)
             return LMClassifierConfig(num_classes=len(self.classes_), language_model=lm,
                                       dropout=self._effective("dropout"))
         text = self.input_kind_ == "text"
