@@ -85,8 +85,9 @@ def train(
                                             "simple (raw text: lowercased words and punctuation). Conditioned "
                                             "generation: simple, whitespace, char or sentencepiece."),
     init_from: Optional[Path] = typer.Option(None, help="Fine-tune a pretrained language model (a checkpoint of "
-                                             "lm train) on this text: its architecture, tokenizer and dropouts "
-                                             "(unless given), its vocabulary remapped to this text's (ULMFiT)."),
+                                             "lm train) on this text: its architecture, tokenizer, dropouts and "
+                                             "vocabulary size (unless given), its vocabulary remapped to this "
+                                             "text's (ULMFiT)."),
 ) -> None:
     """Train a language model with truncated BPTT (state carried between windows).
 

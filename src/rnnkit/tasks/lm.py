@@ -365,9 +365,10 @@ def train(settings: LMSettings, run_dir: str | Path, resume: bool = False, overw
 #: meaning of a token); everything else (dropouts, training) may change
 ARCHITECTURE = ("level", "tokenizer", "cell", "hidden_size", "num_layers", "embedding_size", "tie_weights",
                 "proj_size")
-#: what a fine-tuned model takes from the one it starts from unless told otherwise
+#: what a fine-tuned model takes from the one it starts from unless told otherwise (the vocabulary's
+#: size policy too: a new text's every word would otherwise enter the softmax)
 INHERITED = (*ARCHITECTURE, "dropout", "locked_dropout", "embedding_dropout", "weight_drop", "forget_bias",
-             "zoneout", "bptt")
+             "zoneout", "bptt", "min_freq", "max_vocab")
 
 
 def pretrained_settings(checkpoint: str | os.PathLike) -> dict[str, Any]:
