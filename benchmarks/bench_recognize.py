@@ -138,17 +138,17 @@ def main() -> None:
     parser.add_argument("--held-out-font", default="DejaVuSerif-Italic.ttf")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for part in ("digits", "lines") if args.part == "all" else (args.part,):
         torch.set_num_threads(args.threads)
         if part == "digits":
-            results["digits"] = digits(args.max_time, args.utterances, args.seed)
+            result = digits(args.max_time, args.utterances, args.seed)
         else:
-            results["lines"] = lines(args.max_time, args.lines, args.seed, args.held_out_font)
-        results[part]["threads"] = args.threads
-        results[part]["load_average"] = list(os.getloadavg())
-        results[part]["published"] = PUBLISHED[part]
-        print(part, json.dumps({k: v for k, v in results[part].items() if k != "config"}), flush=True)
+            result = lines(args.max_time, args.lines, args.seed, args.held_out_font)
+        result.update(threads=args.threads, load_average=list(os.getloadavg()), published=PUBLISHED[part])
+        print(part, json.dumps({k: v for k, v in result.items() if k != "config"}), flush=True)
+        # read again just before writing: the two parts may run side by side, each adding its own
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        results[part] = result
         RESULTS.write_text(json.dumps(results, indent=1))
 
 
