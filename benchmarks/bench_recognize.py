@@ -50,7 +50,8 @@ def digits(max_time: float, train_utterances: int, seed: int) -> dict:
     folder = SHARED / "fsdd" / "recordings"
     rng = np.random.default_rng(seed)
     train_rec, test_rec = fsdd_recordings(folder, "train"), fsdd_recordings(folder, "test")
-    train = connected_digits(train_rec, train_utterances, rng, min_digits=1, max_digits=7)
+    # pauses from 0 s: some utterances start or end at a word, as the trimmed single recordings do
+    train = connected_digits(train_rec, train_utterances, rng, min_digits=1, max_digits=7, pause=(0.0, 0.3))
     test = connected_digits(test_rec, 300, np.random.default_rng(seed + 1), min_digits=2, max_digits=7)
     X = [digit_features(x) for x, _ in train]
     y = [t for _, t in train]
