@@ -97,6 +97,11 @@ def test_text_column_of_tables_and_labelled_lines(tmp_path):
     assert read_text_column(lines, "text")[:2] == ["sentence number 0", "sentence number 1"]
     extracted = text_column_file(lines, "text")
     assert extracted.read_text(encoding="utf-8").splitlines()[1] == "sentence number 1"
+    from rnnkit.data.cache import cache_entries, clear_cache
+
+    assert extracted in cache_entries()  # counted in the cache's size, removed by `rnnkit cache clear`
+    clear_cache()
+    assert not extracted.exists() and text_column_file(lines, "text").exists()  # made again when needed
     with pytest.raises(DataError, match="no column 'text'"):
         read_text_column(table, "text")
     with pytest.raises(DataError, match="no header line"):

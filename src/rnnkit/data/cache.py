@@ -1,4 +1,5 @@
-"""The cache of encoded corpora (token ids as memory-mapped ``.npy`` files), and its bounds.
+"""The cache of encoded corpora (token ids as memory-mapped ``.npy`` files, and the text
+columns extracted from tables for language models), and its bounds.
 
 Location: ``$RNNKIT_CACHE``, else ``$XDG_CACHE_HOME/rnnkit``, else ``~/.cache/rnnkit``.
 Size: at most ``$RNNKIT_CACHE_LIMIT`` (bytes, or with a K/M/G suffix; default 5G). After each
@@ -43,10 +44,9 @@ def cache_limit() -> int:
 
 def cache_entries() -> list[Path]:
     """Cached files, least recently used first."""
-    folder = cache_dir() / "token-ids"
-    if not folder.is_dir():
-        return []
-    return sorted((p for p in folder.glob("*.npy") if p.is_file()), key=lambda p: p.stat().st_atime)
+    files = [p for folder, pattern in (("token-ids", "*.npy"), ("text-columns", "*.txt"))
+             for p in (cache_dir() / folder).glob(pattern) if p.is_file()]
+    return sorted(files, key=lambda p: p.stat().st_atime)
 
 
 def cache_size() -> int:
