@@ -105,6 +105,8 @@ def test_impossible_input_is_refused_in_one_line():
         Recognizer(subsample=2, epochs=1).fit(short, ["aab"] + y[1:])
     with pytest.raises(DataError, match="utterance 2: empty transcript"):
         Recognizer(epochs=1).fit(X, y[:2] + [""] + y[3:])
+    with pytest.raises(DataError, match="validation frames have 3 features"):
+        Recognizer(epochs=1).fit(X, y, [np.zeros((30, 3), dtype=np.float32)], ["ab"])
     rec = Recognizer(hidden_size=8, num_layers=1, epochs=1).fit(X, y)
     with pytest.raises(DataError, match="outside the model's alphabet"):
         rec._labels(["abz"])

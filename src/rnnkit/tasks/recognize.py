@@ -239,7 +239,12 @@ class Recognizer(Estimator):
         self._check_lengths(frames, labels, names)
         self.n_features_in_ = frames[0].shape[1]
         if X_valid is not None:
+            if y_valid is None:
+                raise DataError("X_valid was given without y_valid, its transcripts")
             v_frames, v_labels = self._frames(X_valid), self._labels([str(t) for t in y_valid])
+            if v_frames[0].shape[1] != self.n_features_in_:
+                raise DataError(f"the validation frames have {v_frames[0].shape[1]} features, the training frames "
+                                f"{self.n_features_in_}")
             self._check_lengths(v_frames, v_labels, None)
             tr_frames, tr_labels = frames, labels
         else:
