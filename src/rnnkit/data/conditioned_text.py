@@ -26,6 +26,7 @@ from torch import Tensor
 from rnnkit.data.sentences import decoder_targets
 from rnnkit.data.sequences import BucketedBatches
 from rnnkit.data.text import iter_lines, read_text
+from rnnkit.data.text_column import header as _header
 from rnnkit.errors import DataError
 
 
@@ -37,11 +38,6 @@ class ConditionedText:
     labels: list[str] | None = None
     features: np.ndarray | None = None
     feature_names: list[str] | None = None
-
-
-def _header(first_line: str) -> list[str]:
-    sep = "\t" if "\t" in first_line else ","
-    return [c.strip() for c in first_line.split(sep)]
 
 
 def read_conditioned_text(path: str | os.PathLike, condition_col: str | None = "label", text_col: str = "text",

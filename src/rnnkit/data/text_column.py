@@ -27,7 +27,8 @@ from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
 
-def _header(first_line: str) -> list[str]:
+def header(first_line: str) -> list[str]:
+    """The column names a table's first line gives (tab-separated if it has a tab, else commas)."""
     sep = "\t" if "\t" in first_line else ","
     return [c.strip() for c in first_line.split(sep)]
 
@@ -37,7 +38,7 @@ def read_text_column(path: str | os.PathLike, text_col: str) -> list[str]:
     path = Path(path)
     text = read_text(path)
     first = next(iter_lines(text), "")
-    if path.suffix.lower() == ".csv" or text_col in _header(first):
+    if path.suffix.lower() == ".csv" or text_col in header(first):
         import pandas as pd
 
         sep = "\t" if "\t" in first else ","

@@ -27,7 +27,7 @@ from rnnkit.data.finite import check_finite
 from rnnkit.data.recognition_files import FrameSpec, kind_of, read_transcripts
 from rnnkit.data.sequences import BucketedBatches, pad_batch
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.evaluation.error_rate import error_rates
+from rnnkit.evaluation.error_rate import edit_distance, error_rates
 from rnnkit.generation.ctc_decode import CharNGram, GreedyStream, LabelLM, greedy_decode, prefix_beam_search
 from rnnkit.layers import TorchState
 from rnnkit.models.recognizer import CTCRecognizer, CTCRecognizerConfig, check_front_end, front_end_steps
@@ -104,8 +104,6 @@ class CTCTask:
     def evaluate(self, model, split: str) -> dict:
         model.eval()
         total, n, edits, chars = 0.0, 0, 0, 0
-        from rnnkit.evaluation.error_rate import edit_distance
-
         for batch in self.valid.for_epoch(0):
             loss, log_probs, out_lengths = self.loss(model, batch)
             total += float(loss) * len(batch[1])
@@ -324,7 +322,6 @@ class Recognizer(Estimator):
             raise DataError(f"frames have {frames[0].shape[1]} features; the model reads {self.n_features_in_}")
         model = self.model_.eval()
         device = next(model.parameters()).device
-        out: list[np.ndarray] = []
         order = np.argsort([len(x) for x in frames])
         results: dict[int, np.ndarray] = {}
         for start in range(0, len(order), 32):
@@ -333,8 +330,7 @@ class Recognizer(Estimator):
             lp, steps = model(x.to(device), lengths)
             for b, i in enumerate(idx):
                 results[int(i)] = lp[b, : int(steps[b])].cpu().numpy()
-        out = [results[i] for i in range(len(frames))]
-        return out
+        return [results[i] for i in range(len(frames))]
 
     def decode(self, log_probs: np.ndarray) -> str:
         """Text from one utterance's log-probabilities, with this recogniser's decoding."""
