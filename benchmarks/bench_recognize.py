@@ -10,8 +10,8 @@ Parts:
   core = seconds of compute per second of audio.
 * ``lines``: lines of 2-5 random words of Tiny Shakespeare rendered with the installed fonts
   (``rnnkit.data.text_lines``: size jitter, slant, blur, noise), one font held out; a CRNN-style
-  recogniser (convolutional front end over pixel columns + BiLSTM) trained on the others,
-  tested on lines in the held-out font: CER/WER.
+  recogniser (2-D convolutional front end over the line image, 4 pixel columns per step, +
+  BiLSTM) trained on the others, tested on lines in the held-out font: CER/WER.
 
 Usage (data from ../shared/data):
     python benchmarks/bench_recognize.py --part all --threads 1     # writes results/recognize.json
@@ -112,7 +112,7 @@ def lines(max_time: float, train_lines: int, seed: int, held_out: str) -> dict:
     tmp.unlink(missing_ok=True)
     # characters of the test lines the training lines never showed cannot be written: reported
     unseen = sorted({c for t in y_test for c in t} - {c for t in y for c in t})
-    rec = Recognizer(hidden_size=128, num_layers=2, front_end="conv", subsample=2, conv_channels=64, epochs=60,
+    rec = Recognizer(hidden_size=128, num_layers=2, front_end="conv2d", subsample=4, conv_channels=64, epochs=60,
                      batch_size=32, lr=2e-3, max_time=max_time, early_stopping=8, seed=seed, verbose=True)
     start = time.perf_counter()
     rec.fit(X, y)

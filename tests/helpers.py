@@ -1,9 +1,12 @@
-"""Shared test helpers: compare a module to a torch reference forward *and* backward."""
+"""Shared test helpers: compare a module to a torch reference forward *and* backward; write
+PCM WAV files."""
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -61,3 +64,20 @@ def assert_matches_torch(
         q = theirs_params[tname]
         assert p.grad is not None and q.grad is not None, f"no gradient for {name}"
         torch.testing.assert_close(p.grad, q.grad, atol=atol, rtol=rtol, msg=f"gradient of {name}")
+
+
+def write_wav(path, samples: np.ndarray, rate: int, width: int = 2, channels: int = 1) -> None:
+    """``samples`` in [-1, 1] as a PCM WAV of ``width`` bytes per sample, ``channels`` copies."""
+    x = np.repeat(samples[:, None], channels, axis=1).reshape(-1)
+    if width == 2:
+        raw = (np.clip(x, -1, 1 - 1 / 32768) * 32768).astype("<i2").tobytes()
+    elif width == 3:
+        v = (np.clip(x, -1, 1 - 2 ** -23) * 2 ** 23).astype(np.int32)
+        raw = np.stack([v & 255, (v >> 8) & 255, (v >> 16) & 255], axis=1).astype(np.uint8).tobytes()
+    else:
+        raw = ((np.clip(x, -1, 1) * 127) + 128).astype(np.uint8).tobytes()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(raw)

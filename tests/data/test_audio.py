@@ -1,11 +1,10 @@
 """Audio input: WAV reading of every PCM width, resampling, the mel filterbank and log-mel
 features (against the numbers they must give), normalisation and SpecAugment masks."""
 
-import wave
-
 import numpy as np
 import pytest
 
+from helpers import write_wav
 from rnnkit.data.audio import (
     hz_to_mel,
     log_mel,
@@ -17,22 +16,6 @@ from rnnkit.data.audio import (
     spec_augment,
 )
 from rnnkit.errors import DataError
-
-
-def write_wav(path, samples: np.ndarray, rate: int, width: int = 2, channels: int = 1) -> None:
-    x = np.repeat(samples[:, None], channels, axis=1).reshape(-1)
-    if width == 2:
-        raw = (np.clip(x, -1, 1 - 1 / 32768) * 32768).astype("<i2").tobytes()
-    elif width == 3:
-        v = (np.clip(x, -1, 1 - 2 ** -23) * 2 ** 23).astype(np.int32)
-        raw = np.stack([v & 255, (v >> 8) & 255, (v >> 16) & 255], axis=1).astype(np.uint8).tobytes()
-    else:
-        raw = ((np.clip(x, -1, 1) * 127) + 128).astype(np.uint8).tobytes()
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        w.writeframes(raw)
 
 
 def tone(freq: float, rate: int, seconds: float = 0.5) -> np.ndarray:

@@ -3,13 +3,13 @@ refuses impossible input in one line, and runs from files on the command line (g
 WAVs and rendered line images)."""
 
 import json
-import wave
 
 import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
 
+from helpers import write_wav
 from rnnkit.cli.main import app
 from rnnkit.data.recognition_files import image_frames, read_transcripts
 from rnnkit.data.text_lines import render_line, system_fonts
@@ -81,21 +81,43 @@ def test_beam_search_with_an_ngram_and_save_load(tmp_path, unidirectional):
     assert with_lm.lm_ is not None and len(with_lm.transcribe(X[:3])) == 3
 
 
-def test_bidirectional_conv_front_end_trains_and_refuses_to_stream():
+@pytest.mark.parametrize("front_end", ["conv", "conv2d"])
+def test_bidirectional_conv_front_ends_train_and_refuse_to_stream(front_end):
     X, y = synthetic(40, seed=1)
-    rec = Recognizer(hidden_size=16, num_layers=1, front_end="conv", subsample=2, conv_channels=16, epochs=2).fit(X, y)
+    rec = Recognizer(hidden_size=16, num_layers=1, front_end=front_end, subsample=2, conv_channels=16,
+                     epochs=2).fit(X, y)
     assert len(rec.transcribe(X[:2])) == 2
     with pytest.raises(ConfigError, match="cannot stream"):
         rec.stream()
 
 
-def test_conv_and_stack_output_lengths_match_the_model():
-    for front, s in (("conv", 2), ("stack", 3), ("none", 1)):
-        model = CTCRecognizer(CTCRecognizerConfig(input_size=4, num_labels=3, hidden_size=4, num_layers=1,
-                                                  front_end=front, subsample=s))
-        for t in (1, 2, 5, 6, 7):
-            out, lengths = model(torch.zeros(1, t, 4))
-            assert out.shape[1] == int(lengths[0]) == int(model.output_lengths(torch.tensor([t]))[0])
+def test_front_end_output_lengths_match_the_model():
+    for front, s in (("conv", 2), ("conv2d", 1), ("conv2d", 2), ("conv2d", 3), ("conv2d", 4), ("stack", 3),
+                     ("none", 1)):
+        for features in (4, 5):
+            model = CTCRecognizer(CTCRecognizerConfig(input_size=features, num_labels=3, hidden_size=4, num_layers=1,
+                                                      front_end=front, subsample=s, conv_channels=6))
+            for t in (1, 2, 5, 6, 7, 9):
+                out, lengths = model(torch.zeros(1, t, features))
+                assert out.shape[1] == int(lengths[0]) == int(model.output_lengths(torch.tensor([t]))[0])
+
+
+def test_conv2d_front_end_reads_a_pattern_wherever_it_sits_along_the_features():
+    """Shifting the input by 4 features (two stride-2 layers) shifts the feature map by one row:
+    the same filters respond, which a 1-D convolution over the features cannot do."""
+    torch.manual_seed(0)
+    model = CTCRecognizer(CTCRecognizerConfig(input_size=16, num_labels=3, hidden_size=4, num_layers=1,
+                                              front_end="conv2d", subsample=2, conv_channels=8))
+    front = model.conv2d
+    assert front is not None and front.output_size == 8 * 4
+    x = torch.zeros(1, 10, 16)
+    x[0, 3:6, 4:7] = 3 * torch.randn(3, 3)
+    shifted = torch.roll(x, 4, dims=2)
+    a = front(x).reshape(1, 5, 8, 4)  # (B, T', channels, rows)
+    b = front(shifted).reshape(1, 5, 8, 4)
+    # rows 1-2 of the map see input rows 1-7, away from the zero padding at the edges
+    assert torch.allclose(a[..., 1:3], b[..., 2:4], atol=1e-6)
+    assert not torch.allclose(a[..., 1:3], front(torch.zeros(1, 10, 16)).reshape(1, 5, 8, 4)[..., 1:3])
 
 
 def test_impossible_input_is_refused_in_one_line():
@@ -117,14 +139,6 @@ def test_impossible_input_is_refused_in_one_line():
 
 
 # ------------------------------------------------------------------ files and the CLI
-def write_wav(path, x: np.ndarray, rate: int) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-
-
 TONES = {"a": 440.0, "b": 880.0, "c": 1320.0}
 
 

@@ -43,8 +43,9 @@ def train(
     num_layers: Optional[int] = typer.Option(None, "--layers", help=Help.LAYERS),
     bidirectional: Optional[bool] = typer.Option(None, "--bidirectional/--unidirectional",
                                                  help="Read both directions (a unidirectional model streams)."),
-    front_end: Optional[str] = typer.Option(None, help="none, stack (merge --subsample frames into one step) or "
-                                            "conv (two 1-D convolutions, the first with stride --subsample)."),
+    front_end: Optional[str] = typer.Option(None, help="none, stack (merge --subsample frames into one step), "
+                                            "conv (two 1-D convolutions, the first with stride --subsample) or "
+                                            "conv2d (two 2-D convolutions over features x time, CRNN's)."),
     subsample: Optional[int] = typer.Option(None, help="Frames per recurrent step after the front end."),
     conv_channels: Optional[int] = typer.Option(None, help="Channels of the convolutional front end."),
     dropout: Optional[float] = typer.Option(None, help="Dropout between layers and before the output layer."),

@@ -18,6 +18,16 @@ import numpy as np
 from rnnkit.errors import DataError
 
 RATE = 8000
+EDGE = 0.02  # seconds at each end of a recording taken as its background level
+EDGE_SAMPLES = int(EDGE * RATE)
+
+
+def background(samples: np.ndarray) -> float:
+    """A recording's background level: the root mean square of its first or of its last
+    :data:`EDGE` seconds, whichever is quieter (a trimmed recording may start or end inside
+    the word), at least 1e-4 (a digitally silent edge still gets faint noise)."""
+    edges = [samples[:EDGE_SAMPLES], samples[-EDGE_SAMPLES:]]
+    return max(min(float(np.sqrt(np.mean(np.square(e, dtype=np.float64)))) for e in edges), 1e-4)
 
 
 @dataclass(frozen=True)
@@ -48,11 +58,15 @@ def fsdd_recordings(folder: str | os.PathLike, split: str = "train") -> list[Rec
 
 
 def connected_digits(recordings: list[Recording], n: int, rng: np.random.Generator, min_digits: int = 2,
-                     max_digits: int = 7, pause: tuple[float, float] = (0.05, 0.3), noise: float = 1e-3
+                     max_digits: int = 7, pause: tuple[float, float] = (0.05, 0.3), noise: float | str = "match"
                      ) -> list[tuple[np.ndarray, str]]:
     """``n`` utterances ``(samples at 8 kHz, "d d d")``: for each, one speaker, 2-7 of their
     recordings in random order, joined (and led and closed) by pauses of random length filled
-    with faint noise (a recording's own silence is never perfectly zero either)."""
+    with Gaussian noise: of standard deviation ``noise``, or with ``"match"`` at the level of the
+    following (for the last pause: the preceding) recording's own background
+    (:func:`background`), so that a pause sounds like the room the speaker recorded in and the
+    level statistics of an utterance (per-utterance normalisation uses them) are those of real
+    recordings, not of digital silence."""
     from rnnkit.data.audio import read_wav
 
     by_speaker: dict[str, list[Recording]] = {}
@@ -61,6 +75,11 @@ def connected_digits(recordings: list[Recording], n: int, rng: np.random.Generat
     speakers = sorted(by_speaker)
     cache: dict[Path, np.ndarray] = {}
     out = []
+
+    def gap(level: float) -> np.ndarray:
+        scale = level if noise == "match" else float(noise)
+        return rng.normal(0, scale, int(rng.uniform(*pause) * RATE)).astype(np.float32)
+
     for _ in range(n):
         pool = by_speaker[speakers[int(rng.integers(len(speakers)))]]
         picks = [pool[int(i)] for i in rng.integers(0, len(pool), int(rng.integers(min_digits, max_digits + 1)))]
@@ -71,10 +90,10 @@ def connected_digits(recordings: list[Recording], n: int, rng: np.random.Generat
                 if rate != RATE:
                     raise DataError(f"{r.path}: FSDD recordings are {RATE} Hz, this one {rate} Hz")
                 cache[r.path] = x
-            pieces += [rng.normal(0, noise, int(rng.uniform(*pause) * RATE)).astype(np.float32), cache[r.path]]
-        pieces.append(rng.normal(0, noise, int(rng.uniform(*pause) * RATE)).astype(np.float32))
+            pieces += [gap(background(cache[r.path])), cache[r.path]]
+        pieces.append(gap(background(cache[picks[-1].path])))
         out.append((np.concatenate(pieces), " ".join(str(r.digit) for r in picks)))
     return out
 
 
-__all__ = ["Recording", "fsdd_recordings", "connected_digits", "RATE"]
+__all__ = ["Recording", "fsdd_recordings", "connected_digits", "background", "RATE"]

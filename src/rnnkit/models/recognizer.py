@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from rnnkit.errors import ConfigError
 from rnnkit.layers import Recurrent, TorchState
 
-FRONT_ENDS = ("none", "stack", "conv")
+FRONT_ENDS = ("none", "stack", "conv", "conv2d")
 
 
 def check_front_end(front_end: str, subsample: int) -> None:
@@ -23,9 +23,43 @@ def check_front_end(front_end: str, subsample: int) -> None:
 
 def front_end_steps(lengths, front_end: str, subsample: int):
     """Steps after the front end for inputs of ``lengths`` frames (ints, arrays or tensors)."""
-    if front_end == "conv":
-        return (lengths + 2 - 3) // subsample + 1  # kernel 3, padding 1, stride subsample
+    if front_end in ("conv", "conv2d"):
+        # kernel 3, padding 1: (T - 1) // stride + 1; two such layers of strides a, b give
+        # (T - 1) // (a b) + 1, the same as one of stride a b
+        return (lengths - 1) // subsample + 1
     return (lengths + subsample - 1) // subsample  # stacking pads the end to a multiple
+
+
+def time_strides(subsample: int) -> tuple[int, int]:
+    """The two convolutions' strides in time: 2 then ``subsample / 2`` for an even
+    ``subsample`` (no frame skipped by a kernel of 3 as long as ``subsample <= 6``), else
+    ``subsample`` then 1."""
+    return (2, subsample // 2) if subsample % 2 == 0 else (subsample, 1)
+
+
+class Conv2dFrontEnd(nn.Module):
+    r"""Two 2-D convolutions over (feature, time) planes, CRNN's and Deep Speech 2's reader:
+    the frames ``(B, T, F)`` are one image ``(B, 1, F, T)`` (pixel rows or mel channels by
+    frames), each convolution 3x3 with padding 1, ReLU, stride 2 along the features (halving
+    the height) and :func:`time_strides` along time; the ``channels x ceil(F / 4)`` values of
+    each output column are its features. Unlike the 1-D ``conv`` front end, a pattern is read
+    the same wherever it sits along the feature axis (a letter a few pixels higher, a voice a
+    little higher).
+
+    Shapes: ``(B, T, F)`` -> ``(B, (T - 1) // subsample + 1, channels * ceil(ceil(F / 2) / 2))``.
+    """
+
+    def __init__(self, input_size: int, channels: int, subsample: int) -> None:
+        super().__init__()
+        a, b = time_strides(subsample)
+        half = max(1, channels // 2)
+        self.layers = nn.Sequential(nn.Conv2d(1, half, 3, stride=(2, a), padding=1), nn.ReLU(),
+                                    nn.Conv2d(half, channels, 3, stride=(2, b), padding=1), nn.ReLU())
+        self.output_size = channels * ((((input_size - 1) // 2 + 1) - 1) // 2 + 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.layers(x.transpose(1, 2).unsqueeze(1))  # (B, C, F', T')
+        return y.flatten(1, 2).transpose(1, 2)  # (B, T', C F')
 
 
 @dataclass
@@ -39,8 +73,10 @@ class CTCRecognizerConfig:
     * ``stack``: ``subsample`` consecutive frames concatenated into one step (the end padded
       with zeros to a multiple), a "low frame rate" that streams exactly;
     * ``conv``: two 1-D convolutions over time (kernel 3, ``conv_channels`` each, ReLU), the
-      first with stride ``subsample`` (CRNN's convolutional reader, over image columns or
-      spectrogram frames).
+      first with stride ``subsample``, each frame's features as channels;
+    * ``conv2d``: :class:`Conv2dFrontEnd`, two 2-D convolutions over the (feature, time) plane
+      (CRNN's convolutional reader of a line image, Deep Speech 2's of a spectrogram), which
+      also halve the feature axis twice.
     """
 
     input_size: int
@@ -88,10 +124,14 @@ class CTCRecognizer(nn.Module):
         self.register_buffer("input_mean", torch.zeros(c.input_size))
         self.register_buffer("input_std", torch.ones(c.input_size))
         self.conv: nn.Sequential | None = None
+        self.conv2d: Conv2dFrontEnd | None = None
         if c.front_end == "conv":
             self.conv = nn.Sequential(nn.Conv1d(c.input_size, c.conv_channels, 3, stride=c.subsample, padding=1),
                                       nn.ReLU(), nn.Conv1d(c.conv_channels, c.conv_channels, 3, padding=1), nn.ReLU())
             features = c.conv_channels
+        elif c.front_end == "conv2d":
+            self.conv2d = Conv2dFrontEnd(c.input_size, c.conv_channels, c.subsample)
+            features = self.conv2d.output_size
         else:
             features = c.input_size * c.subsample
         self.encoder = Recurrent(c.cell, features, c.hidden_size, c.num_layers, batch_first=True, dropout=c.dropout,
@@ -116,6 +156,8 @@ class CTCRecognizer(nn.Module):
         s = self.config.subsample
         if self.conv is not None:
             z = self.conv(x.transpose(1, 2)).transpose(1, 2)
+        elif self.conv2d is not None:
+            z = self.conv2d(x)
         elif s > 1:
             pad = (-t) % s
             z = F.pad(x, (0, 0, 0, pad)).reshape(b, (t + pad) // s, s * x.shape[-1])

@@ -439,8 +439,8 @@ class RecognizerStream:
         if model.config.bidirectional:
             raise ConfigError("a bidirectional recogniser reads each utterance backwards too; it cannot stream "
                               "(train with bidirectional=False / --unidirectional)")
-        if model.config.front_end == "conv":
-            raise ConfigError("a recogniser with the convolutional front end does not stream; use --front-end "
+        if model.config.front_end in ("conv", "conv2d"):
+            raise ConfigError("a recogniser with a convolutional front end does not stream; use --front-end "
                               "stack or none")
         self.recognizer = recognizer
         self.model: CTCRecognizer = model.eval()
