@@ -39,7 +39,7 @@ PUBLISHED = {"digits": "FSDD single digits: CNN/LSTM classifiers ~97-99 % test a
 def digit_features(samples: np.ndarray) -> np.ndarray:
     from rnnkit.data.audio import log_mel, normalise
 
-    return normalise(log_mel(samples, 8000, n_mels=40))
+    return normalise(log_mel(samples, 8000, n_mels=40), "level")
 
 
 def digits(max_time: float, train_utterances: int, seed: int) -> dict:

@@ -111,10 +111,28 @@ def log_mel(x: np.ndarray, rate: int, n_mels: int = 40, window: float = 0.025, h
     return torch.log(bank @ power + 1e-6).T.contiguous().numpy()
 
 
-def normalise(features: np.ndarray) -> np.ndarray:
-    """Each channel to zero mean, unit variance over the utterance's frames."""
-    mean = features.mean(0, keepdims=True)
-    std = features.std(0, keepdims=True)
+NORMALISATIONS = ("level", "channel")
+
+
+def normalise(features: np.ndarray, per: str = "level") -> np.ndarray:
+    """Per-utterance normalisation of ``(frames, channels)`` log-mel features.
+
+    * ``"level"``: one mean and one standard deviation over all the utterance's values: the
+      recording's loudness and dynamic range go, its spectral shape stays;
+    * ``"channel"``: each channel to zero mean and unit variance over the frames (cepstral mean
+      and variance normalisation), which also removes a microphone's colouring but, in an
+      utterance of one word, the word's own average spectrum: short utterances then look
+      unlike the same words inside long ones (on FSDD, a model trained on connected digits read
+      single recordings far worse with it: ``benchmarks/README.md``).
+
+    A recogniser also standardises each channel with its training set's statistics, so
+    ``"level"`` loses no scaling.
+    """
+    if per not in NORMALISATIONS:
+        raise ConfigError(f"unknown normalisation {per!r}; choose one of {', '.join(NORMALISATIONS)}")
+    axis = 0 if per == "channel" else None
+    mean = features.mean(axis, keepdims=True)
+    std = features.std(axis, keepdims=True)
     return ((features - mean) / (std + 1e-5)).astype(np.float32)
 
 
