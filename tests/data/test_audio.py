@@ -15,7 +15,7 @@ from rnnkit.data.audio import (
     resample,
     spec_augment,
 )
-from rnnkit.errors import DataError
+from rnnkit.errors import ConfigError, DataError
 
 
 def tone(freq: float, rate: int, seconds: float = 0.5) -> np.ndarray:
@@ -75,8 +75,16 @@ def test_log_mel_puts_a_tone_in_its_band():
 
 def test_normalise_and_spec_augment():
     rng = np.random.default_rng(0)
-    feats = normalise(rng.normal(3, 2, size=(100, 16)).astype(np.float32))
+    raw = rng.normal(3, 2, size=(100, 16)).astype(np.float32) + np.linspace(0, 8, 16, dtype=np.float32)
+    feats = normalise(raw, "channel")
     assert np.allclose(feats.mean(0), 0, atol=1e-5) and np.allclose(feats.std(0), 1, atol=1e-3)
+    # by level: one mean and spread for the utterance, so the channels keep their shape (the tilt)
+    level = normalise(raw, "level")
+    assert abs(level.mean()) < 1e-5 and abs(level.std() - 1) < 1e-3
+    assert np.allclose(level, (raw - raw.mean()) / raw.std(), atol=1e-4)
+    assert level.mean(0)[-1] - level.mean(0)[0] > 1 and np.array_equal(normalise(raw), level)
+    with pytest.raises(ConfigError, match="unknown normalisation"):
+        normalise(raw, "global")
     masked = spec_augment(feats, rng, freq_masks=1, freq_width=4, time_masks=1, time_fraction=0.2)
     assert masked.shape == feats.shape and not np.shares_memory(masked, feats)
     zero_cols = np.flatnonzero((masked == 0).all(0))

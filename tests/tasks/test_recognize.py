@@ -166,6 +166,10 @@ def test_recognize_commands_on_generated_wavs(tmp_path):
     assert r.exit_code == 0, r.output
     assert "CER" in r.output and (out / "test_transcripts.csv").exists()
     assert json.loads((out / "test_report.json").read_text())["chars"] > 0
+    fitted = Recognizer.load(out / "model.safetensors")
+    # audio by default: stacked pairs of frames (it streams), level-normalised frames
+    assert (fitted.model_.config.front_end, fitted.model_.config.subsample) == ("stack", 2)
+    assert fitted.frame_spec_.normalise == "level"
     r = runner.invoke(app, ["recognize", "transcribe", str(out / "model.safetensors"), str(tmp_path / "u33.wav")])
     assert r.exit_code == 0 and "u33.wav\t" in r.output
     r = runner.invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), str(tmp_path / "test.csv"),
@@ -196,10 +200,49 @@ def test_recognize_train_on_rendered_line_images(tmp_path):
     files, texts = read_transcripts(tmp_path / "lines.tsv")
     assert image_frames(files[0], 32).shape[1] == 32
     r = runner.invoke(app, ["recognize", "train", "--train", str(tmp_path / "lines.tsv"), "--hidden", "16",
-                            "--layers", "1", "--epochs", "2", "--front-end", "conv", "-o", str(tmp_path / "run"),
+                            "--layers", "1", "--epochs", "2", "--conv-channels", "8", "-o", str(tmp_path / "run"),
                             "--quiet"])
     assert r.exit_code == 0, r.output
     assert "reads image as 32 features" in " ".join(r.output.split())
+    # line images by default: CRNN's 2-D convolutional reader, 4 pixel columns per step
+    config = Recognizer.load(tmp_path / "run" / "model.safetensors").model_.config
+    assert (config.front_end, config.subsample) == ("conv2d", 4)
+    r = runner.invoke(app, ["recognize", "train", "--train", str(tmp_path / "lines.tsv"), "--hidden", "16",
+                            "--layers", "1", "--epochs", "1", "--front-end", "conv", "-o", str(tmp_path / "run1"),
+                            "--quiet"])
+    assert r.exit_code == 0, r.output
+    config = Recognizer.load(tmp_path / "run1" / "model.safetensors").model_.config
+    assert (config.front_end, config.subsample) == ("conv", 2)
+
+
+def test_auto_front_end_and_its_help():
+    X, y = synthetic(30, seed=2)
+    for front_end, subsample, expected in (("auto", "auto", ("stack", 2)), ("none", "auto", ("none", 1)),
+                                           ("conv2d", "auto", ("conv2d", 4)), ("auto", 3, ("stack", 3))):
+        rec = Recognizer(hidden_size=8, num_layers=1, epochs=1, front_end=front_end, subsample=subsample).fit(X, y)
+        assert (rec.model_.config.front_end, rec.model_.config.subsample) == expected
+    for bad in (0, "2", 1.5):
+        with pytest.raises(ConfigError, match="subsample"):
+            Recognizer(subsample=bad).check_params()
+    with pytest.raises(ConfigError, match="audio normalisation"):
+        Recognizer(audio_norm="global").check_params()
+    r = runner.invoke(app, ["recognize", "train", "--help"], env={"COLUMNS": "200"})
+    text = " ".join(r.output.split())
+    assert "auto: conv2d for line images, stack for audio or frames" in text
+    assert "auto: 4 for conv2d, 1 for none, 2 for stack or conv" in text
+
+
+def test_a_recogniser_saved_before_level_normalisation_reads_audio_per_channel(tmp_path):
+    from rnnkit.data.recognition_files import FrameSpec
+
+    X, y = synthetic(20, seed=3)
+    rec = Recognizer(hidden_size=8, num_layers=1, epochs=1).fit(X, y)
+    rec.frame_spec_ = FrameSpec("audio")
+    meta = rec._meta()
+    assert meta["frame_spec"]["normalise"] == "level"
+    del meta["frame_spec"]["normalise"]  # as written by rnnkit before the option existed
+    rec._restore(meta)
+    assert rec.frame_spec_.normalise == "channel"
 
 
 def test_shallow_fusion_with_an_rnnkit_character_model(tmp_path, unidirectional):

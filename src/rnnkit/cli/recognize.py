@@ -44,9 +44,11 @@ def train(
     bidirectional: Optional[bool] = typer.Option(None, "--bidirectional/--unidirectional",
                                                  help="Read both directions (a unidirectional model streams)."),
     front_end: Optional[str] = typer.Option(None, help="none, stack (merge --subsample frames into one step), "
-                                            "conv (two 1-D convolutions, the first with stride --subsample) or "
-                                            "conv2d (two 2-D convolutions over features x time, CRNN's)."),
-    subsample: Optional[int] = typer.Option(None, help="Frames per recurrent step after the front end."),
+                                            "conv (two 1-D convolutions, the first with stride --subsample), "
+                                            "conv2d (two 2-D convolutions over features x time, CRNN's) or auto "
+                                            "(conv2d for line images, stack for audio)."),
+    subsample: Optional[int] = typer.Option(None, help="Frames per recurrent step after the front end (default: 4 "
+                                            "with conv2d, 1 with none, else 2)."),
     conv_channels: Optional[int] = typer.Option(None, help="Channels of the convolutional front end."),
     dropout: Optional[float] = typer.Option(None, help="Dropout between layers and before the output layer."),
     zoneout: Optional[float] = typer.Option(None, help=Help.ZONEOUT),
@@ -55,6 +57,9 @@ def train(
                                                 "(SpecAugment)."),
     sample_rate: Optional[int] = typer.Option(None, help="Audio: resample every recording to this rate (Hz)."),
     n_mels: Optional[int] = typer.Option(None, help="Audio: log-mel channels per frame."),
+    audio_norm: Optional[str] = typer.Option(None, help="Audio: per-utterance normalisation, level (one mean and "
+                                             "spread: keeps a short word's spectral shape) or channel (each "
+                                             "mel channel on its own)."),
     line_height: Optional[int] = typer.Option(None, help="Images: scale every line to this height (pixels)."),
     beam: Optional[int] = typer.Option(None, help="Decoding: 1 = best path, more = prefix beam search."),
     lm_order: Optional[int] = typer.Option(None, help="Decoding: fuse a character n-gram of this order fitted on "
@@ -86,8 +91,8 @@ def train(
     rec = Recognizer(**given(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, front_end=front_end,
         subsample=subsample, conv_channels=conv_channels, dropout=dropout, zoneout=zoneout, spec_augment=spec_augment,
-        sample_rate=sample_rate, n_mels=n_mels, line_height=line_height, beam=beam, lm_order=lm_order,
-        lm_path=str(lm_path) if lm_path else None,
+        sample_rate=sample_rate, n_mels=n_mels, audio_norm=audio_norm, line_height=line_height, beam=beam,
+        lm_order=lm_order, lm_path=str(lm_path) if lm_path else None,
         lm_weight=lm_weight, length_bonus=length_bonus, epochs=epochs, batch_size=batch_size, lr=lr,
         optimizer=optimizer, weight_decay=weight_decay, schedule=schedule, clip=clip,
         validation_fraction=validation_fraction, max_time=max_time, checkpoint_every=checkpoint_every, seed=seed,

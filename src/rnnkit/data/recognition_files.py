@@ -8,7 +8,8 @@ is a one-line :class:`DataError` naming the table row or the file: a missing or 
 file, an empty transcript.
 
 * audio (``.wav``): :func:`~rnnkit.data.audio.read_wav`, resampled to ``sample_rate`` if
-  recorded at another, log-mel frames (25 ms windows, 10 ms hop), normalised per utterance;
+  recorded at another, log-mel frames (25 ms windows, 10 ms hop), normalised per utterance
+  (:func:`~rnnkit.data.audio.normalise`: by level, or per channel);
 * images (``.png``, ``.jpg``, ...; Pillow, the ``recognize`` extra): greyscale, scaled to
   ``height`` pixels (the width in proportion), ink as 1 and paper as 0; each pixel column is
   one frame of ``height`` features, read left to right.
@@ -39,9 +40,10 @@ class FrameSpec:
     sample_rate: int = 8000
     n_mels: int = 40
     height: int = 32
+    normalise: str = "level"  # audio: see rnnkit.data.audio.normalise
 
     def frames(self, path: str | os.PathLike) -> np.ndarray:
-        return audio_frames(path, self.sample_rate, self.n_mels) if self.kind == "audio" else \
+        return audio_frames(path, self.sample_rate, self.n_mels, self.normalise) if self.kind == "audio" else \
             image_frames(path, self.height)
 
     def to_dict(self) -> dict:
@@ -57,13 +59,15 @@ def kind_of(path: str | os.PathLike) -> str:
     raise DataError(f"{path}: not a recognised audio ({', '.join(AUDIO)}) or image ({', '.join(IMAGES)}) file")
 
 
-def audio_frames(path: str | os.PathLike, sample_rate: int = 8000, n_mels: int = 40) -> np.ndarray:
-    """``(frames, n_mels)`` normalised log-mel frames of a WAV file at ``sample_rate``."""
+def audio_frames(path: str | os.PathLike, sample_rate: int = 8000, n_mels: int = 40, per: str = "level"
+                 ) -> np.ndarray:
+    """``(frames, n_mels)`` log-mel frames of a WAV file at ``sample_rate``, normalised ``per``
+    utterance level or channel."""
     from rnnkit.data.audio import log_mel, normalise, read_wav, resample
 
     x, rate = read_wav(path)
     x = resample(x, rate, sample_rate)
-    return normalise(log_mel(x, sample_rate, n_mels=n_mels))
+    return normalise(log_mel(x, sample_rate, n_mels=n_mels), per)
 
 
 def image_frames(path: str | os.PathLike, height: int = 32) -> np.ndarray:

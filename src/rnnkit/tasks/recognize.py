@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from rnnkit.data.audio import NORMALISATIONS
 from rnnkit.data.fingerprint import fingerprint
 from rnnkit.data.finite import check_finite
 from rnnkit.data.recognition_files import FrameSpec, kind_of, read_transcripts
@@ -145,15 +146,18 @@ class Recognizer(Estimator):
 
     TASK = TASK
     KIND = "recogniser"
+    # what "auto" means, for --help (the rule itself: _front_end)
+    AUTO_DEFAULTS = {"front_end": {"line images": "conv2d", "audio or frames": "stack"},
+                     "subsample": {"conv2d": 4, "none": 1, "stack or conv": 2}}
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 128, num_layers: int = 2, bidirectional: bool = True,
-                 front_end: str = "stack", subsample: int = 2, conv_channels: int = 64, dropout: float = 0.1,
+                 front_end: str = "auto", subsample: int | str = "auto", conv_channels: int = 64, dropout: float = 0.1,
                  zoneout: float = 0.0, spec_augment: bool = False, epochs: int = 40, batch_size: int = 16,
                  lr: float = 2e-3, optimizer: str = "adam", weight_decay: float = 0.0, schedule: str = "cosine",
                  clip: float | None = 5.0, early_stopping: int | None = 10, validation_fraction: float = 0.1,
                  beam: int = 1, lm_order: int = 0, lm_path: str | None = None, lm_weight: float = 0.5,
                  length_bonus: float = 0.0,
-                 sample_rate: int = 8000, n_mels: int = 40, line_height: int = 32,
+                 sample_rate: int = 8000, n_mels: int = 40, audio_norm: str = "level", line_height: int = 32,
                  max_time: float | None = None, checkpoint_every: int = 0, seed: int = 0, device: str = "auto",
                  precision: str = "fp32", verbose: bool = False, run_dir: str | None = None) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
@@ -164,12 +168,20 @@ class Recognizer(Estimator):
         self.validation_fraction = validation_fraction
         self.beam, self.lm_order, self.lm_weight, self.length_bonus = beam, lm_order, lm_weight, length_bonus
         self.lm_path = lm_path
-        self.sample_rate, self.n_mels, self.line_height = sample_rate, n_mels, line_height
+        self.sample_rate, self.n_mels, self.audio_norm, self.line_height = sample_rate, n_mels, audio_norm, line_height
         self.max_time, self.checkpoint_every, self.seed, self.device = max_time, checkpoint_every, seed, device
         self.precision, self.verbose, self.run_dir = precision, verbose, run_dir
 
     def _check_params(self) -> None:
-        check_front_end(self.front_end, self.subsample)
+        if self.subsample != "auto" and (isinstance(self.subsample, bool) or not isinstance(self.subsample, int)):
+            raise ConfigError(f"subsample must be a whole number of frames or 'auto', got {self.subsample!r}")
+        if self.front_end != "auto":
+            check_front_end(*self._front_end("audio"))
+        elif self.subsample != "auto" and int(self.subsample) < 1:
+            raise ConfigError(f"subsample must be >= 1, got {self.subsample}")
+        if self.audio_norm not in NORMALISATIONS:
+            raise ConfigError(f"unknown audio normalisation {self.audio_norm!r}; choose one of "
+                              f"{', '.join(NORMALISATIONS)}")
         if self.beam < 1:
             raise ConfigError(f"beam must be at least 1 (1: best path), got {self.beam}")
         if self.lm_order < 0:
@@ -207,8 +219,19 @@ class Recognizer(Estimator):
             out.append(np.array([index[c] for c in text], dtype=np.int64))
         return out
 
-    def _check_lengths(self, frames: list[np.ndarray], labels: list[np.ndarray], names: Sequence[str] | None) -> None:
-        steps = self._output_steps(np.array([len(x) for x in frames]))
+    def _front_end(self, kind: str) -> tuple[str, int]:
+        """The front end and subsampling for frames of ``kind`` (``"image"``, ``"audio"`` or
+        ``"frames"``): ``front_end="auto"`` is the 2-D convolutional reader over 4 pixel
+        columns per step for line images (CRNN's; it learnt to read an unseen font where the
+        1-D ``conv`` had not left CTC's plateau in the same time, ``benchmarks/README.md``) and
+        pairs of stacked frames otherwise (which streams); ``subsample="auto"`` is 4 for
+        ``conv2d``, 1 without a front end, 2 otherwise (:attr:`AUTO_DEFAULTS`)."""
+        front = self.front_end if self.front_end != "auto" else "conv2d" if kind == "image" else "stack"
+        return front, int(self.subsample) if self.subsample != "auto" else {"conv2d": 4, "none": 1}.get(front, 2)
+
+    def _check_lengths(self, frames: list[np.ndarray], labels: list[np.ndarray], names: Sequence[str] | None,
+                       front: tuple[str, int]) -> None:
+        steps = front_end_steps(np.array([len(x) for x in frames]), *front)
         for i, (n, lab) in enumerate(zip(steps, labels)):
             need = min_ctc_steps(lab.tolist())
             if n < need:
@@ -216,9 +239,6 @@ class Recognizer(Estimator):
                 raise DataError(f"{what}: too short for its transcript: {n} steps after subsampling, and CTC needs "
                                 f"at least {need} (one per character, plus one between repeated ones); use a "
                                 "smaller --subsample or shorter frames")
-
-    def _output_steps(self, lengths: np.ndarray) -> np.ndarray:
-        return front_end_steps(lengths, self.front_end, self.subsample)
 
     # ------------------------------------------------------------- fitting
     def _fit(self, X, y, X_valid=None, y_valid=None, names: Sequence[str] | None = None,
@@ -234,7 +254,8 @@ class Recognizer(Estimator):
                 raise DataError(f"{names[i] if names is not None else f'utterance {i}'}: empty transcript")
         self.alphabet_ = sorted({c for t in texts for c in t})
         labels = self._labels(texts, names)
-        self._check_lengths(frames, labels, names)
+        front = self._front_end(self.frame_spec_.kind if self.frame_spec_ is not None else "frames")
+        self._check_lengths(frames, labels, names, front)
         self.n_features_in_ = frames[0].shape[1]
         if X_valid is not None:
             if y_valid is None:
@@ -243,7 +264,7 @@ class Recognizer(Estimator):
             if v_frames[0].shape[1] != self.n_features_in_:
                 raise DataError(f"the validation frames have {v_frames[0].shape[1]} features, the training frames "
                                 f"{self.n_features_in_}")
-            self._check_lengths(v_frames, v_labels, None)
+            self._check_lengths(v_frames, v_labels, None, front)
             tr_frames, tr_labels = frames, labels
         else:
             if self.validation_fraction <= 0 or len(frames) < 2:
@@ -255,7 +276,7 @@ class Recognizer(Estimator):
         self.lm_ = CharNGram(self.lm_order, len(self.alphabet_) + 1).fit(
             [lab.tolist() for lab in tr_labels]) if self.lm_order else None
         torch.manual_seed(self.seed)
-        model = CTCRecognizer(self._model_config())
+        model = CTCRecognizer(self._model_config(*front))
         steps = np.concatenate(tr_frames)
         model.set_input_scaling(torch.from_numpy(steps.mean(0)), torch.from_numpy(steps.std(0)))
         train = CTCBatches(tr_frames, tr_labels, self.batch_size, True, self.seed, augment=self.spec_augment)
@@ -263,11 +284,11 @@ class Recognizer(Estimator):
         task = CTCTask(model, train, valid, self._checkpoint_meta())
         self._fit_with_trainer(model, task, self._trainer_config(), resume)
 
-    def _model_config(self) -> CTCRecognizerConfig:
+    def _model_config(self, front_end: str, subsample: int) -> CTCRecognizerConfig:
         return CTCRecognizerConfig(
             input_size=self.n_features_in_, num_labels=len(self.alphabet_) + 1, cell=self.cell,
             hidden_size=self.hidden_size, num_layers=self.num_layers, bidirectional=self.bidirectional,
-            dropout=self.dropout, front_end=self.front_end, subsample=self.subsample,
+            dropout=self.dropout, front_end=front_end, subsample=subsample,
             conv_channels=self.conv_channels, zoneout=self.zoneout)
 
     # ------------------------------------------------------------- files
@@ -275,7 +296,7 @@ class Recognizer(Estimator):
         kinds = {kind_of(f) for f in files}
         if len(kinds) != 1:
             raise DataError("a table must list audio files only or images only, not both")
-        return FrameSpec(kinds.pop(), self.sample_rate, self.n_mels, self.line_height)
+        return FrameSpec(kinds.pop(), self.sample_rate, self.n_mels, self.line_height, self.audio_norm)
 
     def fit_files(self, table: str | Path, valid_table: str | Path | None = None, **fit_args: Any) -> Recognizer:
         """Train on the files and transcripts a table lists (``valid_table``: held-out ones)."""
@@ -389,7 +410,9 @@ class Recognizer(Estimator):
         self.alphabet_ = list(meta["alphabet"])
         self.n_features_in_ = int(meta["n_features_in"])
         self.lm_ = CharNGram.from_dict(meta["lm"]) if meta.get("lm") else None
-        self.frame_spec_ = FrameSpec(**meta["frame_spec"]) if meta.get("frame_spec") else None
+        # recognisers saved before the level normalisation read audio per channel: they still do
+        self.frame_spec_ = FrameSpec(**{"normalise": "channel", **meta["frame_spec"]}) if meta.get("frame_spec") \
+            else None
 
 
 class LanguageModelFusion:
