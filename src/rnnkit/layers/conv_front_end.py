@@ -9,8 +9,8 @@ from torch import Tensor, nn
 
 def time_strides(subsample: int) -> tuple[int, int]:
     """The two convolutions' strides in time: 2 then ``subsample / 2`` for an even
-    ``subsample`` (no frame skipped by a kernel of 3 as long as ``subsample <= 6``), else
-    ``subsample`` then 1."""
+    ``subsample``, else ``subsample`` then 1 (kernels of 3 skip no frame while each stride is
+    at most 3: ``subsample`` 1, 2, 3, 4 or 6)."""
     return (2, subsample // 2) if subsample % 2 == 0 else (subsample, 1)
 
 
