@@ -165,6 +165,7 @@ def test_recognize_commands_on_generated_wavs(tmp_path):
                             "--n-mels", "20", "-o", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     assert "CER" in r.output and (out / "test_transcripts.csv").exists()
+    assert "transcribe with: rnnkit recognize transcribe" in " ".join(r.output.split())
     assert json.loads((out / "test_report.json").read_text())["chars"] > 0
     fitted = Recognizer.load(out / "model.safetensors")
     # audio by default: stacked pairs of frames (it streams), level-normalised frames

@@ -103,7 +103,7 @@ def train(
                   f"{rec.n_features_in_} features per frame", highlight=False)
     if test_table is not None and rec.stopped_because_ != "interrupted":
         _evaluate_into(rec, test_table, out, "test")
-    report_fit(rec, out, "recognize")
+    report_fit(rec, out, "recognize", use="transcribe")
 
 
 def _evaluate_into(rec: Recognizer, table: Path, out: Path, name: str) -> dict:

@@ -65,12 +65,13 @@ def report_predictions(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence
     return report
 
 
-def report_fit(estimator, out: Path, command: str) -> None:
-    """After ``classify``/``tag train``: why training stopped, where the model is, and, for
-    an interrupted run, how to continue it (exit code 130, as after Ctrl-C)."""
+def report_fit(estimator, out: Path, command: str, use: str = "predict") -> None:
+    """After ``classify``/``tag``/``recognize train``: why training stopped, where the model
+    is, the ``use`` subcommand that applies it, and, for an interrupted run, how to continue it
+    (exit code 130, as after Ctrl-C)."""
     console.print(f"training stopped: {estimator.stopped_because_}; {estimator.best_loss_text()} "
                   f"{estimator.best_valid_loss_:.4f}", highlight=False)
-    console.print(f"model: {out / 'model.safetensors'}\npredict with: rnnkit {command} predict "
+    console.print(f"model: {out / 'model.safetensors'}\n{use} with: rnnkit {command} {use} "
                   f"{out / 'model.safetensors'} FILE", highlight=False)
     exit_if_interrupted(estimator, out)
 
