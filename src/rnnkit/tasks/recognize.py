@@ -176,7 +176,7 @@ class Recognizer(Estimator):
         if self.subsample != "auto" and (isinstance(self.subsample, bool) or not isinstance(self.subsample, int)):
             raise ConfigError(f"subsample must be a whole number of frames or 'auto', got {self.subsample!r}")
         if self.front_end != "auto":
-            check_front_end(*self._front_end("audio"))
+            check_front_end(*self._front_end("frames"))  # not auto: the kind does not matter
         elif self.subsample != "auto" and int(self.subsample) < 1:
             raise ConfigError(f"subsample must be >= 1, got {self.subsample}")
         if self.audio_norm not in NORMALISATIONS:
