@@ -129,3 +129,17 @@ def test_real_ud_english_ewt_counts(shared_data):
         pytest.skip("UD English EWT not present")
     words, tags = read_conll(path)
     assert len(words) == 12544 and all(len(w) == len(t) for w, t in zip(words, tags))
+
+
+def test_an_unparsable_table_is_one_line_for_every_table_reader(tmp_path):
+    from rnnkit.data.conditioned_text import read_conditioned_text
+    from rnnkit.data.recognition_files import read_transcripts
+    from rnnkit.data.text_column import read_text_column
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text('file,text,label\na.wav,"unclosed,1\nb.wav,x,1,2,3,4\n')
+    for read in (lambda: read_transcripts(bad), lambda: read_text_column(bad, "text"),
+                 lambda: read_conditioned_text(bad)):
+        with pytest.raises(DataError, match="bad.csv is not a readable table") as e:
+            read()
+        assert "\n" not in str(e.value)

@@ -13,7 +13,6 @@ Two file shapes:
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from rnnkit.data.sentences import decoder_targets
 from rnnkit.data.sequences import BucketedBatches
 from rnnkit.data.text import iter_lines, read_text
 from rnnkit.data.text_column import header as _header
+from rnnkit.data.text_column import read_table
 from rnnkit.errors import DataError
 
 
@@ -62,11 +62,7 @@ def read_conditioned_text(path: str | os.PathLike, condition_col: str | None = "
 def _from_table(path: Path, text: str, wanted: list[str], condition_col, text_col, feature_cols) -> ConditionedText:
     import pandas as pd
 
-    sep = "\t" if "\t" in next(iter_lines(text), "") else ","
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as e:
-        raise DataError(f"{path} is not a readable table: {str(e).splitlines()[0]}") from None
+    df = read_table(path, text)
     missing = [c for c in wanted if c not in df.columns]
     if missing:
         raise DataError(f"{path} has no column {', '.join(map(repr, missing))}; "

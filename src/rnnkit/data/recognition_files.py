@@ -17,7 +17,6 @@ file, an empty transcript.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,18 +91,11 @@ def image_frames(path: str | os.PathLike, height: int = 32) -> np.ndarray:
 
 def read_transcripts(table: str | os.PathLike) -> tuple[list[Path], list[str]]:
     """The files (absolute) and transcripts a table lists (see the module docstring)."""
-    import pandas as pd
-
-    from rnnkit.data.text import iter_lines, read_text
+    from rnnkit.data.text import read_text
+    from rnnkit.data.text_column import read_table
 
     table = Path(table)
-    text = read_text(table)
-    first = next(iter_lines(text), "")
-    sep = "\t" if "\t" in first else ","
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as e:
-        raise DataError(f"{table} is not a readable table: {str(e).splitlines()[0]}") from None
+    df = read_table(table, read_text(table))
     columns = {c.strip().lower(): c for c in df.columns}
     file_col = next((columns[c] for c in FILE_COLUMNS if c in columns), None)
     text_col = next((columns[c] for c in TEXT_COLUMNS if c in columns), None)

@@ -27,10 +27,26 @@ from rnnkit.data.text import iter_lines, read_text
 from rnnkit.errors import DataError
 
 
+def separator(first_line: str) -> str:
+    """A table's field separator: a tab if its first line has one, else a comma."""
+    return "\t" if "\t" in first_line else ","
+
+
 def header(first_line: str) -> list[str]:
-    """The column names a table's first line gives (tab-separated if it has a tab, else commas)."""
-    sep = "\t" if "\t" in first_line else ","
-    return [c.strip() for c in first_line.split(sep)]
+    """The column names a table's first line gives."""
+    return [c.strip() for c in first_line.split(separator(first_line))]
+
+
+def read_table(path: str | os.PathLike, text: str):
+    """``text``, the contents of the table ``path`` (CSV, or TSV when its first line has a tab),
+    as a pandas DataFrame of strings (empty cells as ""); unparsable is a one-line error."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(io.StringIO(text), sep=separator(next(iter_lines(text), "")), dtype=str,
+                           keep_default_na=False)
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path} is not a readable table: {str(e).splitlines()[0]}") from None
 
 
 def read_text_column(path: str | os.PathLike, text_col: str) -> list[str]:
@@ -39,13 +55,7 @@ def read_text_column(path: str | os.PathLike, text_col: str) -> list[str]:
     text = read_text(path)
     first = next(iter_lines(text), "")
     if path.suffix.lower() == ".csv" or text_col in header(first):
-        import pandas as pd
-
-        sep = "\t" if "\t" in first else ","
-        try:
-            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-        except pd.errors.ParserError as e:
-            raise DataError(f"{path} is not a readable table: {str(e).splitlines()[0]}") from None
+        df = read_table(path, text)
         if text_col not in df.columns:
             raise DataError(f"{path} has no column {text_col!r}; its columns are {', '.join(map(str, df.columns))}")
         texts = df[text_col].tolist()
@@ -81,4 +91,4 @@ def text_column_file(path: str | os.PathLike, text_col: str) -> Path:
     return target
 
 
-__all__ = ["read_text_column", "text_column_file"]
+__all__ = ["read_text_column", "text_column_file", "read_table", "header", "separator"]

@@ -307,8 +307,9 @@ class Recognizer(Estimator):
         valid: tuple[list, list] | tuple[None, None] = (None, None)
         if valid_table is not None:
             v_files, v_texts = read_transcripts(valid_table)
-            if self._spec_for(v_files).kind != spec.kind:
-                raise DataError(f"{valid_table} lists other files ({self._spec_for(v_files).kind}) than {table}")
+            v_kind = self._spec_for(v_files).kind
+            if v_kind != spec.kind:
+                raise DataError(f"{valid_table} lists other files ({v_kind}) than {table}")
             valid = ([spec.frames(f) for f in v_files], v_texts)
         self._pending_spec = spec
         return self.fit(frames, texts, *valid, names=[str(f) for f in files], **fit_args)
