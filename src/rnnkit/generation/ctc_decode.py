@@ -97,13 +97,16 @@ class CharNGram:
             raise ValueError(f"order must be at least 1, got {order}")
         self.order, self.num_labels, self.k = order, num_labels, k
         self.counts: dict[tuple[int, ...], Counter[int]] = defaultdict(Counter)
+        self.totals: Counter[tuple[int, ...]] = Counter()  # n(h), kept so a beam's query need not sum
 
     def fit(self, sequences: Sequence[Sequence[int]]) -> CharNGram:
         for seq in sequences:
             padded = [-1] * (self.order - 1) + [int(s) for s in seq]
             for i in range(self.order - 1, len(padded)):
                 for n in range(self.order):  # contexts of length 0 .. order-1
-                    self.counts[tuple(padded[i - n:i])][padded[i]] += 1
+                    h = tuple(padded[i - n:i])
+                    self.counts[h][padded[i]] += 1
+                    self.totals[h] += 1
         return self
 
     def log_prob(self, context: Sequence[int], label: int) -> float:
@@ -112,8 +115,7 @@ class CharNGram:
             h = tuple(history[len(history) - n:]) if n else ()
             seen = self.counts.get(h)
             if seen:
-                total = sum(seen.values())
-                return math.log((seen[label] + self.k) / (total + self.k * max(1, self.num_labels)))
+                return math.log((seen[label] + self.k) / (self.totals[h] + self.k * max(1, self.num_labels)))
         return -math.log(max(1, self.num_labels))
 
     def to_dict(self) -> dict:
@@ -125,6 +127,7 @@ class CharNGram:
         lm = cls(d["order"], d["num_labels"], d["k"])
         for h, c in d["counts"]:
             lm.counts[tuple(h)] = Counter({int(k): v for k, v in c.items()})
+            lm.totals[tuple(h)] = sum(lm.counts[tuple(h)].values())
         return lm
 
 
