@@ -176,6 +176,10 @@ def test_recognize_commands_on_generated_wavs(tmp_path):
     r = runner.invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), str(tmp_path / "test.csv"),
                             "--beam", "4"])
     assert r.exit_code == 0 and "WER" in r.output
+    r = runner.invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), str(tmp_path / "test.csv"),
+                            "-o", str(tmp_path / "eval")])
+    assert r.exit_code == 0 and (tmp_path / "eval" / "eval_transcripts.csv").exists()
+    assert json.loads((tmp_path / "eval" / "eval_report.json").read_text())["chars"] > 0
     # bad input: a missing file, an empty transcript, an unreadable recording, each named
     (tmp_path / "bad1.csv").write_text("file,text\nnothere.wav,abc\n")
     (tmp_path / "bad2.csv").write_text("file,text\nu1.wav,\n")

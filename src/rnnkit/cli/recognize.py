@@ -126,7 +126,8 @@ def evaluate(
     beam: Optional[int] = typer.Option(None, help="Override the decoding beam (1 = best path)."),
     lm_path: Optional[Path] = typer.Option(None, "--lm", help="Fuse this character language model."),
     lm_weight: Optional[float] = typer.Option(None, help="Override the language model's weight."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write transcripts.csv and report.json here."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write eval_transcripts.csv and eval_report.json "
+                                       "here."),
 ) -> None:
     """Character and word error rates of a recogniser on a table of files."""
     rec = Recognizer.load(model)
