@@ -231,6 +231,8 @@ def test_auto_front_end_and_its_help():
             Recognizer(subsample=bad).check_params()
     with pytest.raises(ConfigError, match="audio normalisation"):
         Recognizer(audio_norm="global").check_params()
+    with pytest.raises(ConfigError, match="unknown front end 'conv3d'; choose one of auto, none, stack, conv, conv2d"):
+        Recognizer(front_end="conv3d").check_params()
     r = runner.invoke(app, ["recognize", "train", "--help"], env={"COLUMNS": "200"})
     text = " ".join(r.output.split())
     assert "auto: conv2d for line images, stack for audio or frames" in text

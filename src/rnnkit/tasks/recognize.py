@@ -31,7 +31,13 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.evaluation.error_rate import edit_distance, error_rates
 from rnnkit.generation.ctc_decode import CharNGram, GreedyStream, LabelLM, greedy_decode, prefix_beam_search
 from rnnkit.layers import TorchState
-from rnnkit.models.recognizer import CTCRecognizer, CTCRecognizerConfig, check_front_end, front_end_steps
+from rnnkit.models.recognizer import (
+    FRONT_ENDS,
+    CTCRecognizer,
+    CTCRecognizerConfig,
+    check_front_end,
+    front_end_steps,
+)
 from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split
 
@@ -175,6 +181,8 @@ class Recognizer(Estimator):
     def _check_params(self) -> None:
         if self.subsample != "auto" and (isinstance(self.subsample, bool) or not isinstance(self.subsample, int)):
             raise ConfigError(f"subsample must be a whole number of frames or 'auto', got {self.subsample!r}")
+        if self.front_end not in ("auto", *FRONT_ENDS):
+            raise ConfigError(f"unknown front end {self.front_end!r}; choose one of auto, {', '.join(FRONT_ENDS)}")
         if self.front_end != "auto":
             check_front_end(*self._front_end("frames"))  # not auto: the kind does not matter
         elif self.subsample != "auto" and int(self.subsample) < 1:
