@@ -20,7 +20,14 @@ from rnnkit.models import LanguageModel, LanguageModelConfig, LMClassifier, LMCl
 from rnnkit.models.language_model import remap_vocabulary
 from rnnkit.tasks.classify import RNNClassifier, truncate
 from rnnkit.tasks.lm import LanguageModeler, LMSettings, _task
-from rnnkit.training.optim import OptimConfig, param_groups, slanted_triangular, unfreeze_for_epoch
+from rnnkit.training.optim import (
+    OptimConfig,
+    param_groups,
+    slanted_triangular,
+    unfreeze_stage_steps,
+    unfreeze_top,
+    unfrozen_groups,
+)
 
 runner = CliRunner()
 
@@ -176,11 +183,11 @@ def test_discriminative_rates_and_gradual_unfreezing_groups():
     groups = param_groups(model, OptimConfig(layer_lr_decay=2.6))
     assert [g["lr_scale"] for g in groups] == pytest.approx([2.6 ** -3, 2.6 ** -2, 2.6 ** -1, 1.0])
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
-    unfreeze_for_epoch(groups, 0)
+    unfreeze_top(groups, 1)
     assert [all(p.requires_grad for p in g["params"]) for g in groups] == [False, False, False, True]
-    unfreeze_for_epoch(groups, 1)
+    unfreeze_top(groups, 2)
     assert [all(p.requires_grad for p in g["params"]) for g in groups] == [False, False, True, True]
-    unfreeze_for_epoch(groups, 5)
+    unfreeze_top(groups, 4)
     assert all(p.requires_grad for p in model.parameters())
     assert len(param_groups(model, OptimConfig())) == 1  # no decay, no unfreezing: one group
 
@@ -199,19 +206,39 @@ def test_concat_pooling_ignores_padding():
     assert torch.allclose(pooled[0], expected, atol=1e-6)
 
 
-def test_gradual_unfreezing_trains_the_head_first_and_lower_layers_later(pretrained, reviews):
+def test_unfreezing_stages_are_an_epoch_unless_the_run_is_too_short_to_reach_the_bottom_by_half_way():
+    assert unfreeze_stage_steps(100, 1000, 5) == 100  # 10 epochs, 5 groups: one more each epoch (ULMFiT)
+    assert unfreeze_stage_steps(100, 300, 5) == 37  # 3 epochs: all 5 train from step 148, before half way
+    assert unfreeze_stage_steps(100, 300, 1) == 100 and unfreeze_stage_steps(5, 5, 4) == 1
+    counts = [unfrozen_groups(step, 37, 5) for step in (0, 36, 37, 74, 111, 148, 299)]
+    assert counts == [1, 1, 2, 3, 4, 5, 5]
+    for epochs in range(1, 12):
+        for groups in range(2, 7):
+            stage = unfreeze_stage_steps(50, 50 * epochs, groups)
+            assert unfrozen_groups(50 * epochs // 2, stage, groups) == groups  # all train in the second half
+
+
+def test_gradual_unfreezing_trains_the_head_first_and_lower_layers_later(pretrained, reviews, monkeypatch):
+    from rnnkit.training import trainer as trainer_module
+
     source = LanguageModeler.load(pretrained).model_.state_dict()
-    one = RNNClassifier(encoder=str(pretrained), epochs=1).fit(*reviews)
-    state = one.model_.state_dict()
-    assert all(torch.equal(state[k], v) for k, v in source.items() if k.startswith(("embedding.", "rnn.")))
-    assert all(p.requires_grad for p in one.model_.parameters())  # the model leaves fit trainable
-    two = RNNClassifier(encoder=str(pretrained), epochs=2).fit(*reviews)
-    state = two.model_.state_dict()
-    assert torch.equal(state["embedding.weight"], source["embedding.weight"])
-    assert torch.equal(state["rnn.cells.0.weight_ih"], source["rnn.cells.0.weight_ih"])
-    assert not torch.equal(state["rnn.cells.1.weight_ih"], source["rnn.cells.1.weight_ih"])  # the top layer
-    everything = RNNClassifier(encoder=str(pretrained), epochs=1, gradual_unfreezing=False).fit(*reviews)
-    assert not torch.equal(everything.model_.state_dict()["embedding.weight"], source["embedding.weight"])
+    first_step = {}  # layer groups training -> the optimiser step they started at
+
+    def record(step, stage, n_groups):
+        count = unfrozen_groups(step, stage, n_groups)
+        first_step.setdefault(count, step)
+        return count
+
+    monkeypatch.setattr(trainer_module, "unfrozen_groups", record)
+    long = RNNClassifier(encoder=str(pretrained), epochs=8).fit(*reviews)  # 5 steps an epoch, 4 layer groups
+    assert first_step == {1: 0, 2: 5, 3: 10, 4: 15}  # one more group each epoch
+    assert all(p.requires_grad for p in long.model_.parameters())  # the model leaves fit trainable
+    first_step.clear()
+    short = RNNClassifier(encoder=str(pretrained), epochs=1).fit(*reviews)
+    assert first_step == {1: 0, 2: 1, 3: 2, 4: 3}  # squeezed into the one epoch
+    state = short.model_.state_dict()
+    assert all(not torch.equal(state[k], v) for k, v in source.items() if k.endswith("weight_ih"))
+    assert not torch.equal(state["embedding.weight"], source["embedding.weight"])
 
 
 def test_classifier_on_a_pretrained_encoder_learns_saves_and_refuses_streaming(tmp_path, pretrained, reviews):
@@ -240,7 +267,8 @@ def test_truncate_keeps_the_opening_and_the_end():
 
 
 # ------------------------------------------------------------------ the commands
-def test_ulmfit_from_the_command_line(tmp_path, reviews):
+def test_ulmfit_from_the_command_line(tmp_path, reviews, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # predict writes its files into the current folder
     rng = np.random.default_rng(2)
     unsup = tmp_path / "unsup.txt"
     unsup.write_text("\n".join(review(rng, int(rng.integers(0, 2))) for _ in range(400)) + "\n", encoding="utf-8")
@@ -267,6 +295,7 @@ def test_ulmfit_from_the_command_line(tmp_path, reviews):
     assert 0 <= report["accuracy"] <= 1 and "baseline" in report
     r = runner.invoke(app, ["classify", "predict", str(tmp_path / "clf" / "model.safetensors"), str(test)])
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "test.tsv.predictions.csv").read_text().startswith("index,label,predicted")
     r = runner.invoke(app, ["export", str(tmp_path / "clf" / "model.safetensors"), "-o", str(tmp_path / "m.onnx")])
     assert r.exit_code != 0 and "LMClassifier" in r.output and "Traceback" not in r.output
     bad = runner.invoke(app, ["classify", "train", "--train", str(train), "--encoder", str(test), "-o",

@@ -81,7 +81,8 @@ def train(
                                                    "the rate of the layer above (ULMFiT: 2.6; 1: all alike)."),
     gradual_unfreezing: Optional[bool] = typer.Option(None, "--gradual-unfreezing/--no-gradual-unfreezing",
                                                       help="With --encoder: train the head alone first, then "
-                                                      "unfreeze one more layer every epoch."),
+                                                      "unfreeze one more layer every epoch (sooner in a run too short "
+                                                      "for every layer to train its second half)."),
     encoder_dropout: Optional[float] = typer.Option(None, help="With --encoder: multiply the language model's "
                                                     "dropouts by this while the classifier trains (ULMFiT: 0.5)."),
     epochs: Optional[int] = typer.Option(None, help="Maximum passes over the training set."),

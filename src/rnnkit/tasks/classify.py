@@ -68,7 +68,8 @@ class RNNClassifier(RecurrentEstimator):
     tokenizer and vocabulary, ``<eos>`` closing each text), starts from its embedding and
     recurrent layers, pools their outputs three ways (last, max, mean) into a small head
     (:class:`~rnnkit.models.LMClassifier`), and trains with :attr:`ENCODER_DEFAULTS`:
-    gradual unfreezing (the head alone in the first epoch, one more layer each epoch after),
+    gradual unfreezing (the head alone in the first epoch, one more layer each epoch after;
+    shorter stages when there are too few epochs for every layer to train the second half),
     discriminative learning rates (each layer 1/2.6 of the rate of the one above) and a
     slanted triangular schedule. ``max_length`` keeps at most that many tokens of each text:
     its first quarter and last three quarters (long reviews on a CPU). ``encoder_dropout``

@@ -37,7 +37,9 @@ class OptimConfig:
     the head): ``layer_lr_decay`` > 1 gives each group below the top ``1 / layer_lr_decay``
     of the rate of the one above it (discriminative fine-tuning; ULMFiT: 2.6), and
     ``gradual_unfreezing`` trains only the top group in the first epoch, the top two in the
-    second, and so on until all train (ULMFiT).
+    second, and so on until all train (ULMFiT); in a run too short for that, the stages are
+    shortened so that every group trains for the second half of it
+    (:func:`unfreeze_stage_steps`).
     """
 
     optimizer: str = "adam"
@@ -94,12 +96,28 @@ def param_groups(model: torch.nn.Module, cfg: OptimConfig) -> list[dict]:
             for i, g in enumerate(groups)]
 
 
-def unfreeze_for_epoch(groups: list[dict], epoch: int) -> None:
-    """Gradual unfreezing: in epoch ``e`` (from 0) the top ``e + 1`` layer groups train; the
-    others keep their weights and are not even differentiated (``requires_grad`` off)."""
+def unfreeze_stage_steps(steps_per_epoch: int, total_steps: int, n_groups: int) -> int:
+    """Gradual unfreezing's stage length in optimiser steps: one epoch (ULMFiT), or less when
+    the run is too short for that to reach the bottom group by half way; every group then
+    trains for at least the second half of the run (with one epoch per stage a 3-epoch run of
+    a 5-group model would never train its embeddings or its first recurrent layer)."""
+    if n_groups <= 1:
+        return max(1, steps_per_epoch)
+    return max(1, min(steps_per_epoch, total_steps // (2 * (n_groups - 1))))
+
+
+def unfrozen_groups(step: int, stage_steps: int, n_groups: int) -> int:
+    """How many layer groups (from the top) train at optimiser step ``step`` (from 0): one in
+    the first stage, one more each stage after, all from stage ``n_groups - 1`` on."""
+    return min(n_groups, 1 + step // max(1, stage_steps))
+
+
+def unfreeze_top(groups: list[dict], count: int) -> None:
+    """Gradual unfreezing: the top ``count`` layer groups train; the others keep their
+    weights and are not even differentiated (``requires_grad`` off)."""
     top = len(groups) - 1
     for g in groups:
-        trainable = g.get("layer_group", top) >= top - epoch
+        trainable = g.get("layer_group", top) > top - count
         for p in g["params"]:
             p.requires_grad_(trainable)
 

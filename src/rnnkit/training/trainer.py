@@ -44,7 +44,15 @@ from rnnkit.training.checkpoint import (
 )
 from rnnkit.training.denormals import flushed_denormals
 from rnnkit.training.model_io import put_model
-from rnnkit.training.optim import LRSchedule, OptimConfig, build_optimizer, param_groups, unfreeze_for_epoch
+from rnnkit.training.optim import (
+    LRSchedule,
+    OptimConfig,
+    build_optimizer,
+    param_groups,
+    unfreeze_stage_steps,
+    unfreeze_top,
+    unfrozen_groups,
+)
 from rnnkit.training.protocol import TrainingTask, check_task
 from rnnkit.training.run_folder import RUN_FILES, claim_run_folder
 
@@ -177,7 +185,7 @@ class Trainer:
         distributed.broadcast_module(self.model, self.ranks)
         self.param_groups = param_groups(self.model, config.optim)
         self.optimizer = build_optimizer(self.param_groups, config.optim)
-        self._unfrozen_for: int | None = None  # the epoch gradual unfreezing was last applied for
+        self._unfrozen: int | None = None  # how many layer groups gradual unfreezing last let train
         self.autocast_dtype = PRECISIONS[config.precision]
         # fp16 needs loss scaling (its range is too small for small gradients); bf16 does not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
@@ -467,9 +475,13 @@ class Trainer:
         lr = self.schedule.lr(self.epoch, self.batch_in_epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)  # discriminative rates: lower layers learn slower
-        if cfg.optim.gradual_unfreezing and self._unfrozen_for != self.epoch:
-            unfreeze_for_epoch(self.param_groups, self.epoch)
-            self._unfrozen_for = self.epoch
+        if cfg.optim.gradual_unfreezing:
+            n_groups = len(self.param_groups)
+            stage = unfreeze_stage_steps(self.steps_per_epoch, self.schedule.total_steps, n_groups)
+            count = unfrozen_groups(self.epoch * self.steps_per_epoch + self.batch_in_epoch, stage, n_groups)
+            if count != self._unfrozen:
+                unfreeze_top(self.param_groups, count)
+                self._unfrozen = count
         state = self.carried_state if self.task.carries_state else None
         shard = getattr(self.task, "shard_batch", None)
         if not self.ranks.active:
