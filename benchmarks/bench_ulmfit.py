@@ -10,12 +10,16 @@ Stages (each writes into --out and is skipped when its result is there already):
 2. ``imdb``: the language model fine-tuned on the 25,000 training reviews' text
    (``lm train --init-from --text-col text``), then ``classify train --encoder`` on them
    (concat pooling, gradual unfreezing, discriminative and slanted triangular learning
-   rates), tested on the 25,000 test reviews; beside it the from-scratch BiLSTM (defaults) and
-   the bag-of-words baseline on the same split;
+   rates), tested on the 25,000 test reviews; beside it the from-scratch BiLSTM (defaults),
+   the same recipe on the same language model untrained (ULMFiT's "without pretraining"
+   ablation) and the bag-of-words baseline on the same split;
 3. ``sst2``: the same from the stage-1 model on SST-2 (stsa.binary.train -> .test).
 
 Usage (data from ../shared/data):
     python benchmarks/bench_ulmfit.py --stage all --out /tmp/ulmfit   # writes results/ulmfit.json
+    # a whole epoch of pretraining (continues /tmp/ulmfit's 1,200 steps when copied there first):
+    python benchmarks/bench_ulmfit.py --stage pretrain --pretrain-steps 0 --out /tmp/ulmfit_epoch --tag "epoch"
+    python benchmarks/bench_ulmfit.py --stage imdb --out /tmp/ulmfit_epoch --tag "epoch"
 
 Reviews are cut to --max-length tokens (their first quarter and last three quarters) for the
 classifiers and scored on a fixed sample of --test-size test reviews, to keep a CPU run to an
@@ -41,24 +45,31 @@ RESULTS = HERE / "results" / "ulmfit.json"
 
 #: the pretraining language model: the awd-lstm preset, narrowed for a CPU
 PRETRAIN = dict(preset="awd-lstm", hidden_size=512, proj_size=256, embedding_size=256, max_vocab=20_000,
-                precision="bf16", epochs=1, max_steps=1200, batch_size=64, checkpoint_every=100)
+                precision="bf16", epochs=1, batch_size=64, checkpoint_every=100)
 
 
-def pretrain(out: Path) -> dict:
+def pretrain(out: Path, steps: int | None) -> dict:
+    """Stage 1, ``steps`` optimiser steps (None: the whole epoch). A run stopped at fewer steps
+    resumes from its last checkpoint: the cosine schedule spans the epoch either way, so a
+    longer budget continues the same run."""
     from rnnkit.tasks.lm import LanguageModeler
 
     run = out / "pretrain"
-    if (run / "done.json").exists():
-        return json.loads((run / "done.json").read_text())
+    config = {**PRETRAIN, "max_steps": steps}
+    done = run / "done.json"
+    if done.exists():
+        result = json.loads(done.read_text())
+        if steps is not None and result["steps"] >= steps or result.get("complete"):
+            return result
     start = time.perf_counter()
     resume = (run / "last.safetensors").exists()
-    lm = LanguageModeler(**PRETRAIN, verbose=True, run_dir=run)
+    lm = LanguageModeler(**config, verbose=True, run_dir=run)
     lm.fit(str(IMDB / "unsup.txt.gz"), resume=resume)
     scores = lm.split_scores()
-    result = {"config": PRETRAIN, "seconds": time.perf_counter() - start, "steps": lm.history_[-1]["step"]
+    result = {"config": config, "seconds": time.perf_counter() - start, "steps": lm.history_[-1]["step"]
               if lm.history_ else None, "valid_ppl": scores["valid"]["ppl"], "test_ppl": scores["test"]["ppl"],
-              "checkpoint": str(run / "best.safetensors")}
-    (run / "done.json").write_text(json.dumps(result, indent=1))
+              "checkpoint": str(run / "best.safetensors"), "complete": steps is None}
+    done.write_text(json.dumps(result, indent=1))
     return result
 
 
@@ -123,14 +134,19 @@ def classify(out: Path, name: str, train: Path, valid: Path | None, test: Path, 
     return result
 
 
-def bag_of_words(train: Path, test: Path, test_size: int | None = None) -> dict:
+def bag_of_words(out: Path, name: str, train: Path, test: Path, test_size: int | None = None) -> dict:
     from rnnkit.tasks.classify import text_baseline
     from rnnkit.tasks.io import read_labelled_file
 
+    done = out / f"{name}_bag_of_words.json"
+    if done.exists():
+        return json.loads(done.read_text())
     tr = read_labelled_file(train)
     te_X, te_y = test_subset(test, test_size)
     base = text_baseline(tr.X, tr.y, te_X, te_y)
-    return {**base, "test_accuracy": 100 * base["accuracy"], "test": len(te_X)}
+    result = {**base, "test_accuracy": 100 * base["accuracy"], "test": len(te_X)}
+    done.write_text(json.dumps(result, indent=1))
+    return result
 
 
 def sst2(out: Path) -> dict:
@@ -140,7 +156,22 @@ def sst2(out: Path) -> dict:
     lm = finetune(out, "sst2", train, dev, dict(epochs=8, batch_size=32, bptt=70))
     transfer = classify(out, "sst2_ulmfit", train, dev, test, dict(encoder=lm["checkpoint"], precision="bf16"))
     scratch = classify(out, "sst2_scratch", train, dev, test, dict(precision="bf16"))
-    return {"language_model": lm, "ulmfit": transfer, "scratch": scratch, "bag_of_words": bag_of_words(train, test)}
+    return {"language_model": lm, "ulmfit": transfer, "scratch": scratch,
+            "bag_of_words": bag_of_words(out, "sst2", train, test)}
+
+
+def untrained_copy(out: Path, checkpoint: str) -> str:
+    """The language model of ``checkpoint`` (same architecture, vocabulary, tokenizer) with
+    freshly initialised weights: the ablation "the recipe without pretraining"."""
+    from rnnkit.tasks.lm import LanguageModeler
+
+    path = out / "untrained_lm.safetensors"
+    if not path.exists():
+        lm = LanguageModeler.load(checkpoint)
+        torch.manual_seed(0)
+        lm.model_ = type(lm.model_)(lm.model_.config)
+        lm.save(path)
+    return str(path)
 
 
 def imdb(out: Path, max_length: int, test_size: int) -> dict:
@@ -153,8 +184,11 @@ def imdb(out: Path, max_length: int, test_size: int) -> dict:
                         dict(encoder=lm["checkpoint"], max_length=max_length, epochs=3, precision="bf16"), test_size)
     scratch = classify(out, "imdb_scratch", train, None, test,
                        dict(max_length=max_length, epochs=3, precision="bf16"), test_size)
-    return {"language_model": lm, "ulmfit": transfer, "scratch": scratch,
-            "bag_of_words": bag_of_words(train, test, test_size), "max_length": max_length}
+    untrained = classify(out, "imdb_untrained", train, None, test,
+                         dict(encoder=untrained_copy(out, lm["checkpoint"]), max_length=max_length, epochs=3,
+                              precision="bf16"), test_size)
+    return {"language_model": lm, "ulmfit": transfer, "scratch": scratch, "ulmfit_recipe_untrained": untrained,
+            "bag_of_words": bag_of_words(out, "imdb", train, test, test_size), "max_length": max_length}
 
 
 def main() -> None:
@@ -162,6 +196,9 @@ def main() -> None:
     parser.add_argument("--stage", default="all", choices=("pretrain", "imdb", "sst2", "all"))
     parser.add_argument("--out", type=Path, default=Path("/tmp/ulmfit"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tag", default="", help="store the results under 'IMDb TAG' etc. (another configuration)")
+    parser.add_argument("--pretrain-steps", type=int, default=1200,
+                        help="optimiser steps of pretraining (64 x 70 tokens each; 0: one epoch, about 2,860)")
     parser.add_argument("--max-length", type=int, default=128, help="IMDb: tokens kept per review")
     parser.add_argument("--test-size", type=int, default=5000, help="IMDb: test reviews scored (a fixed sample)")
     args = parser.parse_args()
@@ -169,29 +206,32 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     stages = ("pretrain", "sst2", "imdb") if args.stage == "all" else (args.stage,)
+    suffix = f" {args.tag}" if args.tag else ""
     for stage in stages:
+        key = {"pretrain": "pretrain", "sst2": "SST-2", "imdb": "IMDb"}[stage] + suffix
         if stage == "pretrain":
-            results["pretrain"] = pretrain(args.out)
+            results[key] = pretrain(args.out, args.pretrain_steps or None)
         elif stage == "sst2":
-            results["SST-2"] = sst2(args.out)
+            results[key] = sst2(args.out)
         else:
-            results["IMDb"] = imdb(args.out, args.max_length, args.test_size)
-        print(stage, json.dumps(results.get(stage) or results.get({"sst2": "SST-2", "imdb": "IMDb"}[stage])),
-              flush=True)
+            results[key] = imdb(args.out, args.max_length, args.test_size)
+        print(key, json.dumps(results[key]), flush=True)
         results["load_average"] = list(os.getloadavg())
         results["threads"] = args.threads
         RESULTS.write_text(json.dumps(results, indent=1))
-    print(table(results))
+    print(table(results, suffix))
 
 
-def table(results: dict) -> str:
+def table(results: dict, suffix: str = "") -> str:
     """The README's table: test accuracy (%) by data set and method."""
-    rows = ["| data | bag of words | from scratch (BiLSTM) | ULMFiT (pretrained AWD-LSTM) |", "|---|---|---|---|"]
-    for name in ("IMDb", "SST-2"):
+    rows = ["| data | bag of words | from scratch (BiLSTM) | ULMFiT recipe, untrained LM | "
+            "ULMFiT (pretrained AWD-LSTM) |", "|---|---|---|---|---|"]
+    for name in ("IMDb" + suffix, "SST-2" + suffix):
         r = results.get(name)
         if r:
+            untrained = r.get("ulmfit_recipe_untrained", {}).get("test_accuracy")
             rows.append(f"| {name} | {r['bag_of_words']['test_accuracy']:.1f} | {r['scratch']['test_accuracy']:.1f} | "
-                        f"{r['ulmfit']['test_accuracy']:.1f} |")
+                        f"{'-' if untrained is None else f'{untrained:.1f}'} | {r['ulmfit']['test_accuracy']:.1f} |")
     return "\n".join(rows)
 
 
