@@ -99,8 +99,9 @@ def param_groups(model: torch.nn.Module, cfg: OptimConfig) -> list[dict]:
 def unfreeze_stage_steps(steps_per_epoch: int, total_steps: int, n_groups: int) -> int:
     """Gradual unfreezing's stage length in optimiser steps: one epoch (ULMFiT), or less when
     the run is too short for that to reach the bottom group by half way; every group then
-    trains for at least the second half of the run (with one epoch per stage a 3-epoch run of
-    a 5-group model would never train its embeddings or its first recurrent layer)."""
+    trains for at least the second half of the run (in a run of fewer than
+    ``2 * (n_groups - 1)`` steps, from step ``n_groups - 1``). With one epoch per stage, a
+    3-epoch run of a 5-group model would never train its embeddings or first recurrent layer."""
     if n_groups <= 1:
         return max(1, steps_per_epoch)
     return max(1, min(steps_per_epoch, total_steps // (2 * (n_groups - 1))))
