@@ -241,6 +241,20 @@ def test_gradual_unfreezing_trains_the_head_first_and_lower_layers_later(pretrai
     assert not torch.equal(state["embedding.weight"], source["embedding.weight"])
 
 
+def test_frozen_layer_groups_keep_their_weights(pretrained, reviews, monkeypatch):
+    from rnnkit.training import trainer as trainer_module
+
+    source = LanguageModeler.load(pretrained).model_.state_dict()
+    monkeypatch.setattr(trainer_module, "unfrozen_groups", lambda step, stage, n_groups: 2)  # head + top layer
+    state = RNNClassifier(encoder=str(pretrained), epochs=2).fit(*reviews).model_.state_dict()
+    assert torch.equal(state["embedding.weight"], source["embedding.weight"])
+    assert torch.equal(state["rnn.cells.0.weight_ih"], source["rnn.cells.0.weight_ih"])
+    assert not torch.equal(state["rnn.cells.1.weight_ih"], source["rnn.cells.1.weight_ih"])  # the top layer
+    monkeypatch.setattr(trainer_module, "unfrozen_groups", unfrozen_groups)  # (undo() would drop the cache)
+    everything = RNNClassifier(encoder=str(pretrained), epochs=1, gradual_unfreezing=False).fit(*reviews)
+    assert not torch.equal(everything.model_.state_dict()["embedding.weight"], source["embedding.weight"])
+
+
 def test_classifier_on_a_pretrained_encoder_learns_saves_and_refuses_streaming(tmp_path, pretrained, reviews):
     texts, labels = reviews
     clf = RNNClassifier(encoder=str(pretrained), epochs=25, lr=1e-2, seed=0).fit(texts, labels)
