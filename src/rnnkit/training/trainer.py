@@ -191,6 +191,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.steps_per_epoch = len(task.train_batches(0))
         self.schedule = LRSchedule(config.optim, config.epochs, self.steps_per_epoch)
+        # gradual unfreezing: one more layer group every `_unfreeze_stage` optimiser steps
+        self._unfreeze_stage = unfreeze_stage_steps(self.steps_per_epoch, self.schedule.total_steps,
+                                                    len(self.param_groups))
         # progress
         self.epoch = 0
         self.batch_in_epoch = 0
@@ -476,9 +479,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)  # discriminative rates: lower layers learn slower
         if cfg.optim.gradual_unfreezing:
-            n_groups = len(self.param_groups)
-            stage = unfreeze_stage_steps(self.steps_per_epoch, self.schedule.total_steps, n_groups)
-            count = unfrozen_groups(self.epoch * self.steps_per_epoch + self.batch_in_epoch, stage, n_groups)
+            count = unfrozen_groups(self.epoch * self.steps_per_epoch + self.batch_in_epoch, self._unfreeze_stage,
+                                    len(self.param_groups))
             if count != self._unfrozen:
                 unfreeze_top(self.param_groups, count)
                 self._unfrozen = count
