@@ -222,18 +222,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     stages = ("pretrain", "sst2", "imdb") if args.stage == "all" else (args.stage,)
     suffix = f" {args.tag}" if args.tag else ""
     for stage in stages:
         key = {"pretrain": "pretrain", "sst2": "SST-2", "imdb": "IMDb"}[stage] + suffix
         if stage == "pretrain":
-            results[key] = pretrain(args.out, args.pretrain_steps or None)
+            result = pretrain(args.out, args.pretrain_steps or None)
         elif stage == "sst2":
-            results[key] = sst2(args.out)
+            result = sst2(args.out)
         else:
-            results[key] = imdb(args.out, args.max_length, args.test_size, args.epochs)
-        print(key, json.dumps(results[key]), flush=True)
+            result = imdb(args.out, args.max_length, args.test_size, args.epochs)
+        print(key, json.dumps(result), flush=True)
+        # read again just before writing: another stage may have run beside this one
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        results[key] = result
         results["load_average"] = list(os.getloadavg())
         results["threads"] = args.threads
         RESULTS.write_text(json.dumps(results, indent=1))
