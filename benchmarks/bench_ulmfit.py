@@ -139,7 +139,8 @@ def classify(out: Path, name: str, train: Path, valid: Path | None, test: Path, 
 def bag_of_words(out: Path, name: str, train: Path, test: Path, test_size: int | None = None,
                  max_length: int | None = None) -> dict:
     """The bag-of-words baseline on whole texts, or (``max_length``) on the tokens the
-    transfer classifier reads: the language model's tokenizer, cut as ``--max-length`` cuts."""
+    transfer classifier reads: the language model's tokenizer, cut as ``--max-length`` cuts
+    (the classifier's closing ``<eos>`` aside, so this reads one more word of a long review)."""
     from rnnkit.data.word_split import split_words
     from rnnkit.tasks.classify import text_baseline, truncate
     from rnnkit.tasks.io import read_labelled_file
