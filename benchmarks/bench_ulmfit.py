@@ -19,7 +19,8 @@ Usage (data from ../shared/data):
     python benchmarks/bench_ulmfit.py --stage all --out /tmp/ulmfit   # writes results/ulmfit.json
     # a whole epoch of pretraining (continues /tmp/ulmfit's 1,200 steps when copied there first):
     python benchmarks/bench_ulmfit.py --stage pretrain --pretrain-steps 0 --out /tmp/ulmfit_epoch --tag "epoch"
-    python benchmarks/bench_ulmfit.py --stage imdb --out /tmp/ulmfit_epoch --tag "epoch"
+    python benchmarks/bench_ulmfit.py --stage imdb --epochs 6 --out /tmp/ulmfit_epoch --tag "epoch"
+    python benchmarks/bench_ulmfit.py --stage sst2 --out /tmp/ulmfit_epoch --tag "epoch"   # after, not beside it
 
 Reviews are cut to --max-length tokens (their first quarter and last three quarters) for the
 classifiers and scored on a fixed sample of --test-size test reviews, to keep a CPU run to an
