@@ -21,6 +21,9 @@ Usage (data from ../shared/data):
     python benchmarks/bench_ulmfit.py --stage pretrain --pretrain-steps 0 --out /tmp/ulmfit_epoch --tag "epoch"
     python benchmarks/bench_ulmfit.py --stage imdb --epochs 6 --out /tmp/ulmfit_epoch --tag "epoch"
     python benchmarks/bench_ulmfit.py --stage sst2 --out /tmp/ulmfit_epoch --tag "epoch"   # after, not beside it
+    # whole reviews, backpropagated through their last 128 tokens (BPT3C), on the "epoch" model:
+    python benchmarks/bench_ulmfit.py --stage imdb --epochs 6 --max-length 0 --bptt 128 --transfer-only \
+        --out /tmp/ulmfit_epoch --tag "epoch, whole reviews"
 
 Reviews are cut to --max-length tokens (their first quarter and last three quarters) for the
 classifiers and scored on a fixed sample of --test-size test reviews, to keep a CPU run to an
@@ -185,28 +188,35 @@ def untrained_copy(out: Path, checkpoint: str) -> str:
     return str(path)
 
 
-def imdb(out: Path, max_length: int, test_size: int, epochs: int = 3) -> dict:
+def imdb(out: Path, max_length: int | None, test_size: int, epochs: int = 3, bptt: int | None = None,
+         transfer_only: bool = False) -> dict:
     """IMDb: the language model fine-tuned on the 25,000 training reviews' text (a budget of
     steps), the classifiers on them (a tenth held out, the best epoch kept; the transfer
     classifier ``epochs``, the others 3), tested on a fixed random ``test_size`` of the 25,000
-    test reviews (the bag-of-words baseline on the same ones)."""
+    test reviews (the bag-of-words baseline on the same ones). ``max_length`` ``None`` reads
+    whole reviews; ``bptt`` backpropagates the transfer classifier through each review's last
+    that many tokens (BPT3C); ``transfer_only`` leaves out the from-scratch and untrained runs."""
     train, test = IMDB / "train.tsv.gz", IMDB / "test.tsv.gz"
     lm = finetune(out, "imdb", train, None, dict(epochs=1, max_steps=200, batch_size=64))
     name = "" if epochs == 3 else f"_e{epochs}"  # the first runs' names, for 3 epochs
+    name += "" if max_length == 128 else f"_len{max_length or 'all'}"
+    name += "" if bptt is None else f"_bptt{bptt}"
     transfer = classify(out, f"imdb_ulmfit{name}", train, None, test,
-                        dict(encoder=lm["checkpoint"], max_length=max_length, epochs=epochs, precision="bf16"),
-                        test_size)
+                        dict(encoder=lm["checkpoint"], max_length=max_length, epochs=epochs, precision="bf16",
+                             bptt=bptt), test_size)
+    bow = bag_of_words(out, "imdb", train, test, test_size)
+    if transfer_only:
+        return {"language_model": lm, "ulmfit": transfer, "bag_of_words": bow, "max_length": max_length}
     # 3 epochs for these: the from-scratch model's validation loss was lowest after its first
     scratch = classify(out, "imdb_scratch", train, None, test,
                        dict(max_length=max_length, epochs=3, precision="bf16"), test_size)
     untrained = classify(out, "imdb_untrained", train, None, test,
                          dict(encoder=untrained_copy(out, lm["checkpoint"]), max_length=max_length, epochs=3,
                               precision="bf16"), test_size)
+    same_tokens = (bag_of_words(out, f"imdb_{max_length}_tokens", train, test, test_size, max_length)
+                   if max_length is not None else bow)
     return {"language_model": lm, "ulmfit": transfer, "scratch": scratch, "ulmfit_recipe_untrained": untrained,
-            "bag_of_words": bag_of_words(out, "imdb", train, test, test_size),
-            "bag_of_words_same_tokens": bag_of_words(out, f"imdb_{max_length}_tokens", train, test, test_size,
-                                                     max_length),
-            "max_length": max_length}
+            "bag_of_words": bow, "bag_of_words_same_tokens": same_tokens, "max_length": max_length}
 
 
 def main() -> None:
@@ -217,7 +227,11 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="store the results under 'IMDb TAG' etc. (another configuration)")
     parser.add_argument("--pretrain-steps", type=int, default=1200,
                         help="optimiser steps of pretraining (64 x 70 tokens each; 0: one epoch, about 2,860)")
-    parser.add_argument("--max-length", type=int, default=128, help="IMDb: tokens kept per review")
+    parser.add_argument("--max-length", type=int, default=128, help="IMDb: tokens kept per review (0: all)")
+    parser.add_argument("--bptt", type=int, default=None,
+                        help="IMDb: the transfer classifier backpropagates through each review's last BPTT tokens")
+    parser.add_argument("--transfer-only", action="store_true",
+                        help="IMDb: only the transfer classifier and the bag of words (no from-scratch run)")
     parser.add_argument("--epochs", type=int, default=3,
                         help="IMDb: the transfer classifier's epochs (the best kept; the others: 3)")
     parser.add_argument("--test-size", type=int, default=5000, help="IMDb: test reviews scored (a fixed sample)")
@@ -233,7 +247,8 @@ def main() -> None:
         elif stage == "sst2":
             result = sst2(args.out)
         else:
-            result = imdb(args.out, args.max_length, args.test_size, args.epochs)
+            result = imdb(args.out, args.max_length or None, args.test_size, args.epochs, args.bptt,
+                          args.transfer_only)
         print(key, json.dumps(result), flush=True)
         # read again just before writing: another stage may have run beside this one
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

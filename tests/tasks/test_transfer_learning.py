@@ -16,6 +16,7 @@ from rnnkit.data.text import encode_text
 from rnnkit.data.text_column import read_text_column, text_column_file
 from rnnkit.data.word_split import split_words
 from rnnkit.errors import ConfigError, DataError
+from rnnkit.layers.pooling import valid_mask
 from rnnkit.models import LanguageModel, LanguageModelConfig, LMClassifier, LMClassifierConfig
 from rnnkit.models.language_model import remap_vocabulary
 from rnnkit.tasks.classify import RNNClassifier, truncate
@@ -206,6 +207,38 @@ def test_concat_pooling_ignores_padding():
     assert torch.allclose(pooled[0], expected, atol=1e-6)
 
 
+def two_part_pair(cell: str, bptt: int) -> tuple[LMClassifier, LMClassifier]:
+    """The same float64 weights without dropout, read whole and (``bptt``) in two parts."""
+    torch.manual_seed(0)
+    lm = LanguageModelConfig(vocab_size=20, hidden_size=8, num_layers=2, embedding_size=6, cell=cell, dropout=0.0,
+                             embedding_dropout=0.0, weight_drop=0.0)
+    whole = LMClassifier(LMClassifierConfig(num_classes=3, language_model=lm, dropout=0.0)).double()
+    parts = LMClassifier(LMClassifierConfig(num_classes=3, language_model=lm, dropout=0.0, bptt=bptt)).double()
+    parts.load_state_dict(whole.state_dict())
+    return whole.train(), parts.train()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_reading_in_two_parts_gives_the_whole_reading_and_cuts_the_gradient(cell):
+    whole, parts = two_part_pair(cell, bptt=4)
+    lengths = torch.tensor([11, 4, 2, 9, 5])  # longer than, equal to and shorter than the 4 backpropagated
+    ids = torch.randint(1, 20, (5, 11)) * valid_mask(lengths, 11)
+    assert torch.allclose(parts.encode(ids, lengths), whole.encode(ids, lengths), atol=1e-12)
+    parts(ids, lengths).sum().backward()
+    grad = parts.embedding.weight.grad
+    tails = {int(i) for row, n in zip(ids, lengths) for i in row[max(0, int(n) - 4):n]}
+    first_part_only = {int(i) for i in ids[0, :7]} - tails
+    assert first_part_only and all(float(grad[i].abs().sum()) == 0 for i in first_part_only)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in parts.rnn.parameters())
+    with torch.no_grad():  # no gradient wanted: read whole, as in evaluation
+        assert torch.allclose(parts.encode(ids, lengths), whole.encode(ids, lengths), atol=1e-12)
+
+
+def test_reading_in_two_parts_needs_a_positive_length():
+    with pytest.raises(ConfigError, match="bptt"):
+        LMClassifierConfig(num_classes=2, language_model=LanguageModelConfig(vocab_size=5), bptt=0)
+
+
 def test_unfreezing_stages_are_an_epoch_unless_the_run_is_too_short_to_reach_the_bottom_by_half_way():
     assert unfreeze_stage_steps(100, 1000, 5) == 100  # 10 epochs, 5 groups: one more each epoch (ULMFiT)
     assert unfreeze_stage_steps(100, 300, 5) == 37  # 3 epochs: all 5 train from step 148, before half way
@@ -303,9 +336,10 @@ def test_ulmfit_from_the_command_line(tmp_path, reviews, monkeypatch):
     assert settings is not None and settings.tokenizer == "simple" and settings.text_col == "text"
     r = runner.invoke(app, ["classify", "train", "--train", str(train), "--test", str(test), "--encoder",
                             str(tmp_path / "ft" / "best.safetensors"), "--epochs", "3", "--max-length", "40",
-                            "-o", str(tmp_path / "clf"), "--quiet"])
+                            "--bptt", "10", "-o", str(tmp_path / "clf"), "--quiet"])
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "clf" / "test_report.json").read_text())
+    assert RNNClassifier.load(tmp_path / "clf" / "model.safetensors").model_.config.bptt == 10
     assert 0 <= report["accuracy"] <= 1 and "baseline" in report
     r = runner.invoke(app, ["classify", "predict", str(tmp_path / "clf" / "model.safetensors"), str(test)])
     assert r.exit_code == 0, r.output
@@ -315,4 +349,6 @@ def test_ulmfit_from_the_command_line(tmp_path, reviews, monkeypatch):
     bad = runner.invoke(app, ["classify", "train", "--train", str(train), "--encoder", str(test), "-o",
                               str(tmp_path / "bad"), "--quiet"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
+    bad = runner.invoke(app, ["classify", "train", "--train", str(train), "--bptt", "10", "-o", str(tmp_path / "b2")])
+    assert bad.exit_code != 0 and "pretrained encoder" in bad.output and "Traceback" not in bad.output
     assert not math.isnan(report["accuracy"])

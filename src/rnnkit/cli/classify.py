@@ -77,6 +77,9 @@ def train(
                                            "unfreezing, discriminative and slanted triangular learning rates."),
     max_length: Optional[int] = typer.Option(None, help="Text: keep at most this many tokens of each text (its "
                                               "first quarter and last three quarters)."),
+    bptt: Optional[int] = typer.Option(None, help="With --encoder: backpropagate through the last this many tokens "
+                                       "of a longer text only; its start is read without gradient, its state "
+                                       "carried over (ULMFiT's BPT3C): long texts whole at a short one's cost."),
     layer_lr_decay: Optional[float] = typer.Option(None, help="With --encoder: each layer learns at 1/this of "
                                                    "the rate of the layer above (ULMFiT: 2.6; 1: all alike)."),
     gradual_unfreezing: Optional[bool] = typer.Option(None, "--gradual-unfreezing/--no-gradual-unfreezing",
@@ -116,7 +119,8 @@ def train(
         label_smoothing=label_smoothing, validation_fraction=validation_fraction, max_time=max_time,
         checkpoint_every=checkpoint_every, seed=seed,
         device=device, precision=precision, encoder=str(encoder) if encoder else None, max_length=max_length,
-        layer_lr_decay=layer_lr_decay, gradual_unfreezing=gradual_unfreezing, encoder_dropout=encoder_dropout),
+        bptt=bptt, layer_lr_decay=layer_lr_decay, gradual_unfreezing=gradual_unfreezing,
+        encoder_dropout=encoder_dropout),
         **never_if_zero(early_stopping=early_stopping), verbose=not quiet,
         run_dir=str(out)).check_params()  # bad options before any data is read
     train_file, valid_file, test_file = data_splits(train_file, valid_file, test_file)  # data:NAME

@@ -19,12 +19,15 @@ class LMClassifierConfig:
     """The language model's configuration (``language_model``, its dropouts included: they
     regularise the encoder while it is fine-tuned) and the head's: ``head_hidden`` units,
     ``dropout`` before the head's first layer and half of it before the second (ULMFiT:
-    0.4 and 0.1 times a multiplier)."""
+    0.4 and 0.1 times a multiplier). ``bptt``: in training, texts longer than this many
+    tokens are read in two parts (see :meth:`LMClassifier.encode`); ``None`` backpropagates
+    through whole texts."""
 
     num_classes: int
     language_model: LanguageModelConfig | dict[str, Any] = field(default_factory=dict)
     head_hidden: int = 50
     dropout: float = 0.2
+    bptt: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.language_model, dict):
@@ -33,6 +36,8 @@ class LMClassifierConfig:
             raise ConfigError(f"a classifier needs at least 2 classes, got {self.num_classes}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.bptt is not None and self.bptt < 1:
+            raise ConfigError(f"bptt must be at least 1 token, got {self.bptt}")
 
     @property
     def lm(self) -> LanguageModelConfig:
@@ -103,19 +108,70 @@ class LMClassifier(nn.Module):
         return nn.functional.dropout(x, lm.dropout, self.training)
 
     def encode(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """Concat pooling of the top layer's outputs: (B, 3 * output size)."""
+        r"""Concat pooling of the top layer's outputs over each whole text: (B, 3 * output size).
+
+        With ``config.bptt = W``, in training with gradients on, a text of length
+        :math:`L > W` is read in two parts (ULMFiT's "backpropagation through time for text
+        classification", BPT3C, with one cut): its first :math:`L - W` tokens without
+        gradient, their final state carried into the last :math:`W` tokens, which are
+        backpropagated. Pooling still covers every token (the first part's outputs enter max
+        and mean as constants), so long reviews are read whole at the memory and backward
+        cost of :math:`W` tokens. The outputs equal a whole reading's (same dropout masks
+        aside); only the gradient is cut. In evaluation a text is read in one pass.
+        """
         if ids.dim() != 2:
             raise ValueError(f"LMClassifier expects token ids of shape (batch, time), got {tuple(ids.shape)}")
         b, t = ids.shape
         if lengths is None:
             lengths = torch.full((b,), t, dtype=torch.long)
-        lengths = lengths.to(torch.long)
+        lengths = lengths.to(torch.long).cpu()
         x = embedding_dropout(self.embedding, ids, self.config.lm.embedding_dropout, self.training)
-        out, _ = self.rnn(self._dropout(x), None, lengths.cpu())  # (B, T, E)
+        x = self._dropout(x)  # one locked-dropout mask per text, shared by both parts
+        w = self.config.bptt
+        if w is not None and t > w and self.training and torch.is_grad_enabled():
+            return self._encode_in_two_parts(x, lengths, w)
+        out, _ = self.rnn(x, None, lengths)  # (B, T, E)
         out = self._dropout(out)
         mask = valid_mask(lengths.to(out.device), t)
         last = out[torch.arange(b, device=out.device), (lengths - 1).clamp_min(0).to(out.device)]
         return torch.cat([last, masked_max(out, mask), masked_mean(out, mask)], dim=-1)
 
+    def _encode_in_two_parts(self, x: Tensor, lengths: Tensor, w: int) -> Tensor:
+        """BPT3C with one cut (see :meth:`encode`); ``x`` (B, T, E) embedded, ``lengths`` on the CPU."""
+        b, device = x.shape[0], x.device
+        head_len = (lengths - w).clamp_min(0)  # tokens read without gradient, per text
+        tail_len = lengths - head_len
+        long_rows = head_len.nonzero().squeeze(1)
+        state = _parts(self.rnn.initial_state(b, device, x.dtype))
+        feature = self.rnn.output_size
+        head_max = x.new_full((b, feature), float("-inf"))
+        head_sum = x.new_zeros(b, feature)
+        if len(long_rows):
+            rows = long_rows.to(device)
+            with torch.no_grad():
+                steps = int(head_len.max())
+                out, final = self.rnn(x[rows, :steps], None, head_len[long_rows])
+                out = self._dropout(out)
+                mask = valid_mask(head_len[long_rows].to(device), steps)
+                head_max = head_max.index_copy(0, rows, masked_max(out, mask).to(x.dtype))
+                head_sum = head_sum.index_copy(0, rows, (out * mask.unsqueeze(-1)).sum(1).to(x.dtype))
+                state = tuple(s.index_copy(1, rows, f.to(s.dtype))
+                              for s, f in zip(state, _parts(final)))
+        # the last W tokens of each text, left-aligned: token head_len[i] + j of text i
+        at = (head_len.unsqueeze(1) + torch.arange(w).unsqueeze(0)).clamp_max(x.shape[1] - 1).to(device)
+        tail = x.gather(1, at.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        out, _ = self.rnn(tail, state[0] if len(state) == 1 else state, tail_len)
+        out = self._dropout(out)
+        mask = valid_mask(tail_len.to(device), w)
+        last = out[torch.arange(b, device=device), (tail_len - 1).to(device)]
+        top = torch.maximum(masked_max(out, mask), head_max.to(out.dtype))
+        mean = ((out * mask.unsqueeze(-1)).sum(1) + head_sum.to(out.dtype)) / lengths.to(device).unsqueeze(1)
+        return torch.cat([last, top, mean], dim=-1)
+
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.head(self.encode(ids, lengths))
+
+
+def _parts(state: Tensor | tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """A recurrent state as a tuple: ``h`` alone (RNN, GRU) or ``(h, c)`` (LSTM)."""
+    return (state,) if isinstance(state, Tensor) else tuple(state)

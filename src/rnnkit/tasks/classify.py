@@ -72,8 +72,12 @@ class RNNClassifier(RecurrentEstimator):
     shorter stages when there are too few epochs for every layer to train the second half),
     discriminative learning rates (each layer 1/2.6 of the rate of the one above) and a
     slanted triangular schedule. ``max_length`` keeps at most that many tokens of each text:
-    its first quarter and last three quarters (long reviews on a CPU). ``encoder_dropout``
-    scales the language model's dropouts (output, embedding, DropConnect) while the classifier
+    its first quarter and last three quarters (long reviews on a CPU). ``bptt`` backpropagates
+    through the last that many tokens of a longer text only, its earlier tokens read without
+    gradient and their state carried over (ULMFiT's BPT3C, one cut; pooling still covers the
+    whole text): whole long reviews at the training cost of a short text's backward pass
+    (:meth:`~rnnkit.models.LMClassifier.encode`); ``None`` backpropagates through every token.
+    ``encoder_dropout`` scales the language model's dropouts (output, embedding, DropConnect) while the classifier
     trains: 0.5, as ULMFiT's reference implementation does for IMDb (fastai's ``drop_mult``).
     """
 
@@ -117,7 +121,7 @@ class RNNClassifier(RecurrentEstimator):
                  checkpoint_every: int = 0, seed: int = 0,
                  device: str = "auto",
                  precision: str = "fp32", verbose: bool = False, run_dir: str | None = None,
-                 encoder: str | None = None, max_length: int | None = None,
+                 encoder: str | None = None, max_length: int | None = None, bptt: int | None = None,
                  layer_lr_decay: float | str = "auto", gradual_unfreezing: bool | str = "auto",
                  encoder_dropout: float = 0.5) -> None:
         self.cell, self.hidden_size, self.num_layers, self.bidirectional = cell, hidden_size, num_layers, bidirectional
@@ -132,7 +136,7 @@ class RNNClassifier(RecurrentEstimator):
         self.max_time, self.seed, self.device, self.verbose, self.run_dir = max_time, seed, device, verbose, run_dir
         self.precision = precision
         self.checkpoint_every = checkpoint_every
-        self.encoder, self.max_length = encoder, max_length
+        self.encoder, self.max_length, self.bptt = encoder, max_length, bptt
         self.layer_lr_decay, self.gradual_unfreezing = layer_lr_decay, gradual_unfreezing
         self.encoder_dropout = encoder_dropout
 
@@ -151,6 +155,11 @@ class RNNClassifier(RecurrentEstimator):
             raise ConfigError(f"encoder_dropout must be in [0, 1] (a multiplier), got {self.encoder_dropout}")
         if self.max_length is not None and self.max_length < 1:
             raise ConfigError(f"max_length must be at least 1, got {self.max_length}")
+        if self.bptt is not None and self.bptt < 1:
+            raise ConfigError(f"bptt must be at least 1 token, got {self.bptt}")
+        if self.bptt is not None and self.encoder is None:
+            raise ConfigError("bptt reads long texts in two parts with a pretrained encoder (--encoder); a classifier "
+                              "trained from scratch backpropagates through whole texts")
         decay = self.layer_lr_decay
         if not (decay == "auto" or (not isinstance(decay, str) and decay >= 1)):
             raise ConfigError(f"layer_lr_decay must be a number >= 1 or 'auto', got {decay!r}")
@@ -179,7 +188,7 @@ class RNNClassifier(RecurrentEstimator):
             lm = dataclasses.replace(lm, dropout=lm.dropout * m, embedding_dropout=lm.embedding_dropout * m,
                                      weight_drop=lm.weight_drop * m)
             return LMClassifierConfig(num_classes=len(self.classes_), language_model=lm,
-                                      dropout=self._effective("dropout"))
+                                      dropout=self._effective("dropout"), bptt=self.bptt)
         text = self.input_kind_ == "text"
         chars = self.encoder_.chars if text else None
         return SequenceClassifierConfig(
