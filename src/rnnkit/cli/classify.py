@@ -77,9 +77,9 @@ def train(
                                            "unfreezing, discriminative and slanted triangular learning rates."),
     max_length: Optional[int] = typer.Option(None, help="Text: keep at most this many tokens of each text (its "
                                               "first quarter and last three quarters)."),
-    bptt: Optional[int] = typer.Option(None, help="With --encoder: backpropagate through the last this many tokens "
-                                       "of a longer text only; its start is read without gradient, its state "
-                                       "carried over (ULMFiT's BPT3C): long texts whole at a short one's cost."),
+    bptt: Optional[int] = typer.Option(None, help="With --encoder: read a longer text whole but backpropagate "
+                                       "through its last this many tokens only; its start runs without gradient, "
+                                       "its state carried over (ULMFiT's BPT3C)."),
     layer_lr_decay: Optional[float] = typer.Option(None, help="With --encoder: each layer learns at 1/this of "
                                                    "the rate of the layer above (ULMFiT: 2.6; 1: all alike)."),
     gradual_unfreezing: Optional[bool] = typer.Option(None, "--gradual-unfreezing/--no-gradual-unfreezing",

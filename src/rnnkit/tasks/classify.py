@@ -75,10 +75,11 @@ class RNNClassifier(RecurrentEstimator):
     its first quarter and last three quarters (long reviews on a CPU). ``bptt`` backpropagates
     through the last that many tokens of a longer text only, its earlier tokens read without
     gradient and their state carried over (ULMFiT's BPT3C, one cut; pooling still covers the
-    whole text): whole long reviews at the training cost of a short text's backward pass
+    whole text): long reviews whole, with the memory and backward pass of ``bptt`` tokens
     (:meth:`~rnnkit.models.LMClassifier.encode`); ``None`` backpropagates through every token.
-    ``encoder_dropout`` scales the language model's dropouts (output, embedding, DropConnect) while the classifier
-    trains: 0.5, as ULMFiT's reference implementation does for IMDb (fastai's ``drop_mult``).
+    ``encoder_dropout`` scales the language model's dropouts (output, embedding, DropConnect)
+    while the classifier trains: 0.5, as ULMFiT's reference implementation does for IMDb
+    (fastai's ``drop_mult``).
     """
 
     TASK = TASK
