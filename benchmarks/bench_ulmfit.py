@@ -198,9 +198,8 @@ def imdb(out: Path, max_length: int | None, test_size: int, epochs: int = 3, bpt
     that many tokens (BPT3C); ``transfer_only`` leaves out the from-scratch and untrained runs."""
     train, test = IMDB / "train.tsv.gz", IMDB / "test.tsv.gz"
     lm = finetune(out, "imdb", train, None, dict(epochs=1, max_steps=200, batch_size=64))
-    name = "" if epochs == 3 else f"_e{epochs}"  # the first runs' names, for 3 epochs
-    name += "" if max_length == 128 else f"_len{max_length or 'all'}"
-    name += "" if bptt is None else f"_bptt{bptt}"
+    length = "" if max_length == 128 else f"_len{max_length or 'all'}"  # the first runs' names, for 128
+    name = ("" if epochs == 3 else f"_e{epochs}") + length + ("" if bptt is None else f"_bptt{bptt}")
     transfer = classify(out, f"imdb_ulmfit{name}", train, None, test,
                         dict(encoder=lm["checkpoint"], max_length=max_length, epochs=epochs, precision="bf16",
                              bptt=bptt), test_size)
@@ -208,9 +207,9 @@ def imdb(out: Path, max_length: int | None, test_size: int, epochs: int = 3, bpt
     if transfer_only:
         return {"language_model": lm, "ulmfit": transfer, "bag_of_words": bow, "max_length": max_length}
     # 3 epochs for these: the from-scratch model's validation loss was lowest after its first
-    scratch = classify(out, "imdb_scratch", train, None, test,
+    scratch = classify(out, f"imdb_scratch{length}", train, None, test,
                        dict(max_length=max_length, epochs=3, precision="bf16"), test_size)
-    untrained = classify(out, "imdb_untrained", train, None, test,
+    untrained = classify(out, f"imdb_untrained{length}", train, None, test,
                          dict(encoder=untrained_copy(out, lm["checkpoint"]), max_length=max_length, epochs=3,
                               precision="bf16"), test_size)
     same_tokens = (bag_of_words(out, f"imdb_{max_length}_tokens", train, test, test_size, max_length)
