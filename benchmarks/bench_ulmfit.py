@@ -50,29 +50,73 @@ RESULTS = HERE / "results" / "ulmfit.json"
 #: the pretraining language model: the awd-lstm preset, narrowed for a CPU
 PRETRAIN = dict(preset="awd-lstm", hidden_size=512, proj_size=256, embedding_size=256, max_vocab=20_000,
                 precision="bf16", epochs=1, batch_size=64, checkpoint_every=100)
+#: on a GPU (--full-size): the awd-lstm preset as it is (LSTMP 1150 -> 400, 60,000 words), in
+#: float32 (TF32 matrix products: cuDNN's bf16 LSTM is not relied on)
+#: (checkpoints at epoch ends only: a mid-epoch one with Adam's moments is 0.5 GB, every few seconds there)
+PRETRAIN_FULL = dict(preset="awd-lstm", precision="fp32", epochs=1, checkpoint_every=0)
+
+#: --device, --full-size, --precision, the time budgets (seconds) of a GPU run and whether the
+#: bag of words runs (--no-baselines); set by main()
+RUN: dict = {"device": "auto", "full_size": False, "precision": "bf16", "pretrain_time": None,
+             "finetune_time": None, "classify_time": None, "baselines": True}
+
+
+def _probe_rate(out: Path, config: dict) -> tuple[float, float]:
+    """Training speed of ``config`` measured on the first 2,000 unlabelled reviews (30 steps):
+    (tokens per second after the first 10 steps, tokens per character of text)."""
+    import gzip
+
+    from rnnkit.tasks.lm import LanguageModeler
+
+    probe = out / "probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    with gzip.open(IMDB / "unsup.txt.gz", "rt", encoding="utf-8") as f:
+        text = "".join(line for _, line in zip(range(2000), f))
+    (probe / "text.txt").write_text(text, encoding="utf-8")
+    lm = LanguageModeler(**{**config, "max_time": None, "max_steps": 30, "checkpoint_every": 0},
+                         run_dir=probe / "run")
+    lm.fit(str(probe / "text.txt"), overwrite=True)
+    rates = [h["items_per_s"] for h in lm.history_ if h.get("items_per_s") and h.get("step", 0) > 10]
+    tokens = sum(lm.unigram_counts_) / 0.9  # the training split is 90 % of the text
+    return float(np.median(rates)), tokens / len(text)
 
 
 def pretrain(out: Path, steps: int | None) -> dict:
     """Stage 1, ``steps`` optimiser steps (None: the whole epoch). A run stopped at fewer steps
     resumes from its last checkpoint: the cosine schedule spans the epoch either way, so a
-    longer budget continues the same run."""
+    longer budget continues the same run. With a time budget (``--pretrain-time``) the speed is
+    measured first and the schedule spans as many whole epochs as the budget holds (at least
+    one; the budget stops the run when the measurement was optimistic)."""
+    import gzip
+
     from rnnkit.tasks.lm import LanguageModeler
 
     run = out / "pretrain"
-    config = {**PRETRAIN, "max_steps": steps}
+    config = {**(PRETRAIN_FULL if RUN["full_size"] else PRETRAIN), "max_steps": steps, "device": RUN["device"]}
     done = run / "done.json"
     if done.exists():
         result = json.loads(done.read_text())
         if steps is not None and result["steps"] >= steps or result.get("complete"):
             return result
     start = time.perf_counter()
+    probe = None
+    if RUN["pretrain_time"]:
+        rate, tokens_per_char = _probe_rate(out, config)
+        with gzip.open(IMDB / "unsup.txt.gz", "rt", encoding="utf-8") as f:
+            tokens = 0.9 * tokens_per_char * sum(len(line) for line in f)
+        epochs = max(1, int(RUN["pretrain_time"] * rate / tokens))
+        config.update(epochs=epochs, max_time=RUN["pretrain_time"], max_steps=None)
+        probe = {"tokens_per_s": rate, "train_tokens_estimate": tokens, "seconds": time.perf_counter() - start}
+        print(f"probe: {rate:,.0f} tokens/s, about {tokens:,.0f} training tokens: {epochs} epoch(s)", flush=True)
     resume = (run / "last.safetensors").exists()
     lm = LanguageModeler(**config, verbose=True, run_dir=run)
     lm.fit(str(IMDB / "unsup.txt.gz"), resume=resume)
     scores = lm.split_scores()
     result = {"config": config, "seconds": time.perf_counter() - start, "steps": lm.history_[-1]["step"]
               if lm.history_ else None, "valid_ppl": scores["valid"]["ppl"], "test_ppl": scores["test"]["ppl"],
-              "checkpoint": str(run / "best.safetensors"), "complete": steps is None}
+              "checkpoint": str(run / "best.safetensors"), "complete": steps is None or probe is not None,
+              "probe": probe,
+              "device": str(next(lm.model_.parameters()).device)}
     done.write_text(json.dumps(result, indent=1))
     return result
 
@@ -90,11 +134,15 @@ def finetune(out: Path, name: str, train: Path, valid: Path | None, budget: dict
         return json.loads((run / "done.json").read_text())
     start = time.perf_counter()
     resume = (run / "last.safetensors").exists()
-    lm = LanguageModeler(init_from=str(out / "pretrain" / "best.safetensors"), text_col="text", **FINETUNE,
-                         **budget, verbose=True, run_dir=run)
+    if RUN["finetune_time"]:  # a GPU run: whole epochs, the time budget as a guard
+        budget = {**budget, "max_steps": None, "max_time": RUN["finetune_time"], "checkpoint_every": 0}
+    lm = LanguageModeler(init_from=str(out / "pretrain" / "best.safetensors"), text_col="text",
+                         **{**FINETUNE, "precision": RUN["precision"], **budget}, device=RUN["device"],
+                         verbose=True, run_dir=run)
     lm.fit(str(train), valid=str(valid) if valid else None, test=str(valid) if valid else None, resume=resume)
     scores = lm.split_scores()
-    result = {"config": {**FINETUNE, **budget}, "seconds": time.perf_counter() - start,
+    result = {"config": {**FINETUNE, "precision": RUN["precision"], **budget, "device": RUN["device"]},
+              "seconds": time.perf_counter() - start,
               "steps": lm.history_[-1]["step"] if lm.history_ else None, "valid_ppl": scores["valid"]["ppl"],
               "checkpoint": str(run / "best.safetensors")}
     (run / "done.json").write_text(json.dumps(result, indent=1))
@@ -125,7 +173,8 @@ def classify(out: Path, name: str, train: Path, valid: Path | None, test: Path, 
     te_X, te_y = test_subset(test, test_size)
     va = read_labelled_file(valid) if valid else None
     start = time.perf_counter()
-    clf = RNNClassifier(**params, verbose=True, run_dir=str(out / name))
+    clf = RNNClassifier(**params, device=RUN["device"], max_time=RUN["classify_time"], verbose=True,
+                        run_dir=str(out / name))
     clf.fit(tr.X, tr.y, va.X if va else None, va.y if va else None, overwrite=True)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
@@ -135,13 +184,14 @@ def classify(out: Path, name: str, train: Path, valid: Path | None, test: Path, 
               "epochs_run": sum(h["kind"] == "valid" for h in clf.history_),
               "best_valid_loss": clf.best_valid_loss_,
               "valid_accuracy_by_epoch": [h.get("accuracy") for h in clf.history_ if h["kind"] == "valid"],
-              "threads": torch.get_num_threads(), "load_average": list(os.getloadavg())}
+              "threads": torch.get_num_threads(), "load_average": list(os.getloadavg()),
+              "device": str(next(clf.model_.parameters()).device)}
     done.write_text(json.dumps(result, indent=1))
     return result
 
 
 def bag_of_words(out: Path, name: str, train: Path, test: Path, test_size: int | None = None,
-                 max_length: int | None = None) -> dict:
+                 max_length: int | None = None) -> dict | None:
     """The bag-of-words baseline on whole texts, or (``max_length``) on the tokens the
     transfer classifier reads: the language model's tokenizer, cut as ``--max-length`` cuts
     (the classifier's closing ``<eos>`` aside, so this reads one more word of a long review)."""
@@ -149,6 +199,8 @@ def bag_of_words(out: Path, name: str, train: Path, test: Path, test_size: int |
     from rnnkit.tasks.classify import text_baseline, truncate
     from rnnkit.tasks.io import read_labelled_file
 
+    if not RUN["baselines"]:
+        return None
     done = out / f"{name}_bag_of_words.json"
     if done.exists():
         return json.loads(done.read_text())
@@ -163,13 +215,16 @@ def bag_of_words(out: Path, name: str, train: Path, test: Path, test_size: int |
     return result
 
 
-def sst2(out: Path) -> dict:
+def sst2(out: Path, transfer_only: bool = False) -> dict:
     """SST-2: the language model fine-tuned on the training sentences (dev sentences to
     validate it), the classifier validated on dev, tested on test."""
     train, dev, test = SST / "stsa.binary.train", SST / "stsa.binary.dev", SST / "stsa.binary.test"
     lm = finetune(out, "sst2", train, dev, dict(epochs=8, batch_size=32, bptt=70))
-    transfer = classify(out, "sst2_ulmfit", train, dev, test, dict(encoder=lm["checkpoint"], precision="bf16"))
-    scratch = classify(out, "sst2_scratch", train, dev, test, dict(precision="bf16"))
+    transfer = classify(out, "sst2_ulmfit", train, dev, test,
+                        dict(encoder=lm["checkpoint"], precision=RUN["precision"]))
+    if transfer_only:
+        return {"language_model": lm, "ulmfit": transfer, "bag_of_words": bag_of_words(out, "sst2", train, test)}
+    scratch = classify(out, "sst2_scratch", train, dev, test, dict(precision=RUN["precision"]))
     return {"language_model": lm, "ulmfit": transfer, "scratch": scratch,
             "bag_of_words": bag_of_words(out, "sst2", train, test)}
 
@@ -201,17 +256,17 @@ def imdb(out: Path, max_length: int | None, test_size: int, epochs: int = 3, bpt
     length = "" if max_length == 128 else f"_len{max_length or 'all'}"  # the first runs' names, for 128
     name = ("" if epochs == 3 else f"_e{epochs}") + length + ("" if bptt is None else f"_bptt{bptt}")
     transfer = classify(out, f"imdb_ulmfit{name}", train, None, test,
-                        dict(encoder=lm["checkpoint"], max_length=max_length, epochs=epochs, precision="bf16",
+                        dict(encoder=lm["checkpoint"], max_length=max_length, epochs=epochs, precision=RUN["precision"],
                              bptt=bptt), test_size)
     bow = bag_of_words(out, "imdb", train, test, test_size)
     if transfer_only:
         return {"language_model": lm, "ulmfit": transfer, "bag_of_words": bow, "max_length": max_length}
     # 3 epochs for these: the from-scratch model's validation loss was lowest after its first
     scratch = classify(out, f"imdb_scratch{length}", train, None, test,
-                       dict(max_length=max_length, epochs=3, precision="bf16"), test_size)
+                       dict(max_length=max_length, epochs=3, precision=RUN["precision"]), test_size)
     untrained = classify(out, f"imdb_untrained{length}", train, None, test,
                          dict(encoder=untrained_copy(out, lm["checkpoint"]), max_length=max_length, epochs=3,
-                              precision="bf16"), test_size)
+                              precision=RUN["precision"]), test_size)
     same_tokens = (bag_of_words(out, f"imdb_{max_length}_tokens", train, test, test_size, max_length)
                    if max_length is not None else bow)
     return {"language_model": lm, "ulmfit": transfer, "scratch": scratch, "ulmfit_recipe_untrained": untrained,
@@ -233,8 +288,29 @@ def main() -> None:
                         help="IMDb: only the transfer classifier and the bag of words (no from-scratch run)")
     parser.add_argument("--epochs", type=int, default=3,
                         help="IMDb: the transfer classifier's epochs (the best kept; the others: 3)")
-    parser.add_argument("--test-size", type=int, default=5000, help="IMDb: test reviews scored (a fixed sample)")
+    parser.add_argument("--test-size", type=int, default=5000,
+                        help="IMDb: test reviews scored (a fixed sample; 25000: all of them)")
+    parser.add_argument("--data", type=Path, default=SHARED, help="the folder holding imdb/ and "
+                        "sst-and-sentence-classification/ (default ../shared/data)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON file the results go into")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--full-size", action="store_true",
+                        help="pretrain the awd-lstm preset unnarrowed, in float32 (for a GPU)")
+    parser.add_argument("--pretrain-time", type=float, default=None,
+                        help="seconds of pretraining: the speed is measured first, the schedule spans the epochs "
+                        "that fit (--pretrain-steps is then ignored)")
+    parser.add_argument("--finetune-time", type=float, default=None,
+                        help="fine-tune the language model for a whole epoch, stopped after this many seconds")
+    parser.add_argument("--classify-time", type=float, default=None, help="each classifier's time budget (s)")
+    parser.add_argument("--no-baselines", action="store_true", help="leave out the bag of words (run it on a CPU)")
     args = parser.parse_args()
+    global IMDB, SST
+    IMDB, SST = args.data / "imdb", args.data / "sst-and-sentence-classification"
+    RUN.update(device=args.device, full_size=args.full_size, precision="fp32" if args.full_size else "bf16",
+               pretrain_time=args.pretrain_time, finetune_time=args.finetune_time, classify_time=args.classify_time,
+               baselines=not args.no_baselines)
+    if args.device != "cpu" and torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")  # TF32 matrix products, as cuDNN's LSTM uses by default
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     stages = ("pretrain", "sst2", "imdb") if args.stage == "all" else (args.stage,)
@@ -244,17 +320,18 @@ def main() -> None:
         if stage == "pretrain":
             result = pretrain(args.out, args.pretrain_steps or None)
         elif stage == "sst2":
-            result = sst2(args.out)
+            result = sst2(args.out, args.transfer_only)
         else:
             result = imdb(args.out, args.max_length or None, args.test_size, args.epochs, args.bptt,
                           args.transfer_only)
+        result = {k: v for k, v in result.items() if v is not None}  # a baseline not run
         print(key, json.dumps(result), flush=True)
         # read again just before writing: another stage may have run beside this one
-        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        results = json.loads(args.results.read_text()) if args.results.exists() else {}
         results[key] = result
         results["load_average"] = list(os.getloadavg())
         results["threads"] = args.threads
-        RESULTS.write_text(json.dumps(results, indent=1))
+        args.results.write_text(json.dumps(results, indent=1))
     print(table(results, suffix))
 
 

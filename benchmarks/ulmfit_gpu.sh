@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# ULMFiT on one GPU in one run of about nine minutes (a time-boxed GPU session):
+#   1. the CUDA equivalence tests (the fused backend on cuDNN against torch.nn.* and the CPU reference);
+#   2. pretraining the awd-lstm preset unnarrowed (LSTMP 1150 -> 400, 60,000 words, float32/TF32) on
+#      the 50,000 unlabelled IMDb reviews: the speed is measured first and the cosine schedule spans the
+#      whole epochs that fit in --pretrain-time;
+#   3. IMDb: the language model fine-tuned for an epoch on the training reviews' text, the transfer
+#      classifier on whole reviews, scored on all 25,000 test reviews;
+#   4. SST-2 the same; 5. bench_layers on CUDA if time is left.
+# The bag of words needs no GPU: run bench_ulmfit.py --test-size 25000 (IMDb) on a CPU for it.
+#
+# Usage: benchmarks/ulmfit_gpu.sh RESULTS_DIR [DATA_DIR] [SECONDS]
+#   RESULTS_DIR gets ulmfit.json, the test log, each run's result (runs.tgz) and layers_cuda.json;
+#   DATA_DIR holds imdb/ and sst-and-sentence-classification/ (default ../shared/data);
+#   SECONDS bounds the whole script (default 540). Checkpoints go to $WORK (default /tmp/ulmfit_gpu);
+#   $DEVICE (default cuda) and the stages' budgets $PRETRAIN_TIME (150), $FINETUNE_TIME (60),
+#   $CLASSIFY_TIME (150) and $THREADS (8) may be set (a smoke run on a CPU: DEVICE=cpu, small budgets).
+set -u
+RESULTS=${1:?usage: benchmarks/ulmfit_gpu.sh RESULTS_DIR [DATA_DIR] [SECONDS]}
+DATA=${2:-../shared/data}
+BUDGET=${3:-540}
+WORK=${WORK:-/tmp/ulmfit_gpu}
+DEVICE=${DEVICE:-cuda}
+PY=${PYTHON:-python3}
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+deadline=$(($(date +%s) + BUDGET))
+left() { echo $((deadline - $(date +%s))); }
+mkdir -p "$RESULTS" "$WORK"
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())"
+timeout 60 $PY -m pytest -q -p no:cacheprovider -o addopts= tests/layers/test_recurrent.py -k cuda -rs \
+    > "$RESULTS/cuda_tests.txt" 2>&1
+tail -3 "$RESULTS/cuda_tests.txt"
+
+common=(--data "$DATA" --out "$WORK" --results "$RESULTS/ulmfit.json" --device "$DEVICE" --full-size --threads "${THREADS:-8}"
+        --no-baselines --transfer-only --max-length 0 --epochs 6 --test-size 25000 --tag GPU)
+timeout -k 15 "$(left)" $PY benchmarks/bench_ulmfit.py --stage pretrain --pretrain-time "${PRETRAIN_TIME:-150}" "${common[@]}"
+timeout -k 15 "$(left)" $PY benchmarks/bench_ulmfit.py --stage imdb --finetune-time "${FINETUNE_TIME:-60}" --classify-time "${CLASSIFY_TIME:-150}" "${common[@]}"
+timeout -k 15 "$(left)" $PY benchmarks/bench_ulmfit.py --stage sst2 --finetune-time 15 --classify-time 30 "${common[@]}"
+(cd "$WORK" && tar czf "$RESULTS/runs.tgz" --ignore-failed-read ./*.json ./*/done.json ./*/metrics.jsonl 2>/dev/null)
+if [ "$(left)" -gt 40 ]; then
+    timeout -k 15 "$(left)" $PY benchmarks/bench_layers.py --device "$DEVICE" --rounds 10 --out "$RESULTS/layers_cuda.json"
+fi
+echo "seconds left: $(left)"
