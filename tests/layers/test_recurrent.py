@@ -304,3 +304,35 @@ def test_cuda_fused_matches_torch_and_cpu_reference(cell, monkeypatch):
     ref = Recurrent(cell, I, H, 2, bidirectional=True, backend="reference")
     ref.load_state_dict({k: v.cpu() for k, v in ours.state_dict().items()})
     torch.testing.assert_close(ours(x)[0].cpu(), ref(x.cpu())[0], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("bias", [True, False])
+def test_cuda_projected_lstm_flattens_and_matches_torch(bias, monkeypatch):
+    # An LSTMP layer holds five tensors per layer and direction (weight_hr last): cuDNN's flat
+    # buffer must be laid out with that stride, as torch.nn.LSTM(proj_size=...) lays it out.
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    ours = Recurrent("lstm", I, H, 2, bias=bias, bidirectional=True, proj_size=3).cuda()
+    theirs = ours.to_torch()
+    x = torch.randn(5, 3, I, device="cuda", requires_grad=True)
+    out, (h, c) = ours(x)
+    ref_out, (ref_h, ref_c) = theirs(x)
+    assert out.shape == (5, 3, 6) and h.shape == (4, 3, 3) and c.shape == (4, 3, H)
+    for a, b in ((out, ref_out), (h, ref_h), (c, ref_c)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    (ref_grad,) = torch.autograd.grad(ref_out.sum(), x)
+    torch.testing.assert_close(grad, ref_grad, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_weight_dropped_projected_lstm_trains():
+    # The AWD-LSTM's layer on cuDNN: DropConnect on weight_hh (fresh weights at every call, so
+    # not the flat buffer) with projections; every weight gets a gradient, evaluation is repeatable.
+    layer = Recurrent("lstm", I, H, 3, proj_size=3, weight_drop=0.5, locked_dropout=True, dropout=0.2).cuda()
+    x = torch.randn(2, 7, I, device="cuda")
+    layer(x)[0].square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+    layer.eval()
+    torch.testing.assert_close(layer(x)[0], layer(x)[0])

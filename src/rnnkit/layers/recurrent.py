@@ -200,10 +200,12 @@ class Recurrent(nn.Module):
             return
         import torch.backends.cudnn.rnn as cudnn_rnn
 
+        # tensors per layer and direction: weight_ih, weight_hh[, bias_ih, bias_hh][, weight_hr]
+        per_layer = (4 if self.bias else 2) + (1 if self.proj_size else 0)
         with torch.cuda.device_of(first), torch.no_grad():
-            torch._cudnn_rnn_flatten_weight(flat, 4 if self.bias else 2, self.input_size,
-                                            cudnn_rnn.get_cudnn_mode(self.fused_mode), self.hidden_size, 0,
-                                            self.num_layers, self.batch_first, self.bidirectional)
+            torch._cudnn_rnn_flatten_weight(flat, per_layer, self.input_size,
+                                            cudnn_rnn.get_cudnn_mode(self.fused_mode), self.hidden_size,
+                                            self.proj_size, self.num_layers, self.batch_first, self.bidirectional)
 
     # ------------------------------------------------------------------ state helpers
     def initial_state(self, batch: int, device=None, dtype=None) -> TorchState:
