@@ -1,6 +1,7 @@
 """``Recurrent`` vs torch.nn.LSTM/GRU/RNN, between its two backends, and its invariants."""
 
 import itertools
+import warnings
 
 import pytest
 import torch
@@ -336,3 +337,26 @@ def test_cuda_weight_dropped_projected_lstm_trains():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
     layer.eval()
     torch.testing.assert_close(layer(x)[0], layer(x)[0])
+
+
+@pytest.mark.parametrize("weight_drop, training, silenced", [(0.5, True, True), (0.5, False, False),
+                                                              (0.0, True, False)])
+def test_weight_drop_silences_only_cudnns_copy_warning(weight_drop, training, silenced, monkeypatch):
+    # cuDNN warns at every call whose weights lie outside the flat buffer; under DropConnect in
+    # training that is by design, so the layer silences that one warning there and nowhere else.
+    recurrent = recurrent_module
+    real = recurrent._FUSED_KERNELS["LSTM"]
+
+    def warning_kernel(*args):
+        warnings.warn(recurrent._NOT_CONTIGUOUS + ". This means they need to be compacted", stacklevel=2)
+        warnings.warn("another warning", stacklevel=2)
+        return real(*args)
+
+    monkeypatch.setitem(recurrent._FUSED_KERNELS, "LSTM", warning_kernel)
+    layer = Recurrent("lstm", I, H, 2, weight_drop=weight_drop).train(training)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layer(torch.randn(T, B, I))
+    messages = [str(w.message) for w in caught]
+    assert "another warning" in messages
+    assert any(m.startswith(recurrent._NOT_CONTIGUOUS) for m in messages) != silenced

@@ -14,6 +14,7 @@ They compute the same function and are tested against each other and against
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Union
 
@@ -34,6 +35,8 @@ TorchState = Union[Tensor, tuple[Tensor, ...]]
 _FUSED_KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
 _TORCH_MODULES = {"LSTM": nn.LSTM, "GRU": nn.GRU, "RNN_TANH": nn.RNN, "RNN_RELU": nn.RNN}
 _BACKENDS = ("auto", "fused", "reference")
+#: the start of cuDNN's warning about weights outside the flat buffer (see ``_fused_call``)
+_NOT_CONTIGUOUS = "RNN module weights are not part of single contiguous chunk of memory"
 
 
 class Recurrent(nn.Module):
@@ -339,12 +342,18 @@ class Recurrent(nn.Module):
         """Call torch's kernel on a padded tensor (``batch_sizes is None``) or packed data."""
         kernel = _FUSED_KERNELS[self.fused_mode]
         h_arg = hx if self.fused_mode == "LSTM" else hx[0]
-        if batch_sizes is not None:
-            result = kernel(data, batch_sizes, h_arg, flat, self.bias, num_layers, dropout,
-                            self.training, self.bidirectional)
-        else:
-            result = kernel(data, h_arg, flat, self.bias, num_layers, dropout, self.training,
-                            self.bidirectional, self.batch_first)
+        with warnings.catch_warnings():
+            if self.weight_drop and self.training:
+                # DropConnect hands cuDNN a fresh weight_hh at every call, which cannot sit in the
+                # buffer flatten_parameters made, so cuDNN copies the weights in (as AWD-LSTM's
+                # reference does): expected, and not worth a warning at every run
+                warnings.filterwarnings("ignore", message=_NOT_CONTIGUOUS)
+            if batch_sizes is not None:
+                result = kernel(data, batch_sizes, h_arg, flat, self.bias, num_layers, dropout,
+                                self.training, self.bidirectional)
+            else:
+                result = kernel(data, h_arg, flat, self.bias, num_layers, dropout, self.training,
+                                self.bidirectional, self.batch_first)
         return result[0], tuple(result[1:])
 
     def _locked_dropout_fused(self, data: Tensor, batch_sizes: Tensor | None) -> Tensor:
