@@ -26,6 +26,7 @@ from rnnkit.models import (
 )
 from rnnkit.models.forecaster import ForecastNet, ForecastNetConfig
 from rnnkit.models.music_model import PolyphonicModel, PolyphonicModelConfig
+from rnnkit.models.recognizer import CTCRecognizer, CTCRecognizerConfig
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -352,3 +353,86 @@ def test_a_bidirectional_new_cell_tagger_is_refused(tmp_path):
     model = SequenceTagger(SequenceTaggerConfig(5, vocab_size=20, hidden_size=8, cell="mingru", bidirectional=True))
     with pytest.raises(ConfigError, match="is bidirectional"):
         export_onnx(model, tmp_path / "t.onnx")
+
+
+def _recognizer(front_end="stack", subsample=2, bidirectional=True, **kw):
+    torch.manual_seed(0)
+    model = CTCRecognizer(CTCRecognizerConfig(input_size=12, num_labels=5, hidden_size=8, front_end=front_end,
+                                              subsample=subsample, bidirectional=bidirectional, conv_channels=4,
+                                              **kw)).eval()
+    model.set_input_scaling(torch.randn(12), torch.rand(12) + 0.5)  # the scaling travels inside the graph
+    return model
+
+
+@pytest.mark.parametrize("front_end, subsample, bidirectional",
+                         [("stack", 2, True), ("stack", 3, False), ("none", 1, False), ("conv", 2, True),
+                          ("conv2d", 4, True)])
+def test_recognizer_padded_batch_of_any_length(tmp_path, front_end, subsample, bidirectional):
+    model = _recognizer(front_end, subsample, bidirectional)
+    [path] = export_onnx(model, tmp_path / "rec.onnx")
+    meta = read_onnx_metadata(path)
+    assert meta["family"] == "recognizer" and meta["blank"] == 0 and meta["model"] == "CTCRecognizer"
+    sess, layers = _session(path), model.encoder.num_layers * model.encoder.num_directions
+    # lengths the export was not traced with, padded utterances, and a batch of another size
+    for frames, lengths in ((30, [30, 30, 2]), (11, [11, 7, 1]), (6, [6, 5, 3, 6])):
+        x, lens = torch.randn(len(lengths), frames, 12), torch.tensor(lengths)
+        state = {n: np.zeros((layers, len(lengths), size), np.float32)
+                 for n, size in zip(meta["state"], model.encoder.state_size)}
+        log_probs, out_lengths = sess.run(None, {"frames": x.numpy(), "lengths": lens.numpy(), **state})[:2]
+        with torch.no_grad():
+            ref, ref_lengths = model(x, lens)
+        np.testing.assert_array_equal(out_lengths, ref_lengths.numpy())
+        assert log_probs.shape == tuple(ref.shape)
+        valid = (torch.arange(ref.shape[1])[None] < ref_lengths[:, None]).numpy()
+        assert np.abs(log_probs - ref.numpy())[valid].max() <= TOL
+
+
+def test_unidirectional_recognizer_streams_chunks_with_the_state(tmp_path):
+    model = _recognizer("stack", 2, bidirectional=False)
+    [path] = export_onnx(model, tmp_path / "rec.onnx")
+    names, sess = read_onnx_metadata(path)["state"], _session(path)
+    x = torch.randn(2, 24, 12)
+    state = {n: np.zeros((2, 2, size), np.float32) for n, size in zip(names, model.encoder.state_size)}
+    chunks = []
+    for start in range(0, 24, 6):  # chunks of whole stacked steps, the state passed back in
+        result = sess.run(None, {"frames": x[:, start:start + 6].numpy(), "lengths": np.full(2, 6, np.int64),
+                                 **state})
+        chunks.append(result[0])
+        state = dict(zip(names, result[2:]))
+    with torch.no_grad():
+        whole, _ = model(x)
+    assert np.abs(np.concatenate(chunks, 1) - whole.numpy()).max() <= TOL
+
+
+def test_recognizer_with_zoneout_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="CTCRecognizer with lstm with zoneout has no ONNX export.*whole sequences"):
+        export_onnx(_recognizer(bidirectional=False, zoneout=0.1), tmp_path / "rec.onnx")
+
+
+def test_cli_export_of_a_recognizer(tmp_path):
+    from rnnkit.tasks.recognize import Recognizer
+
+    rng = np.random.default_rng(0)
+    protos = {c: rng.normal(0, 1, 6) for c in "ab"}
+    X, y = [], []
+    for _ in range(24):
+        text = "".join(rng.choice(list("ab"), int(rng.integers(1, 4))))
+        X.append(np.concatenate([protos[c] + rng.normal(0, 0.2, (4, 6)) for c in text]).astype(np.float32))
+        y.append(text)
+    rec = Recognizer(hidden_size=8, num_layers=1, epochs=2, device="cpu").fit(X, y)
+    ckpt = rec.save(tmp_path / "rec.safetensors")
+    run = subprocess.run([sys.executable, "-m", "rnnkit", "export", str(ckpt)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    meta = read_onnx_metadata(tmp_path / "rec.onnx")
+    assert meta["family"] == "recognizer" and meta["alphabet"] == rec.alphabet_ and meta["estimator"] == "Recognizer"
+    lengths = np.array([len(f) for f in X])
+    frames = np.zeros((len(X), lengths.max(), 6), np.float32)
+    for i, f in enumerate(X):
+        frames[i, :len(f)] = f
+    sess = _session(tmp_path / "rec.onnx")
+    layers = rec.model_.encoder.num_layers * rec.model_.encoder.num_directions
+    state = {n: np.zeros((layers, len(X), size), np.float32)
+             for n, size in zip(meta["state"], rec.model_.encoder.state_size)}
+    log_probs, out_lengths = sess.run(None, {"frames": frames, "lengths": lengths, **state})[:2]
+    for i, expected in enumerate(rec.log_probs(X)):  # the estimator's own per-utterance scores
+        np.testing.assert_allclose(log_probs[i, :out_lengths[i]], expected, atol=TOL)

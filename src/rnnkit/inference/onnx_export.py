@@ -15,6 +15,11 @@ translator                  ``*.encoder.onnx``: ``src``, ``src_lengths`` -> ``me
                             ``mask``, ``feed``, ``h``, ``c``; ``*.decoder.onnx``: ``tokens`` (B,),
                             ``memory``, ``keys``, ``mask``, ``feed``, ``h``, ``c`` -> ``logits``,
                             ``attention``, ``feed_out``, ``h_out``, ``c_out``
+recognizer (CTC)            ``frames`` (B, T, F), ``lengths`` (B,), ``h``, ``c`` -> ``log_probs``
+                            (B, T', labels + 1; column 0 the blank), ``output_lengths`` (B,),
+                            ``h_out``, ``c_out``; the front end (input scaling, frame stacking or
+                            convolutions) is inside, the frames' extraction (metadata
+                            ``frame_spec``) and the decoding are the runtime's
 ==========================  =================================================================
 
 States are (num_layers * directions, B, H) as in torch (``c`` only for LSTMs); batch and
@@ -30,8 +35,9 @@ cell's step equations traced for T=1, the time axis fixed at 1 (metadata ``"step
 for sLSTM, ``C, n, m`` for mLSTM, each (num_layers, B, size)). A runtime streams them exactly
 as the others, one step per call. That covers the families that run step by step (language
 and music models, the conditioned generator, a unidirectional tagger) and the forecaster
-(whose context has a fixed length anyway); the classifier and the translator's encoder read
-whole sequences of any length and are refused for these cells.
+(whose context has a fixed length anyway); the classifier, the recogniser (whose front end
+reads several frames per step) and the translator's encoder read whole sequences of any
+length and are refused for these cells.
 
 Each file carries what a consumer needs in its metadata property ``rnnkit``: the family, the
 model config, the estimator's metadata (vocabularies, classes, scalers) and the names of the
@@ -57,6 +63,7 @@ from rnnkit.models.conditioned_lm import ConditionedLM
 from rnnkit.models.forecaster import ForecastNet
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.models.music_model import PolyphonicModel
+from rnnkit.models.recognizer import CTCRecognizer
 from rnnkit.models.seq2seq import DecoderState, Memory, Seq2Seq
 from rnnkit.models.tagger import SequenceTagger
 
@@ -125,6 +132,21 @@ class _SequenceGraph(nn.Module):
             pooled, new = self.model.encode_with_state(x, lengths, chars, char_lengths, _pack(state))
             logits = self.model.head(pooled)
         return (logits, *_unpack(new))
+
+
+class _RecognizerGraph(nn.Module):
+    """CTC recogniser: (frames, lengths, *state) -> (log_probs, output_lengths, *state): the
+    front end, the recurrent stack from ``state`` and the per-step label log-probabilities."""
+
+    def __init__(self, model: CTCRecognizer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames: Tensor, lengths: Tensor, *state: Tensor):
+        z, out_lengths = self.model.front(frames, lengths)
+        h, new = self.model.encoder(z, _pack(state), lengths=out_lengths)
+        log_probs = torch.log_softmax(self.model.output(h).float(), dim=-1)
+        return (log_probs, out_lengths, *_unpack(new))
 
 
 class _ConditionInit(nn.Module):
@@ -233,7 +255,8 @@ def export_onnx(model: nn.Module, path: str | Path, meta: dict[str, Any] | None 
         rnn = stepwise[0]
         what = (f"{rnn.cell_type} with proj_size" if rnn.proj_size else
                 f"{rnn.cell_type} with zoneout" if rnn.zoneout else rnn.cell_type)
-        why = ("reads whole sequences of any length" if isinstance(model, (SequenceClassifier, Seq2Seq)) else
+        whole_sequences = (SequenceClassifier, Seq2Seq, CTCRecognizer)
+        why = ("reads whole sequences of any length" if isinstance(model, whole_sequences) else
                "is bidirectional" if any(r.bidirectional for r in stepwise) else None)
         if why is not None:
             raise ConfigError(f"a {type(model).__name__} with {what} has no ONNX export: ONNX has operators "
@@ -330,6 +353,15 @@ def _export_model(model: nn.Module, path: Path, meta: dict[str, Any] | None, ste
                        **axes, **{n + "_out": {1: "batch"} for n in names}},
                       {**meta, "family": "translator", "graph": "decoder", "state": names})
         return [enc, dec]
+    if isinstance(model, CTCRecognizer):
+        names, states, axes = _states(model.encoder, b)
+        t = 4 * max(model.config.subsample, 2) + 1  # traced with a length the front end pads
+        frames = torch.zeros(b, t, model.config.input_size)
+        return [_export(_RecognizerGraph(model), (frames, torch.tensor([t, t - 3]), *states), path,
+                        ["frames", "lengths", *names], ["log_probs", "output_lengths", *(n + "_out" for n in names)],
+                        {"frames": {0: "batch", 1: "time"}, "lengths": {0: "batch"},
+                         "log_probs": {0: "batch", 1: "steps"}, "output_lengths": {0: "batch"}, **axes},
+                        {**meta, "family": "recognizer", "state": names, "blank": 0})]
     raise ConfigError(f"no ONNX export for {type(model).__name__}")
 
 
