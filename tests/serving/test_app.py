@@ -34,7 +34,7 @@ def test_health_models_metrics(client):
     assert client.get("/health").json()["status"] == "ok"
     assert client.get("/ready").json()["ready"] is True
     models = {m["name"]: m for m in client.get("/models").json()}
-    assert set(models) == {"lm", "sensor", "bi", "tagger", "fc", "gen", "tr", "music"}
+    assert set(models) == {"lm", "sensor", "bi", "tagger", "fc", "gen", "tr", "music", "rec", "rec_bi"}
     assert models["bi"]["sessions"] is False and "bidirectional" in models["bi"]["why_no_sessions"]
     assert client.get("/models/sensor").json()["classes"] == ["down", "up"]
     assert client.get("/openapi.json").status_code == 200
@@ -255,3 +255,53 @@ def test_a_shared_database_url_and_the_race_between_two_processes(checkpoints, t
     assert store.put([stale], {sid: 2}) == {sid}  # the other process got there first
     assert store.get(sid).steps == 3 and store.count() == 1 and store.idle(3600) == []
     assert store.delete([sid]) == 1
+
+
+def test_recognizer_sessions_stream_frames_and_predict(client, checkpoints):
+    import rnnkit
+    from conftest import recognition_data
+
+    rec = rnnkit.tasks.load(checkpoints["rec"])
+    X, _ = recognition_data(4, seed=1)
+    want = rec.transcribe(X)
+    sid = _open(client, model="rec")
+    for x, expected in zip(X, want):  # utterance after utterance in one session
+        pieces = []
+        for start in range(0, len(x), 3):  # chunks of 3 frames: a stack of 2 waits for its second
+            body = {"frames": x[start:start + 3].tolist(), "finish": start + 3 >= len(x)}
+            out = client.post(f"/sessions/{sid}/step", json=body).json()
+            pieces.append(out["text"])
+            assert out["transcript"] == "".join(pieces)
+        assert out["finished"] and "".join(pieces) == expected
+    assert client.get(f"/sessions/{sid}").json()["steps"] == sum(len(x) for x in X)
+    out = client.post(f"/sessions/{sid}/step", json={"frames": X[0].tolist()}).json()
+    assert not out["finished"] and client.post(f"/sessions/{sid}/step", json={"finish": True}).json()["transcript"] \
+        == want[0]
+    for model in ("rec", "rec_bi"):  # a bidirectional recogniser predicts, without sessions
+        got = client.post(f"/models/{model}/predict", json={"utterances": [x.tolist() for x in X]}).json()
+        assert got["transcripts"] == rnnkit.tasks.load(checkpoints[model]).transcribe(X)
+    info = client.get("/models/rec").json()
+    assert info["family"] == "recognize" and info["alphabet"] == ["a", "b"] and info["sessions"]
+    assert not client.get("/models/rec_bi").json()["sessions"]
+
+
+@pytest.mark.parametrize("path,body,field", [
+    ("/sessions", {"model": "rec_bi"}, "model"),
+    ("/models/rec/predict", {"utterances": "x"}, "utterances"),
+    ("/models/rec/predict", {"utterances": [[[1.0, 2.0]]]}, "utterances[0]"),
+])
+def test_bad_recognizer_requests_name_the_field(client, path, body, field):
+    r = client.post(path, json=body)
+    assert r.status_code in (400, 404, 422) and r.json()["field"] == field, r.text
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"frames": [[1.0, 2.0]]}, "frames"),  # the model reads 4 features
+    ({"frames": [[0.0] * 4], "finish": "yes"}, "finish"),
+    ({}, "frames"),
+    ({"frames": [[0.0] * 4] * 51}, "frames"),  # more than max_steps
+])
+def test_bad_recognizer_steps_name_the_field(client, body, field):
+    sid = _open(client, model="rec")
+    r = client.post(f"/sessions/{sid}/step", json=body)
+    assert r.status_code == 400 and r.json()["field"] == field, r.text

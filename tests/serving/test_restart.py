@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 httpx = pytest.importorskip("httpx")
@@ -39,25 +40,42 @@ def _start(specs, db, port, *extra):
     raise AssertionError("server did not start")
 
 
+def _utterance():
+    from conftest import recognition_data
+
+    return recognition_data(1, seed=3)[0][0].tolist()
+
+
+def _without_id(reply):  # session ids differ between the two servers' runs
+    return {k: v for k, v in reply.items() if k != "id"}
+
+
 def _first_half(c):
     lm = c.post("/sessions", json={"model": "lm", "prompt": "the ", "seed": 7}).json()["id"]
     sensor = c.post("/sessions", json={"model": "sensor"}).json()["id"]
+    rec = c.post("/sessions", json={"model": "rec"}).json()["id"]
+    frames = _utterance()
     outs = [c.post(f"/sessions/{lm}/step", json={"text": "cat"}).json()["next"],
             c.post(f"/sessions/{sensor}/step", json={"values": [[0.5, -0.2], [0.1, 0.3]]}).json()["probabilities"],
-            c.post(f"/sessions/{lm}/generate", json={"length": 12, "stream": False}).json()["text"]]
-    return (lm, sensor), outs
+            c.post(f"/sessions/{lm}/generate", json={"length": 12, "stream": False}).json()["text"],
+            # an odd number of frames: one waits for its stack partner through the restart
+            _without_id(c.post(f"/sessions/{rec}/step", json={"frames": frames[:len(frames) // 2 | 1]}).json())]
+    return (lm, sensor, rec), outs
 
 
 def _second_half(c, ids):
-    lm, sensor = ids
+    lm, sensor, rec = ids
+    frames = _utterance()
     return [c.post(f"/sessions/{lm}/generate", json={"length": 20, "stream": False}).json()["text"],
             c.post(f"/sessions/{lm}/step", json={"text": " on"}).json()["next"],
             c.post(f"/sessions/{sensor}/step", json={"values": [-1.0, 2.0]}).json()["probabilities"],
-            c.get(f"/sessions/{lm}").json()["steps"]]
+            c.get(f"/sessions/{lm}").json()["steps"],
+            _without_id(c.post(f"/sessions/{rec}/step", json={"frames": frames[len(frames) // 2 | 1:],
+                                                               "finish": True}).json())]
 
 
 def test_sigkill_and_restart_lose_no_acknowledged_step(checkpoints, tmp_path):
-    specs = [f"lm={checkpoints['lm']}", f"sensor={checkpoints['sensor']}"]
+    specs = [f"lm={checkpoints['lm']}", f"sensor={checkpoints['sensor']}", f"rec={checkpoints['rec']}"]
     # an uninterrupted server
     proc, url = _start(specs, tmp_path / "a.sqlite", _free_port())
     try:
@@ -83,6 +101,9 @@ def test_sigkill_and_restart_lose_no_acknowledged_step(checkpoints, tmp_path):
         proc.wait(30)
     assert first_b == first
     assert second_b == second
+    import rnnkit
+
+    assert second[-1]["transcript"] == rnnkit.tasks.load(checkpoints["rec"]).transcribe([np.array(_utterance())])[0]
 
 
 def test_graceful_shutdown_and_non_loopback_needs_a_token(checkpoints, tmp_path):

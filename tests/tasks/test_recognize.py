@@ -60,6 +60,22 @@ def test_it_learns_unaligned_transcripts(unidirectional):
     assert set(rec.alphabet_) == set("abc")
 
 
+def test_a_stream_saved_mid_utterance_and_loaded_elsewhere_goes_on_the_same(unidirectional):
+    rec, X, _ = unidirectional
+    for x in X[:5]:
+        whole = rec.transcribe([x])[0]
+        first = rec.stream()
+        cut = len(x) // 2 | 1  # odd: a frame waits for its stack partner in the saved state
+        head = first.push(x[:cut])
+        saved = {k: v.copy() for k, v in first.state_dict().items()}
+        assert saved["pending"].shape == (1, 1, x.shape[1]) and saved["s0"].shape[1] == 1
+        second = rec.stream()
+        second.load_state_dict(saved)
+        assert head + second.push(x[cut:]) + second.finish() == whole
+        twin = first.copy()  # a copy goes on alone, the original is untouched
+        assert twin.push(x[cut:]) + twin.finish() == first.push(x[cut:]) + first.finish()
+
+
 def test_streaming_gives_the_text_of_the_whole_utterance(unidirectional):
     rec, X, _ = unidirectional
     stream = rec.stream()

@@ -24,7 +24,18 @@ from rnnkit.inference import Stream, StreamState
 from rnnkit.serving.store import SessionRecord
 
 FAMILIES = {"LanguageModeler": "lm", "RNNClassifier": "classify", "RNNTagger": "tag", "Forecaster": "forecast",
-            "ConditionedGenerator": "conditioned", "Translator": "translate", "MusicModeler": "music"}
+            "ConditionedGenerator": "conditioned", "Translator": "translate", "MusicModeler": "music",
+            "Recognizer": "recognize"}
+
+
+class FramesStep:
+    """A recogniser session's step: frames (T, features), and whether the utterance ends."""
+
+    def __init__(self, frames: np.ndarray, finish: bool) -> None:
+        self.frames, self.finish = frames, finish
+
+    def __len__(self) -> int:
+        return len(self.frames)
 
 
 class InputError(RnnkitError):
@@ -97,6 +108,15 @@ class ServedModel:
         elif k == "music":
             info["session_step"] = {"keys": "active piano keys (0-87) per frame", "frames": "88 numbers per frame"}
             info["output"] = "probability of each key in the next frame"
+        elif k == "recognize":
+            features = f"{est.n_features_in_} numbers per frame"
+            info["session_step"] = {"frames": f"a frame or a list of frames ({features})",
+                                    "finish": "true when the utterance ends (then the next one starts)"}
+            info["output"] = "the characters these frames complete, and the utterance's transcript so far"
+            info["predict"] = {"utterances": f"lists of frames ({features}): one transcript each"}
+            info["alphabet"] = list(est.alphabet_)
+            if est.frame_spec_ is not None:
+                info["frames_from"] = est.frame_spec_.to_dict()
         return info
 
     # ------------------------------------------------------------------ sessions
@@ -168,6 +188,8 @@ class ServedModel:
         """A step request -> the stream's inputs for this session: (T, ...) array (forecast:
         a list of (values, time) rows)."""
         est, k = self.estimator, self.kind
+        if k == "recognize":
+            return self._frames_step(body, max_steps)
         try:
             if k == "forecast":
                 rows = body.get("rows") or ([{"time": body.get("time"), "values": body.get("values")}]
@@ -231,6 +253,18 @@ class ServedModel:
             raise InputError(next(iter(body), "input"), f"at most {max_steps} steps per request, got {len(steps)}")
         return steps
 
+    def _frames_step(self, body: dict[str, Any], max_steps: int) -> FramesStep:
+        finish = body.get("finish", False)
+        if not isinstance(finish, bool):
+            raise InputError("finish", "finish must be true or false")
+        width = self.estimator.n_features_in_
+        if "frames" not in body and finish:
+            return FramesStep(np.zeros((0, width), np.float32), True)
+        frames = self._numbers(body, "frames", width)
+        if len(frames) > max_steps:
+            raise InputError("frames", f"at most {max_steps} frames per request, got {len(frames)}")
+        return FramesStep(frames, finish)
+
     @staticmethod
     def _numbers(body: dict[str, Any], name: str, width: int) -> np.ndarray:
         if name not in body:
@@ -278,6 +312,8 @@ class ServedModel:
         """Advance each session by its inputs (records are updated in place); outputs as JSON."""
         if self.kind == "forecast":
             return [self._forecast_step(r, rows) for r, rows in zip(records, inputs)]
+        if self.kind == "recognize":
+            return [self._recognize_step(r, x) for r, x in zip(records, inputs)]
         if self.batchable and len(records) > 1 and all(len(x) == 1 for x in inputs):
             stream = self._stream_of(records)
             assert isinstance(stream, Stream)
@@ -303,6 +339,19 @@ class ServedModel:
                 r.info["last"] = out[-1].tolist()
             results.append(self.render(out, top))
         return results
+
+    def _recognize_step(self, record: SessionRecord, step: FramesStep) -> dict[str, Any]:
+        """Frames through the session's recogniser stream; the transcript of the utterance so
+        far lives in ``info`` (JSON), the recurrent state and the pending frames in the state."""
+        stream = self._stream_of([record])
+        text = stream.push(step.frames) if len(step.frames) else ""
+        if step.finish:
+            text += stream.finish()
+        self._split(stream, [record])
+        record.steps += len(step.frames)
+        transcript = record.info.get("transcript", "") + text
+        record.info["transcript"] = "" if step.finish else transcript
+        return {"text": text, "transcript": transcript, "finished": step.finish}
 
     def _forecast_step(self, record: SessionRecord, rows: list[dict[str, Any]]) -> dict[str, Any]:
         stream = self._stream_of([record])
@@ -382,6 +431,13 @@ class ServedModel:
                                                   seed=body.get("seed"))}
             if k == "lm":
                 return {"scores": [self._score_text(t) for t in self._texts(body)]}
+            if k == "recognize":
+                utterances = body.get("utterances")
+                if not isinstance(utterances, list) or not utterances:
+                    raise InputError("utterances", "utterances must be a non-empty list of frame lists")
+                frames = [self._numbers({f"utterances[{i}]": u}, f"utterances[{i}]", est.n_features_in_)
+                          for i, u in enumerate(utterances)]
+                return {"transcripts": est.transcribe(frames)}
             raise InputError("model", f"{self.kind} models have no stateless prediction; open a session")
         except InputError:
             raise

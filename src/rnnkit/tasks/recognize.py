@@ -463,7 +463,12 @@ class RecognizerStream:
     """Streaming transcription: :meth:`push` frames (any number at a time) and get the text
     they complete; :meth:`finish` reads what is left (a partial stack of frames, zero-padded
     as the whole utterance's last one is). The recurrent state and the decoder's last symbol
-    carry between pushes, so the cost per frame is constant."""
+    carry between pushes, so the cost per frame is constant.
+
+    :meth:`state_dict` / :meth:`load_state_dict` hold all of that as NumPy arrays (the
+    recurrent state ``s0``, ``s1``, ... (layers, 1, size), the frames waiting for a whole
+    stack ``pending`` (1, n, features), the decoder's last symbol ``previous`` (1,), -1 for none),
+    so a server can keep a session through restarts."""
 
     def __init__(self, recognizer: Recognizer) -> None:
         model = recognizer.model_
@@ -504,6 +509,35 @@ class RecognizerStream:
         self.state, self.decoder = None, GreedyStream(BLANK)
         self.pending = self.pending[:0]
         return piece
+
+    # ------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = self.state if self.state is not None else self.model.encoder.initial_state(1)
+        parts = state if isinstance(state, tuple) else (state,)
+        out = {f"s{i}": part.detach().cpu().numpy().copy() for i, part in enumerate(parts)}
+        previous = self.decoder.previous
+        out["pending"] = self.pending[None].copy()  # (1, n, features): a batch of one, as the state
+        out["previous"] = np.array([-1 if previous is None else previous], dtype=np.int64)
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        parts = [torch.from_numpy(np.array(state[f"s{i}"], dtype=np.float32)) for i in range(len(state) - 2)]
+        self.state = tuple(parts) if len(parts) > 1 else parts[0]
+        self.pending = np.array(state["pending"], dtype=np.float32).reshape(-1, self.recognizer.n_features_in_)
+        previous = int(np.asarray(state["previous"]).reshape(-1)[0])
+        self.decoder = GreedyStream(BLANK)
+        self.decoder.previous = None if previous < 0 else previous
+
+    @staticmethod
+    def batch_axis(name: str) -> int:
+        """The batch axis of a :meth:`state_dict` entry (one utterance per stream)."""
+        return 1 if name.startswith("s") else 0
+
+    def copy(self) -> RecognizerStream:
+        twin = RecognizerStream(self.recognizer)
+        twin.load_state_dict(self.state_dict())
+        twin.text = self.text
+        return twin
 
 
 __all__ = ["Recognizer", "RecognizerStream", "CTCTask", "CTCBatches", "min_ctc_steps"]
