@@ -14,6 +14,7 @@ They compute the same function and are tested against each other and against
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Union
@@ -342,11 +343,12 @@ class Recurrent(nn.Module):
         """Call torch's kernel on a padded tensor (``batch_sizes is None``) or packed data."""
         kernel = _FUSED_KERNELS[self.fused_mode]
         h_arg = hx if self.fused_mode == "LSTM" else hx[0]
-        with warnings.catch_warnings():
-            if self.weight_drop and self.training:
-                # DropConnect hands cuDNN a fresh weight_hh at every call, which cannot sit in the
-                # buffer flatten_parameters made, so cuDNN copies the weights in (as AWD-LSTM's
-                # reference does): expected, and not worth a warning at every run
+        # DropConnect hands cuDNN a fresh weight_hh at every call, which cannot sit in the buffer
+        # flatten_parameters made, so cuDNN copies the weights in (as AWD-LSTM's reference does):
+        # expected, and not worth a warning at every run (other calls skip the filter's cost)
+        dropping = bool(self.weight_drop) and self.training
+        with warnings.catch_warnings() if dropping else contextlib.nullcontext():
+            if dropping:
                 warnings.filterwarnings("ignore", message=_NOT_CONTIGUOUS)
             if batch_sizes is not None:
                 result = kernel(data, batch_sizes, h_arg, flat, self.bias, num_layers, dropout,
