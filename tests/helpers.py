@@ -1,5 +1,5 @@
 """Shared test helpers: compare a module to a torch reference forward *and* backward; write
-PCM WAV files."""
+PCM WAV files; unaligned utterances for CTC."""
 
 from __future__ import annotations
 
@@ -81,3 +81,23 @@ def write_wav(path, samples: np.ndarray, rate: int, width: int = 2, channels: in
         w.setsampwidth(width)
         w.setframerate(rate)
         w.writeframes(raw)
+
+
+def ctc_utterances(n: int, seed: int = 0, letters: str = "abc", features: int = 8,
+                   lengths: tuple[int, int] = (2, 6)) -> tuple[list[np.ndarray], list[str]]:
+    """Utterances whose characters are noisy prototype frames of random durations, with short
+    gaps: what each frame says is clear, where each character starts is not given. ``n``
+    (T, features) arrays and their transcripts of ``lengths`` characters (low, high exclusive)."""
+    rng = np.random.default_rng(seed)
+    table = np.random.default_rng(99).normal(0, 1, (len(letters) + 1, features))
+    protos = dict(zip(letters, table))
+    X, y = [], []
+    for _ in range(n):
+        text = "".join(rng.choice(list(letters), int(rng.integers(*lengths))))
+        frames = [rng.normal(0, 0.3, (int(rng.integers(1, 3)), features))]
+        for c in text:
+            frames += [protos[c] + rng.normal(0, 0.3, (int(rng.integers(3, 6)), features)),
+                       rng.normal(0, 0.3, (int(rng.integers(1, 3)), features))]
+        X.append(np.concatenate(frames).astype(np.float32))
+        y.append(text)
+    return X, y

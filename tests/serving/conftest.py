@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import rnnkit
+from helpers import ctc_utterances
 
 
 @pytest.fixture(scope="session")
@@ -40,26 +41,10 @@ def checkpoints(tmp_path_factory):
     roll[::2, 39] = 1.0
     music = rnnkit.MusicModeler(hidden_size=8, epochs=1, device="cpu").fit({"train": [roll], "valid": [roll]})
     paths["music"] = music.save(root / "music.safetensors")
-    X, y = recognition_data()
+    X, y = ctc_utterances(120, letters="ab", features=4, lengths=(1, 4))
     rec = rnnkit.Recognizer(hidden_size=24, num_layers=1, bidirectional=False, epochs=30, seed=0, device="cpu")
     paths["rec"] = rec.fit(X, y).save(root / "rec.safetensors")
     rec_bi = rnnkit.Recognizer(hidden_size=8, num_layers=1, epochs=1, device="cpu")
     paths["rec_bi"] = rec_bi.fit(X, y).save(root / "rec_bi.safetensors")
     return {k: str(v) for k, v in paths.items()}
 
-
-def recognition_data(n=120, seed=0):
-    """Utterances of noisy prototype frames (4 features), one prototype per character, with
-    short noise gaps between characters."""
-    rng = np.random.default_rng(seed)
-    protos = dict(zip("ab", np.random.default_rng(7).normal(0, 1, (2, 4)) * 2))
-    X, y = [], []
-    for _ in range(n):
-        text = "".join(rng.choice(list("ab"), int(rng.integers(1, 4))))
-        frames = [rng.normal(0, 0.3, (int(rng.integers(1, 3)), 4))]
-        for c in text:
-            frames += [protos[c] + rng.normal(0, 0.2, (int(rng.integers(4, 7)), 4)),
-                       rng.normal(0, 0.3, (int(rng.integers(1, 3)), 4))]
-        X.append(np.concatenate(frames).astype(np.float32))
-        y.append(text)
-    return X, y

@@ -259,10 +259,10 @@ def test_a_shared_database_url_and_the_race_between_two_processes(checkpoints, t
 
 def test_recognizer_sessions_stream_frames_and_predict(client, checkpoints):
     import rnnkit
-    from conftest import recognition_data
+    from helpers import ctc_utterances
 
     rec = rnnkit.tasks.load(checkpoints["rec"])
-    X, _ = recognition_data(4, seed=1)
+    X, _ = ctc_utterances(4, seed=1, letters="ab", features=4, lengths=(1, 4))  # as the model's training data
     want = rec.transcribe(X)
     sid = _open(client, model="rec")
     for x, expected in zip(X, want):  # utterance after utterance in one session

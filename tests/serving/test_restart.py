@@ -41,9 +41,9 @@ def _start(specs, db, port, *extra):
 
 
 def _utterance():
-    from conftest import recognition_data
+    from helpers import ctc_utterances
 
-    return recognition_data(1, seed=3)[0][0].tolist()
+    return ctc_utterances(1, seed=3, letters="ab", features=4, lengths=(1, 4))[0][0].tolist()
 
 
 def _without_id(reply):  # session ids differ between the two servers' runs

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from helpers import write_wav
+from helpers import ctc_utterances, write_wav
 from rnnkit.cli.main import app
 from rnnkit.data.recognition_files import image_frames, read_transcripts
 from rnnkit.data.text_lines import render_line, system_fonts
@@ -27,20 +27,8 @@ def _cache(tmp_path, monkeypatch):
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[list[np.ndarray], list[str]]:
-    """Utterances whose characters are noisy prototype frames of random durations, with short
-    gaps: what each frame says is clear, where each character starts is not given."""
-    rng = np.random.default_rng(seed)
-    protos = {c: np.random.default_rng(99).normal(0, 1, (len(ALPHABET), 8))[i] for i, c in enumerate(ALPHABET)}
-    X, y = [], []
-    for _ in range(n):
-        text = "".join(rng.choice(list("abc"), int(rng.integers(2, 6))))
-        frames = [rng.normal(0, 0.3, (int(rng.integers(1, 3)), 8))]
-        for c in text:
-            frames += [protos[c] + rng.normal(0, 0.3, (int(rng.integers(3, 6)), 8)),
-                       rng.normal(0, 0.3, (int(rng.integers(1, 3)), 8))]
-        X.append(np.concatenate(frames).astype(np.float32))
-        y.append(text)
-    return X, y
+    """Utterances of 2-5 of the characters a, b, c (8 features a frame)."""
+    return ctc_utterances(n, seed)
 
 
 @pytest.fixture(scope="module")
