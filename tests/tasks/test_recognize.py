@@ -175,6 +175,10 @@ def test_recognize_commands_on_generated_wavs(tmp_path):
     # audio by default: stacked pairs of frames (it streams), level-normalised frames
     assert (fitted.model_.config.front_end, fitted.model_.config.subsample) == ("stack", 2)
     assert fitted.frame_spec_.normalise == "level"
+    from rnnkit.serving.served import ServedModel
+
+    described = ServedModel("digits", fitted).describe()  # a server says how its frames are made
+    assert described["frames_from"]["normalise"] == "level" and described["frames_from"]["n_mels"] == 20
     r = runner.invoke(app, ["recognize", "transcribe", str(out / "model.safetensors"), str(tmp_path / "u33.wav")])
     assert r.exit_code == 0 and "u33.wav\t" in r.output
     r = runner.invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), str(tmp_path / "test.csv"),

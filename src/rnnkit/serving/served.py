@@ -115,8 +115,9 @@ class ServedModel:
             info["output"] = "the characters these frames complete, and the utterance's transcript so far"
             info["predict"] = {"utterances": f"lists of frames ({features}): one transcript each"}
             info["alphabet"] = list(est.alphabet_)
-            if est.frame_spec_ is not None:
-                info["frames_from"] = est.frame_spec_.to_dict()
+            spec = getattr(est, "frame_spec_", None)
+            if spec is not None:  # recordings or line images: how their frames were made
+                info["frames_from"] = spec.to_dict()
         return info
 
     # ------------------------------------------------------------------ sessions

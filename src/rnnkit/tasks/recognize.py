@@ -488,10 +488,10 @@ class RecognizerStream:
 
     @torch.no_grad()
     def _run(self, frames: np.ndarray) -> str:
-        x = torch.from_numpy(frames).unsqueeze(0)
+        x = torch.from_numpy(frames).unsqueeze(0).to(next(self.model.parameters()).device)
         z, _ = self.model.front(x, torch.tensor([len(frames)]))
         log_probs, self.state = self.model.step(z, self.state)
-        piece = self.recognizer.text(self.decoder.push(log_probs[0].numpy()))
+        piece = self.recognizer.text(self.decoder.push(log_probs[0].cpu().numpy()))
         self.text += piece
         return piece
 
@@ -521,7 +521,9 @@ class RecognizerStream:
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        parts = [torch.from_numpy(np.array(state[f"s{i}"], dtype=np.float32)) for i in range(len(state) - 2)]
+        device = next(self.model.parameters()).device
+        count = sum(1 for k in state if k[:1] == "s" and k[1:].isdigit())
+        parts = [torch.as_tensor(np.array(state[f"s{i}"], dtype=np.float32), device=device) for i in range(count)]
         self.state = tuple(parts) if len(parts) > 1 else parts[0]
         self.pending = np.array(state["pending"], dtype=np.float32).reshape(-1, self.recognizer.n_features_in_)
         previous = int(np.asarray(state["previous"]).reshape(-1)[0])
@@ -531,7 +533,7 @@ class RecognizerStream:
     @staticmethod
     def batch_axis(name: str) -> int:
         """The batch axis of a :meth:`state_dict` entry (one utterance per stream)."""
-        return 1 if name.startswith("s") else 0
+        return 1 if name[:1] == "s" and name[1:].isdigit() else 0
 
     def copy(self) -> RecognizerStream:
         twin = RecognizerStream(self.recognizer)
