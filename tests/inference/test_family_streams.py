@@ -12,6 +12,7 @@ from rnnkit.inference import (
     DecoderStream,
     ForecastStream,
     LanguageStream,
+    LMClassifierStream,
     MusicStream,
     TaggerStream,
     join,
@@ -21,6 +22,8 @@ from rnnkit.models import (
     ConditionedLMConfig,
     LanguageModel,
     LanguageModelConfig,
+    LMClassifier,
+    LMClassifierConfig,
     Seq2Seq,
     Seq2SeqConfig,
     SequenceClassifier,
@@ -142,6 +145,22 @@ def test_classifier_stream_gives_the_prediction_for_each_prefix(pooling):
     with torch.no_grad():  # the running prediction after t steps is the model's on the first t steps
         ref = torch.stack([model(x, lengths=torch.full((B,), t + 1)) for t in range(T)], 1)
     _check_sequence_steps_chunks(lambda: ClassifierStream(model, B), x.numpy(), ref.numpy())
+
+
+@pytest.mark.parametrize("cell, proj_size", [("lstm", 0), ("gru", 0), ("lstm", 5)])
+def test_transfer_classifier_stream_gives_the_prediction_for_each_prefix(cell, proj_size):
+    # concat pooling (last, max, mean) online, the LayerNorm head in NumPy; an LSTMP encoder
+    # (the awd-lstm preset's) steps through the torch engine, the others through NumPy's
+    torch.manual_seed(0)
+    lm = LanguageModelConfig(vocab_size=20, cell=cell, hidden_size=8, num_layers=2, embedding_size=6,
+                             proj_size=proj_size, dropout=0.3, weight_drop=0.4, embedding_dropout=0.1)
+    model = LMClassifier(LMClassifierConfig(num_classes=3, language_model=lm, head_hidden=7)).eval()
+    for p in model.head.parameters():  # LayerNorm's affine away from its 1 / 0 start
+        torch.nn.init.normal_(p, 0.0, 0.5)
+    ids = torch.randint(0, 20, (B, T))
+    with torch.no_grad():
+        ref = torch.stack([model(ids[:, :t + 1]) for t in range(T)], 1)
+    _check_sequence_steps_chunks(lambda: LMClassifierStream(model, B), ids.numpy(), ref.numpy())
 
 
 def test_music_stream():

@@ -17,6 +17,8 @@ from rnnkit.models import (
     ConditionedLMConfig,
     LanguageModel,
     LanguageModelConfig,
+    LMClassifier,
+    LMClassifierConfig,
     Seq2Seq,
     Seq2SeqConfig,
     SequenceClassifier,
@@ -436,3 +438,31 @@ def test_cli_export_of_a_recognizer(tmp_path):
     log_probs, out_lengths = sess.run(None, {"frames": frames, "lengths": lengths, **state})[:2]
     for i, expected in enumerate(rec.log_probs(X)):  # the estimator's own per-utterance scores
         np.testing.assert_allclose(log_probs[i, :out_lengths[i]], expected, atol=TOL)
+
+
+def _pool_state(names, sizes, layers, batch, width):
+    state = {n: np.zeros((layers, batch, size), np.float32) for n, size in zip(names, sizes)}
+    return {**state, "pool_max": np.full((batch, width), -np.inf, np.float32),
+            "pool_sum": np.zeros((batch, width), np.float32), "pool_count": np.zeros((batch, 1), np.float32)}
+
+
+@pytest.mark.parametrize("proj_size", [0, 5])
+def test_transfer_classifier_streams_with_its_pooling_as_state(tmp_path, proj_size):
+    # the awd-lstm preset's LSTMP has no ONNX operator: a one-step graph; a plain LSTM takes chunks
+    torch.manual_seed(0)
+    lm = LanguageModelConfig(vocab_size=20, hidden_size=8, num_layers=2, embedding_size=6, proj_size=proj_size,
+                             weight_drop=0.3, dropout=0.2)
+    model = LMClassifier(LMClassifierConfig(num_classes=3, language_model=lm, head_hidden=7)).eval()
+    [path] = export_onnx(model, tmp_path / "clf.onnx")
+    meta = read_onnx_metadata(path)
+    assert meta["family"] == "transfer classifier" and meta["initial_state"]["pool_max"] == "-inf"
+    rnn_names = [n for n in meta["state"] if not n.startswith("pool_")]
+    sess, ids = _session(path), torch.randint(0, 20, (2, 9))
+    state = _pool_state(rnn_names, model.rnn.state_size, 2, 2, model.rnn.output_size)
+    chunk = 1 if proj_size else 3
+    for start in range(0, 9, chunk):  # the state passed back in after every chunk
+        result = sess.run(None, {"ids": ids[:, start:start + chunk].numpy(), **state})
+        state = dict(zip(meta["state"], result[1:]))
+        with torch.no_grad():
+            want = model(ids[:, :start + chunk]).numpy()  # the prediction for the text so far
+        assert np.abs(result[0] - want).max() <= TOL

@@ -288,7 +288,7 @@ def test_frozen_layer_groups_keep_their_weights(pretrained, reviews, monkeypatch
     assert not torch.equal(everything.model_.state_dict()["embedding.weight"], source["embedding.weight"])
 
 
-def test_classifier_on_a_pretrained_encoder_learns_saves_and_refuses_streaming(tmp_path, pretrained, reviews):
+def test_classifier_on_a_pretrained_encoder_learns_saves_and_streams(tmp_path, pretrained, reviews):
     texts, labels = reviews
     clf = RNNClassifier(encoder=str(pretrained), epochs=25, lr=1e-2, seed=0).fit(texts, labels)
     assert clf.score(texts, labels) >= 0.9
@@ -301,8 +301,33 @@ def test_classifier_on_a_pretrained_encoder_learns_saves_and_refuses_streaming(t
     clf.save(tmp_path / "m.safetensors")
     again = RNNClassifier.load(tmp_path / "m.safetensors")
     assert np.allclose(again.predict_proba(texts[:10]), clf.predict_proba(texts[:10]), atol=1e-6)
-    with pytest.raises(ConfigError, match="does not stream"):
-        again.stream()
+    # a stream over a text's ids, <eos> last, ends on predict's answer; so does a server's session
+    from rnnkit.serving.served import ServedModel
+
+    served = ServedModel("reviews", again)
+    for text, want in zip(texts[:4], again.predict_proba(texts[:4])):
+        words = again._items([text])[0][0]  # the language model's tokens, <eos> closing them
+        logits = again.stream().feed(again.encoder_.encode(words).words[None])[0, -1]
+        np.testing.assert_allclose(np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum(), want,
+                                   atol=1e-5)
+        record = served.open("s", {}, 0.0)
+        out = served.step([record], [served.parse({"tokens": words}, 10_000)])[0]
+        assert out["probabilities"] == pytest.approx(dict(zip(map(str, again.classes_), want)), abs=1e-5)
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
+    from rnnkit.inference.onnx_export import read_onnx_metadata
+
+    [path] = again.export(tmp_path / "m.onnx")  # the pooling state travels with the recurrent one
+    meta, sess = read_onnx_metadata(path), ort.InferenceSession(str(path))
+    assert meta["family"] == "transfer classifier" and meta["estimator"] == "RNNClassifier"
+    words = again._items([texts[0]])[0][0]
+    ids = np.asarray(again.encoder_.encode(words).words)[None]
+    feed = {i.name: np.zeros([1 if d == "batch" else d for d in i.shape], np.float32) for i in sess.get_inputs()
+            if i.name != "ids"}
+    feed["pool_max"][:] = -np.inf
+    logits = sess.run(None, {"ids": ids, **feed})[0][0]
+    np.testing.assert_allclose(np.exp(logits) / np.exp(logits).sum(), again.predict_proba(texts[:1])[0], atol=1e-5)
     with pytest.raises(DataError, match="reads text"):
         RNNClassifier(encoder=str(pretrained), epochs=1).fit(np.zeros((6, 5, 1)), [0, 1] * 3)
 

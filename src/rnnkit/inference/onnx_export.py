@@ -8,6 +8,10 @@ music model                 ``frames`` (B, T, 88), ``h``, ``c`` -> ``logits``, `
 tagger                      ``x`` (B, T[, F]), ``lengths`` (B,) [, ``chars``, ``char_lengths``],
                             ``h``, ``c`` -> ``logits`` (B, T, K), ``h_out``, ``c_out``
 classifier                  as the tagger -> ``logits`` (B, C), ``h_out``, ``c_out``
+transfer classifier         ``ids`` (B, T), ``h``, ``c``, ``pool_max``, ``pool_sum``, ``pool_count``
+                            -> ``logits`` (B, C) for the text so far and every state ``_out``:
+                            concat pooling carried as state (start ``pool_max`` at -inf, the
+                            others at 0; close a text with ``<eos>`` as the estimator does)
 forecaster                  ``past`` (B, C, F), ``future`` (B, horizon, k) -> ``forecast`` (B, H, n, P)
 conditioned generator       ``*.init.onnx``: ``condition`` -> ``condition_vector``, ``h``, ``c``;
                             ``*.step.onnx``: ``ids``, ``condition_vector``, ``h``, ``c`` -> ``logits``, ...
@@ -62,6 +66,7 @@ from rnnkit.models.classifier import SequenceClassifier
 from rnnkit.models.conditioned_lm import ConditionedLM
 from rnnkit.models.forecaster import ForecastNet
 from rnnkit.models.language_model import LanguageModel
+from rnnkit.models.lm_classifier import LMClassifier
 from rnnkit.models.music_model import PolyphonicModel
 from rnnkit.models.recognizer import CTCRecognizer
 from rnnkit.models.seq2seq import DecoderState, Memory, Seq2Seq
@@ -132,6 +137,24 @@ class _SequenceGraph(nn.Module):
             pooled, new = self.model.encode_with_state(x, lengths, chars, char_lengths, _pack(state))
             logits = self.model.head(pooled)
         return (logits, *_unpack(new))
+
+
+class _TransferClassifierGraph(nn.Module):
+    """Transfer classifier: (ids, *state, pool_max, pool_sum, pool_count) -> (logits for the
+    text so far, *state, pool_max, pool_sum, pool_count): concat pooling carried as state."""
+
+    def __init__(self, model: LMClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids: Tensor, *rest: Tensor):
+        state, (top, total, count) = rest[:-3], rest[-3:]
+        out, new = self.model.rnn(self.model.embedding(ids), _pack(state))  # (B, T, E); dropout is off
+        top = torch.maximum(top, out.max(1).values)
+        total = total + out.sum(1)
+        count = count + torch.ones_like(out[:, :, :1]).sum(1)  # + T, traced with T dynamic
+        logits = self.model.head(torch.cat([out[:, -1], top, total / count], dim=-1))
+        return (logits, *_unpack(new), top, total, count)
 
 
 class _RecognizerGraph(nn.Module):
@@ -353,6 +376,17 @@ def _export_model(model: nn.Module, path: Path, meta: dict[str, Any] | None, ste
                        **axes, **{n + "_out": {1: "batch"} for n in names}},
                       {**meta, "family": "translator", "graph": "decoder", "state": names})
         return [enc, dec]
+    if isinstance(model, LMClassifier):
+        names, states, axes = _states(model.rnn, b)
+        width = model.rnn.output_size
+        pools = ["pool_max", "pool_sum", "pool_count"]
+        pooled = [torch.zeros(b, width), torch.zeros(b, width), torch.ones(b, 1)]
+        pool_axes = {n + suffix: {0: "batch"} for n in pools for suffix in ("", "_out")}
+        return [_export(_TransferClassifierGraph(model), (torch.zeros(b, t, dtype=torch.long), *states, *pooled),
+                        path, ["ids", *names, *pools], ["logits", *(n + "_out" for n in [*names, *pools])],
+                        {"ids": {0: "batch", 1: "time"}, "logits": {0: "batch"}, **axes, **pool_axes},
+                        {**meta, "family": "transfer classifier", "state": [*names, *pools],
+                         "initial_state": {"pool_max": "-inf", "pool_sum": 0, "pool_count": 0, "others": 0}})]
     if isinstance(model, CTCRecognizer):
         names, states, axes = _states(model.encoder, b)
         t = 4 * max(model.config.subsample, 2) + 1  # traced with a length the front end pads

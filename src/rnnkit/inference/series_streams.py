@@ -1,5 +1,6 @@
-"""Streams that read one step of a sequence and answer at once: the classifier's running
-prediction, the tagger's label per step, the music model's next frame.
+"""Streams that read one step of a sequence and answer at once: the classifier's (and the
+transfer classifier's) running prediction, the tagger's label per step, the music model's
+next frame.
 
 Each works on the model's own input units (token ids, or feature vectors already
 scaled as the estimator scales them) and equals the model's full-sequence forward over
@@ -9,12 +10,14 @@ the steps fed so far (tested for every family).
 from __future__ import annotations
 
 import numpy as np
+from torch import nn
 
 from rnnkit.errors import ConfigError
 from rnnkit.inference.engine import StepEngine
 from rnnkit.inference.stream import Stream, as_numpy, model_id
 from rnnkit.inference.torch_engine import make_engine
 from rnnkit.models.classifier import SequenceClassifier
+from rnnkit.models.lm_classifier import LMClassifier
 from rnnkit.models.music_model import PolyphonicModel
 from rnnkit.models.tagger import SequenceTagger
 
@@ -164,4 +167,50 @@ class ClassifierStream(_StepStream):
         return self._head(pooled)
 
 
-__all__ = ["ClassifierStream", "TaggerStream", "MusicStream"]
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+class LMClassifierStream(_StepStream):
+    """A transfer classifier (:class:`~rnnkit.models.LMClassifier`, ULMFiT's) giving its
+    prediction for the text so far after every token id: logits (B, num_classes).
+
+    Concat pooling runs online, ``[h_t, max_{s<=t} h_s, mean_{s<=t} h_s]``: a running maximum,
+    sum and count are the stream's extra state, so every token costs the same. The head
+    (LayerNorm, Linear, ReLU, LayerNorm, Linear; dropout is off in use) runs in NumPy. The
+    estimator closes each text with ``<eos>``: feed it last to get ``predict``'s answer.
+    """
+
+    family = "transfer classifier"
+
+    def __init__(self, model: LMClassifier, batch: int = 1) -> None:
+        model = model.eval()
+        norm1, _, lin1, _, norm2, _, lin2 = model.head
+        assert isinstance(norm1, nn.LayerNorm) and isinstance(norm2, nn.LayerNorm)
+        assert isinstance(lin1, nn.Linear) and isinstance(lin2, nn.Linear)
+        self.features = model.rnn.output_size
+        self.norms = [(as_numpy(n.weight), as_numpy(n.bias), float(n.eps)) for n in (norm1, norm2)]
+        self.hidden_wt, self.hidden_b = np.ascontiguousarray(as_numpy(lin1.weight).T), as_numpy(lin1.bias)
+        keys = [a for n in self.norms for a in n[:2]] + [as_numpy(lin1.weight), self.hidden_b]
+        super().__init__(make_engine(model.rnn), as_numpy(model.embedding.weight), 0, as_numpy(lin2.weight),
+                         as_numpy(lin2.bias), batch, keys)
+
+    def _new_extras(self, batch: int) -> dict[str, np.ndarray]:
+        return {"max": np.full((batch, self.features), -np.inf, np.float32),
+                "sum": np.zeros((batch, self.features), np.float32), "count": np.zeros((batch, 1), np.float32)}
+
+    def _output(self) -> np.ndarray:
+        h = self.engine.top(self._state)
+        ex = self.extras
+        np.maximum(ex["max"], h, out=ex["max"])
+        ex["sum"] += h
+        ex["count"] += 1.0
+        pooled = np.concatenate([h, ex["max"], ex["sum"] / ex["count"]], axis=-1)
+        (w1, b1, eps1), (w2, b2, eps2) = self.norms
+        hidden = np.maximum(_layer_norm(pooled, w1, b1, eps1) @ self.hidden_wt + self.hidden_b, 0.0)
+        return self._head(_layer_norm(hidden, w2, b2, eps2)).astype(np.float32)
+
+
+__all__ = ["ClassifierStream", "TaggerStream", "MusicStream", "LMClassifierStream"]

@@ -280,18 +280,20 @@ class RecurrentEstimator(Estimator):
     def stream(self, batch: int = 1):
         """An open stream of ``batch`` sequences over a unidirectional model: a
         :class:`~rnnkit.inference.TaggerStream` (tag logits per step) for a tagger, a
-        :class:`~rnnkit.inference.ClassifierStream` (the prediction so far) for a classifier.
+        :class:`~rnnkit.inference.ClassifierStream` (the prediction so far) for a classifier,
+        a :class:`~rnnkit.inference.LMClassifierStream` for a transfer classifier (``encoder``;
+        feed the ``<eos>`` that closes each text last to get :meth:`predict`'s answer).
         Inputs: raw feature vectors (series) or word ids (``encoder_``; text)."""
-        from rnnkit.inference import ClassifierStream, TaggerStream
-        from rnnkit.models import SequenceClassifier, SequenceTagger
+        from rnnkit.inference import ClassifierStream, LMClassifierStream, TaggerStream
+        from rnnkit.models import LMClassifier, SequenceClassifier, SequenceTagger
 
         self._check_fitted()
         model = self.model_
         if isinstance(model, SequenceTagger):
             return TaggerStream(model, batch)
-        if not isinstance(model, SequenceClassifier):
-            raise ConfigError(f"a {type(model).__name__} pools its maximum and mean over the whole text; it does not "
-                              "stream (classify whole texts with predict)")
+        if isinstance(model, LMClassifier):
+            return LMClassifierStream(model, batch)
+        assert isinstance(model, SequenceClassifier)
         return ClassifierStream(model, batch)
 
     # ------------------------------------------------------------- persistence
