@@ -370,7 +370,7 @@ def test_ulmfit_from_the_command_line(tmp_path, reviews, monkeypatch):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "test.tsv.predictions.csv").read_text().startswith("index,label,predicted")
     r = runner.invoke(app, ["export", str(tmp_path / "clf" / "model.safetensors"), "-o", str(tmp_path / "m.onnx")])
-    assert r.exit_code != 0 and "LMClassifier" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 0 and (tmp_path / "m.onnx").exists(), r.output  # streams with its pooling state
     bad = runner.invoke(app, ["classify", "train", "--train", str(train), "--encoder", str(test), "-o",
                               str(tmp_path / "bad"), "--quiet"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
