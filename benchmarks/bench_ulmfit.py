@@ -178,16 +178,17 @@ def classify(out: Path, name: str, train: Path, valid: Path | None, test: Path, 
     clf = RNNClassifier(**params, device=RUN["device"], max_time=RUN["classify_time"], verbose=True,
                         run_dir=str(out / name))
     clf.fit(tr.X, tr.y, va.X if va else None, va.y if va else None, overwrite=True)
-    fit_seconds = time.perf_counter() - start
+    fit = {"params": params, "train": len(tr.X), "fit_seconds": time.perf_counter() - start,
+           "epochs_run": sum(h["kind"] == "valid" for h in clf.history_), "best_valid_loss": clf.best_valid_loss_,
+           "valid_accuracy_by_epoch": [h.get("accuracy") for h in clf.history_ if h["kind"] == "valid"],
+           "threads": torch.get_num_threads(), "load_average": list(os.getloadavg()),
+           "device": str(next(clf.model_.parameters()).device)}
+    # the fit's record before the test set is scored: a run stopped while scoring keeps it
+    (out / f"{name}.fit.json").write_text(json.dumps(fit, indent=1))
     start = time.perf_counter()
     accuracy = clf.score(te_X, te_y)
-    result = {"params": params, "train": len(tr.X), "test": len(te_X), "test_accuracy": 100 * accuracy,
-              "fit_seconds": fit_seconds, "predict_seconds": time.perf_counter() - start,
-              "epochs_run": sum(h["kind"] == "valid" for h in clf.history_),
-              "best_valid_loss": clf.best_valid_loss_,
-              "valid_accuracy_by_epoch": [h.get("accuracy") for h in clf.history_ if h["kind"] == "valid"],
-              "threads": torch.get_num_threads(), "load_average": list(os.getloadavg()),
-              "device": str(next(clf.model_.parameters()).device)}
+    result = {**fit, "test": len(te_X), "test_accuracy": 100 * accuracy,
+              "predict_seconds": time.perf_counter() - start}
     done.write_text(json.dumps(result, indent=1))
     return result
 

@@ -11,7 +11,8 @@
 # The bag of words needs no GPU: bench_ulmfit.py's CPU runs score it on the same 5,000 reviews.
 #
 # Usage: benchmarks/ulmfit_gpu.sh RESULTS_DIR [DATA_DIR] [SECONDS]
-#   RESULTS_DIR gets ulmfit.json, the test log, each run's result (runs.tgz) and layers_cuda.json;
+#   RESULTS_DIR gets ulmfit.json, the test log, each run's records (runs.tgz: results, the classifiers'
+#   fit records written before their test set is scored, training curves) and layers_cuda.json;
 #   DATA_DIR holds imdb/ and sst-and-sentence-classification/ (default ../shared/data);
 #   SECONDS bounds the whole script (default 540). Checkpoints go to $WORK (default /tmp/ulmfit_gpu);
 #   $DEVICE (default cuda) and the stages' budgets $PRETRAIN_TIME (150), $FINETUNE_TIME (60),
@@ -37,11 +38,23 @@ tail -3 "$RESULTS/cuda_tests.txt"
 
 common=(--data "$DATA" --out "$WORK" --results "$RESULTS/ulmfit.json" --device "$DEVICE" --full-size --threads "${THREADS:-8}"
         --no-baselines --transfer-only --max-length 0 --epochs "${EPOCHS:-6}" --test-size 5000 --tag GPU)
-timeout -k 15 "$(left)" $PY benchmarks/bench_ulmfit.py --stage pretrain --pretrain-time "${PRETRAIN_TIME:-150}" "${common[@]}"
-timeout -k 15 "$(left)" $PY benchmarks/bench_ulmfit.py --stage imdb --finetune-time "${FINETUNE_TIME:-60}" --classify-time "${CLASSIFY_TIME:-150}" "${common[@]}"
-timeout -k 15 "$(left)" $PY benchmarks/bench_ulmfit.py --stage sst2 --finetune-time 15 --classify-time 30 "${common[@]}"
-(cd "$WORK" && tar czf "$RESULTS/runs.tgz" --ignore-failed-read ./*.json ./*/done.json ./*/metrics.jsonl 2>/dev/null)
+# each stage within what is left (timeout 0 would mean none), each run's records saved after it
+stage() {
+    local t
+    t=$(left)
+    if [ "$t" -le 10 ]; then
+        echo "no time left for: $*"
+        return
+    fi
+    timeout -k 15 "$t" "$@"
+    (cd "$WORK" && tar czf "$RESULTS/runs.tgz" --ignore-failed-read ./*.json ./*/done.json ./*/metrics.jsonl \
+        2>/dev/null)
+}
+stage $PY benchmarks/bench_ulmfit.py --stage pretrain --pretrain-time "${PRETRAIN_TIME:-150}" "${common[@]}"
+stage $PY benchmarks/bench_ulmfit.py --stage imdb --finetune-time "${FINETUNE_TIME:-60}" \
+    --classify-time "${CLASSIFY_TIME:-150}" "${common[@]}"
+stage $PY benchmarks/bench_ulmfit.py --stage sst2 --finetune-time 15 --classify-time 30 "${common[@]}"
 if [ "$(left)" -gt 40 ]; then
-    timeout -k 15 "$(left)" $PY benchmarks/bench_layers.py --device "$DEVICE" --rounds 10 --out "$RESULTS/layers_cuda.json"
+    stage $PY benchmarks/bench_layers.py --device "$DEVICE" --rounds 10 --out "$RESULTS/layers_cuda.json"
 fi
 echo "seconds left: $(left)"
