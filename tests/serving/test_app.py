@@ -289,6 +289,7 @@ def test_recognizer_sessions_stream_frames_and_predict(client, checkpoints):
     ("/sessions", {"model": "rec_bi"}, "model"),
     ("/models/rec/predict", {"utterances": "x"}, "utterances"),
     ("/models/rec/predict", {"utterances": [[[1.0, 2.0]]]}, "utterances[0]"),
+    ("/models/rec/predict", {"files": [{"name": "a.wav", "base64": ""}]}, "files"),  # trained on frames
 ])
 def test_bad_recognizer_requests_name_the_field(client, path, body, field):
     r = client.post(path, json=body)

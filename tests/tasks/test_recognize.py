@@ -177,8 +177,25 @@ def test_recognize_commands_on_generated_wavs(tmp_path):
     assert fitted.frame_spec_.normalise == "level"
     from rnnkit.serving.served import ServedModel
 
-    described = ServedModel("digits", fitted).describe()  # a server says how its frames are made
+    served = ServedModel("digits", fitted)
+    described = served.describe()  # a server says how its frames are made, and reads files sent to it
     assert described["frames_from"]["normalise"] == "level" and described["frames_from"]["n_mels"] == 20
+    import base64
+
+    from rnnkit.serving.served import InputError
+
+    sent = [{"name": f"u{i}.wav", "base64": base64.b64encode((tmp_path / f"u{i}.wav").read_bytes()).decode()}
+            for i in (33, 34)]
+    got = served.predict({"files": sent})["transcripts"]
+    assert got == fitted.transcribe_files([tmp_path / "u33.wav", tmp_path / "u34.wav"])
+    for files, field, message in (([{"name": "x.wav", "base64": "@@"}], "files[0]", "not valid base64"),
+                                  ([{"name": "noext", "base64": ""}], "files[0]", "no file extension"),
+                                  ([{"name": "x.wav", "base64": base64.b64encode(b"junk").decode()}], "files[0]",
+                                   "x.wav is not a readable PCM WAV"),
+                                  ("x", "files", "non-empty list")):
+        with pytest.raises(InputError, match=message) as caught:
+            served.predict({"files": files})
+        assert caught.value.field == field and "rnnkit-serve-" not in str(caught.value)
     r = runner.invoke(app, ["recognize", "transcribe", str(out / "model.safetensors"), str(tmp_path / "u33.wav")])
     assert r.exit_code == 0 and "u33.wav\t" in r.output
     r = runner.invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), str(tmp_path / "test.csv"),

@@ -113,7 +113,9 @@ class ServedModel:
             info["session_step"] = {"frames": f"a frame or a list of frames ({features})",
                                     "finish": "true when the utterance ends (then the next one starts)"}
             info["output"] = "the characters these frames complete, and the utterance's transcript so far"
-            info["predict"] = {"utterances": f"lists of frames ({features}): one transcript each"}
+            info["predict"] = {"utterances": f"lists of frames ({features}): one transcript each",
+                               "files": 'recordings or line images as {"name": "a.wav", "base64": ...}, '
+                                        "read as the training files were (a recogniser trained on files)"}
             info["alphabet"] = list(est.alphabet_)
             spec = getattr(est, "frame_spec_", None)
             if spec is not None:  # recordings or line images: how their frames were made
@@ -433,9 +435,11 @@ class ServedModel:
             if k == "lm":
                 return {"scores": [self._score_text(t) for t in self._texts(body)]}
             if k == "recognize":
+                if "files" in body:
+                    return {"transcripts": self._transcribe_files(body["files"])}
                 utterances = body.get("utterances")
                 if not isinstance(utterances, list) or not utterances:
-                    raise InputError("utterances", "utterances must be a non-empty list of frame lists")
+                    raise InputError("utterances", "give utterances (lists of frames) or files")
                 frames = [self._numbers({f"utterances[{i}]": u}, f"utterances[{i}]", est.n_features_in_)
                           for i, u in enumerate(utterances)]
                 return {"transcripts": est.transcribe(frames)}
@@ -444,6 +448,43 @@ class ServedModel:
             raise
         except RnnkitError as exc:
             raise InputError(next(iter(body), "input"), str(exc)) from None
+
+    def _transcribe_files(self, files: Any) -> list[str]:
+        """Recordings or line images sent in the request (``{"name", "base64"}`` each), read as
+        the recogniser's training files were: written to a private temporary folder under
+        names of the server's own (only the name's extension is kept), then removed."""
+        import base64
+        import binascii
+        import re
+        import tempfile
+
+        if getattr(self.estimator, "frame_spec_", None) is None:
+            raise InputError("files", "this recogniser was trained on frames, not files; send utterances")
+        if not isinstance(files, list) or not files:
+            raise InputError("files", 'files must be a non-empty list of {"name": ..., "base64": ...}')
+        with tempfile.TemporaryDirectory(prefix="rnnkit-serve-") as folder:
+            paths = []
+            for i, f in enumerate(files):
+                if not (isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("base64"), str)):
+                    raise InputError(f"files[{i}]", 'each file is {"name": "a.wav", "base64": "..."}')
+                suffix = Path(f["name"]).suffix.lower()
+                if not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+                    raise InputError(f"files[{i}]", f"{f['name']!r} has no file extension (.wav, .png ...)")
+                try:
+                    data = base64.b64decode(f["base64"], validate=True)
+                except (binascii.Error, ValueError):
+                    raise InputError(f"files[{i}]", "base64 is not valid base64") from None
+                path = Path(folder) / f"{i}{suffix}"
+                path.write_bytes(data)
+                paths.append(path)
+            try:
+                return self.estimator.transcribe_files(paths)
+            except RnnkitError as exc:  # name the file as the client did, not by our temporary name
+                message = str(exc)
+                for i, (f, path) in enumerate(zip(files, paths)):
+                    if str(path) in message:
+                        raise InputError(f"files[{i}]", message.replace(str(path), f["name"])) from None
+                raise InputError("files", message) from None
 
     def _texts(self, body: dict[str, Any]) -> list[str]:
         texts = body.get("texts")
