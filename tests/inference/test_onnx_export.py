@@ -466,3 +466,24 @@ def test_transfer_classifier_streams_with_its_pooling_as_state(tmp_path, proj_si
         with torch.no_grad():
             want = model(ids[:, :start + chunk]).numpy()  # the prediction for the text so far
         assert np.abs(result[0] - want).max() <= TOL
+
+
+@pytest.mark.parametrize("znorm", [False, True])
+def test_lstm_fcn_classifier_reads_whole_padded_series(tmp_path, znorm):
+    # the series default (BiLSTM with the convolutional branch): batch norm's running statistics,
+    # "same" padding and the masked average over lengths it was not traced with
+    torch.manual_seed(0)
+    model = SequenceClassifier(SequenceClassifierConfig(3, input_size=2, hidden_size=8, num_layers=1,
+                                                        conv_branch=True, znorm=znorm)).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+    [path] = export_onnx(model, tmp_path / "fcn.onnx")
+    meta, sess = read_onnx_metadata(path), _session(path)
+    assert meta["whole_sequences"] is True and meta["family"] == "classifier"
+    for steps, lengths in ((20, [20, 13, 9]), (7, [7, 7, 2])):
+        x, lens = torch.randn(3, steps, 2), torch.tensor(lengths)
+        logits = sess.run(None, {"x": x.numpy(), "lengths": lens.numpy(), **_zeros(meta["state"], 2, 3, 8)})[0]
+        with torch.no_grad():
+            assert np.abs(logits - model(x, lens).numpy()).max() <= TOL

@@ -1,6 +1,7 @@
 """One contract for every model family (scikit-learn's ``check_estimator`` in spirit): the
 parameter protocol, ``fit`` returns self and leaves the parameters alone, not-fitted errors,
-save/load gives identical predictions, one run-folder rule, all exported from ``rnnkit``."""
+save/load gives identical predictions, one run-folder rule, all exported from ``rnnkit``; every
+family exports to ONNX and can be served."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -176,3 +177,16 @@ def test_every_family_checkpoints_mid_epoch_on_request(family):
     else:
         config = est._trainer_config()
     assert config.checkpoint_every == 3
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=IDS)
+def test_every_family_exports_to_onnx_and_is_served(family, tmp_path):
+    pytest.importorskip("onnx")
+    from rnnkit.inference.onnx_export import read_onnx_metadata
+    from rnnkit.serving.served import ServedModel
+
+    est = family.make().fit(*family.data(tmp_path))
+    paths = est.export(tmp_path / "model.onnx")
+    assert paths and all(read_onnx_metadata(p)["estimator"] == family.name for p in paths)
+    info = ServedModel("model", est).describe()
+    assert info["estimator"] == family.name and (info["sessions"] or "predict" in info), info

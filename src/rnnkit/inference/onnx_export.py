@@ -7,7 +7,9 @@ language model              ``ids`` (B, T), ``h``, ``c`` -> ``logits`` (B, T, V)
 music model                 ``frames`` (B, T, 88), ``h``, ``c`` -> ``logits``, ``h_out``, ``c_out``
 tagger                      ``x`` (B, T[, F]), ``lengths`` (B,) [, ``chars``, ``char_lengths``],
                             ``h``, ``c`` -> ``logits`` (B, T, K), ``h_out``, ``c_out``
-classifier                  as the tagger -> ``logits`` (B, C), ``h_out``, ``c_out``
+classifier                  as the tagger -> ``logits`` (B, C), ``h_out``, ``c_out`` (with the
+                            convolutional branch or z-normalisation, metadata ``whole_sequences``:
+                            whole padded sequences per call, not chunks)
 transfer classifier         ``ids`` (B, T), ``h``, ``c``, ``pool_max``, ``pool_sum``, ``pool_count``
                             -> ``logits`` (B, C) for the text so far and every state ``_out``:
                             concat pooling carried as state (start ``pool_max`` at -inf, the
@@ -313,9 +315,10 @@ def _export_model(model: nn.Module, path: Path, meta: dict[str, Any] | None, ste
                         {**meta, "family": "music model", "state": names})]
     if isinstance(model, (SequenceTagger, SequenceClassifier)):
         tc = model.config
-        if isinstance(model, SequenceClassifier) and model.config.conv_branch:
-            raise ConfigError("a classifier with a convolutional branch (LSTM-FCN) has no ONNX export yet")
         names, states, axes = _states(model.encoder, b)
+        # the convolutional branch (LSTM-FCN) and z-normalisation read each whole series: such a
+        # graph takes whole sequences (padded, with lengths), not chunks carried by the state
+        whole = isinstance(model, SequenceClassifier) and bool(model.config.conv_branch or model.config.znorm)
         x = torch.zeros(b, t, dtype=torch.long) if tc.vocab_size else torch.zeros(b, t, tc.input_size or 0)
         lengths = torch.full((b,), t, dtype=torch.long)
         args: list[Tensor] = [x, lengths]
@@ -329,7 +332,8 @@ def _export_model(model: nn.Module, path: Path, meta: dict[str, Any] | None, ste
         dyn["logits"] = {0: "batch", 1: "time"} if tagger else {0: "batch"}
         return [_export(_SequenceGraph(model, bool(tc.num_chars)), (*args, *states), path, [*inputs, *names],
                         ["logits", *(n + "_out" for n in names)], {**dyn, **axes},
-                        {**meta, "family": "tagger" if tagger else "classifier", "state": names})]
+                        {**meta, "family": "tagger" if tagger else "classifier", "state": names,
+                         "whole_sequences": whole})]
     if isinstance(model, ForecastNet):
         fc = model.config
         context = int(meta.get("context", 0)) or max(fc.highway, 8)
