@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ULMFiT on one GPU in one time-boxed run (default nine minutes; the whole recipe, with six classifier
 # epochs of about 100 s each on an H200, needs about half an hour: raise SECONDS and the budgets):
-#   1. the CUDA equivalence tests (the fused backend on cuDNN against torch.nn.* and the CPU reference);
+#   1. the CUDA tests (the fused backend on cuDNN against torch.nn.* and the CPU reference; autocast);
 #   2. pretraining the awd-lstm preset unnarrowed (LSTMP 1150 -> 400, 60,000 words, float32/TF32) on
 #      the 50,000 unlabelled IMDb reviews: the speed is measured first and the cosine schedule spans the
 #      whole epochs that fit in --pretrain-time;
@@ -32,7 +32,8 @@ mkdir -p "$RESULTS" "$WORK"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())"
-timeout 60 $PY -m pytest -q -p no:cacheprovider -o addopts= tests/layers/test_recurrent.py -k cuda -rs \
+timeout 90 $PY -m pytest -q -p no:cacheprovider -o addopts= tests/layers/test_recurrent.py tests/training/test_precision.py \
+    -k cuda -rs \
     > "$RESULTS/cuda_tests.txt" 2>&1
 tail -3 "$RESULTS/cuda_tests.txt"
 

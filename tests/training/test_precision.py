@@ -35,6 +35,26 @@ def test_bf16_autocast_runs_the_recurrence_in_bf16_with_float32_gradients(cell, 
     layer(x[:, :2], state=parts if len(parts) > 1 else parts[0])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("cell, proj_size, packed", [("lstm", 0, False), ("lstm", 0, True), ("gru", 0, True),
+                                                     ("lstm", 4, True)])
+def test_cuda_autocast_runs_cudnn_in_low_precision(dtype, cell, proj_size, packed):
+    # --precision bf16/fp16 on a GPU: the fused layer under CUDA autocast, padded and packed, the
+    # projected LSTM (the awd-lstm preset's) too; close to float32, float32 gradients
+    torch.manual_seed(0)
+    layer = Recurrent(cell, 8, 16, num_layers=2, batch_first=True, proj_size=proj_size).cuda()
+    x = torch.randn(3, 6, 8, device="cuda")
+    lengths = torch.tensor([6, 4, 2]) if packed else None
+    reference, _ = layer(x, lengths=lengths)
+    with torch.autocast("cuda", dtype):
+        out, _ = layer(x, lengths=lengths)
+    assert out.dtype == dtype
+    assert torch.allclose(out.float(), reference, atol=3e-2)
+    out.float().sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in layer.parameters())
+
+
 def series(n=40, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
