@@ -25,6 +25,13 @@ Usage (data from ../shared/data):
     python benchmarks/bench_ulmfit.py --stage imdb --epochs 6 --max-length 0 --bptt 128 --transfer-only \
         --out /tmp/ulmfit_epoch --tag "epoch, whole reviews"
 
+On a GPU, time-boxed (see benchmarks/ulmfit_gpu.sh, which runs these with its budgets):
+    python benchmarks/bench_ulmfit.py --stage pretrain --device cuda --full-size --pretrain-time 170 \
+        --pretrain-batch-size 256 --out /tmp/ulmfit_gpu --tag GPU --no-baselines
+    python benchmarks/bench_ulmfit.py --stage imdb --device cuda --full-size --finetune-time 40 --classify-time 200 \
+        --classify-batch-size 64 --epochs 4 --max-length 0 --transfer-only --no-baselines \
+        --out /tmp/ulmfit_gpu --tag GPU
+
 Reviews are cut to --max-length tokens (their first quarter and last three quarters) for the
 classifiers and scored on a fixed sample of --test-size test reviews, to keep a CPU run to an
 hour; the published ULMFiT numbers read whole reviews, all 25,000 of them.
@@ -58,7 +65,8 @@ PRETRAIN_FULL = dict(preset="awd-lstm", precision="fp32", epochs=1, checkpoint_e
 #: --device, --full-size, --precision, the time budgets (seconds) of a GPU run and whether the
 #: bag of words runs (--no-baselines); set by main()
 RUN: dict = {"device": "auto", "full_size": False, "precision": "bf16", "pretrain_time": None,
-             "finetune_time": None, "classify_time": None, "baselines": True}
+             "finetune_time": None, "classify_time": None, "baselines": True, "pretrain_batch_size": None,
+             "classify_batch_size": None}
 
 
 def _probe_rate(out: Path, config: dict) -> tuple[float, float]:
@@ -95,6 +103,8 @@ def pretrain(out: Path, steps: int | None) -> dict:
 
     run = out / "pretrain"
     config = {**(PRETRAIN_FULL if RUN["full_size"] else PRETRAIN), "max_steps": steps, "device": RUN["device"]}
+    if RUN["pretrain_batch_size"]:  # on a GPU each step's time hardly grows with the batch
+        config["batch_size"] = RUN["pretrain_batch_size"]
     done = run / "done.json"
     if done.exists():
         result = json.loads(done.read_text())
@@ -258,9 +268,11 @@ def imdb(out: Path, max_length: int | None, test_size: int, epochs: int = 3, bpt
     lm = finetune(out, "imdb", train, None, dict(epochs=1, max_steps=200, batch_size=64))
     length = "" if max_length == 128 else f"_len{max_length or 'all'}"  # the first runs' names, for 128
     name = ("" if epochs == 3 else f"_e{epochs}") + length + ("" if bptt is None else f"_bptt{bptt}")
+    batch = {"batch_size": RUN["classify_batch_size"]} if RUN["classify_batch_size"] else {}
+    name += f"_b{batch['batch_size']}" if batch else ""
     transfer = classify(out, f"imdb_ulmfit{name}", train, None, test,
                         dict(encoder=lm["checkpoint"], max_length=max_length, epochs=epochs, precision=RUN["precision"],
-                             bptt=bptt), test_size)
+                             bptt=bptt, **batch), test_size)
     bow = bag_of_words(out, "imdb", train, test, test_size)
     if transfer_only:
         return {"language_model": lm, "ulmfit": transfer, "bag_of_words": bow, "max_length": max_length}
@@ -306,12 +318,18 @@ def main() -> None:
                         help="fine-tune the language model for a whole epoch, stopped after this many seconds")
     parser.add_argument("--classify-time", type=float, default=None, help="each classifier's time budget (s)")
     parser.add_argument("--no-baselines", action="store_true", help="leave out the bag of words (run it on a CPU)")
+    parser.add_argument("--pretrain-batch-size", type=int, default=None,
+                        help="streams per pretraining step (default the preset's 64; a GPU's step time hardly grows "
+                        "with it)")
+    parser.add_argument("--classify-batch-size", type=int, default=None,
+                        help="IMDb: the transfer classifier's batch (default its own, 32)")
     args = parser.parse_args()
     global IMDB, SST
     IMDB, SST = args.data / "imdb", args.data / "sst-and-sentence-classification"
     RUN.update(device=args.device, full_size=args.full_size, precision="fp32" if args.full_size else "bf16",
                pretrain_time=args.pretrain_time, finetune_time=args.finetune_time, classify_time=args.classify_time,
-               baselines=not args.no_baselines)
+               baselines=not args.no_baselines, pretrain_batch_size=args.pretrain_batch_size,
+               classify_batch_size=args.classify_batch_size)
     if args.device != "cpu" and torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")  # TF32 matrix products, as cuDNN's LSTM uses by default
     torch.set_num_threads(args.threads)
