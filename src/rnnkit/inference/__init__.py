@@ -13,5 +13,4 @@ from rnnkit.inference.token_streams import ConditionedStream, DecoderStream, Lan
 
 __all__ = ["StepEngine", "EngineState", "ENGINES", "resolve_engine", "Stream", "StreamState", "join",
            "LanguageStream", "ConditionedStream", "DecoderStream", "ClassifierStream", "LMClassifierStream",
-           "TaggerStream",
-           "MusicStream", "ForecastStream"]
+           "TaggerStream", "MusicStream", "ForecastStream"]
