@@ -273,10 +273,15 @@ def test_recognizer_sessions_stream_frames_and_predict(client, checkpoints):
             pieces.append(out["text"])
             assert out["transcript"] == "".join(pieces)
         assert out["finished"] and "".join(pieces) == expected
-    assert client.get(f"/sessions/{sid}").json()["steps"] == sum(len(x) for x in X)
-    out = client.post(f"/sessions/{sid}/step", json={"frames": X[0].tolist()}).json()
-    assert not out["finished"] and client.post(f"/sessions/{sid}/step", json={"finish": True}).json()["transcript"] \
-        == want[0]
+    taken = sum(len(x) for x in X)
+    assert client.get(f"/sessions/{sid}").json()["steps"] == taken
+    out = client.post(f"/sessions/{sid}/step", json={"frames": X[0].tolist(), "after": taken}).json()
+    taken += len(X[0])
+    assert not out["finished"]
+    finish = client.post(f"/sessions/{sid}/step", json={"finish": True, "after": taken}).json()
+    assert finish["transcript"] == want[0] and finish["steps"] == taken + 1  # a bare finish counts one step
+    again = client.post(f"/sessions/{sid}/step", json={"finish": True, "after": taken}).json()
+    assert again == finish  # a retried finish gets the stored answer, not a second, empty one
     for model in ("rec", "rec_bi"):  # a bidirectional recogniser predicts, without sessions
         got = client.post(f"/models/{model}/predict", json={"utterances": [x.tolist() for x in X]}).json()
         assert got["transcripts"] == rnnkit.tasks.load(checkpoints[model]).transcribe(X)

@@ -11,7 +11,11 @@ rows are independent).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +115,8 @@ class ServedModel:
         elif k == "recognize":
             features = f"{est.n_features_in_} numbers per frame"
             info["session_step"] = {"frames": f"a frame or a list of frames ({features})",
-                                    "finish": "true when the utterance ends (then the next one starts)"}
+                                    "finish": "true when the utterance ends (then the next one starts)",
+                                    "steps": "frames taken; a finish without frames counts one"}
             info["output"] = "the characters these frames complete, and the utterance's transcript so far"
             info["predict"] = {"utterances": f"lists of frames ({features}): one transcript each",
                                "files": 'recordings or line images as {"name": "a.wav", "base64": ...}, '
@@ -351,7 +356,9 @@ class ServedModel:
         if step.finish:
             text += stream.finish()
         self._split(stream, [record])
-        record.steps += len(step.frames)
+        # steps count frames; a finish without frames counts one, so that "after" (exactly once)
+        # holds for it too: a retried finish gets its stored answer, not a second, empty one
+        record.steps += max(len(step.frames), 1)
         transcript = record.info.get("transcript", "") + text
         record.info["transcript"] = "" if step.finish else transcript
         return {"text": text, "transcript": transcript, "finished": step.finish}
@@ -453,11 +460,6 @@ class ServedModel:
         """Recordings or line images sent in the request (``{"name", "base64"}`` each), read as
         the recogniser's training files were: written to a private temporary folder under
         names of the server's own (only the name's extension is kept), then removed."""
-        import base64
-        import binascii
-        import re
-        import tempfile
-
         if getattr(self.estimator, "frame_spec_", None) is None:
             raise InputError("files", "this recogniser was trained on frames, not files; send utterances")
         if not isinstance(files, list) or not files:
