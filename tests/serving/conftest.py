@@ -23,6 +23,9 @@ def checkpoints(tmp_path_factory):
     paths["sensor"] = clf.save(root / "sensor.safetensors")
     bi = rnnkit.RNNClassifier(hidden_size=8, conv_branch=False, epochs=1, device="cpu").fit(X, y)
     paths["bi"] = bi.save(root / "bi.safetensors")
+    texts = ["a good film", "a fine movie", "a bad film", "a dull movie"] * 6
+    txt = rnnkit.RNNClassifier(hidden_size=8, bidirectional=False, epochs=2, device="cpu")
+    paths["txt"] = txt.fit(texts, ["pos", "pos", "neg", "neg"] * 6).save(root / "txt.safetensors")
     sentences = [["the", "cat", "sat"], ["a", "dog", "ran"]] * 6
     tagger = rnnkit.RNNTagger(hidden_size=8, num_layers=1, embedding_size=8, bidirectional=False,
                               char_features=False, epochs=2, device="cpu")

@@ -34,7 +34,7 @@ def test_health_models_metrics(client):
     assert client.get("/health").json()["status"] == "ok"
     assert client.get("/ready").json()["ready"] is True
     models = {m["name"]: m for m in client.get("/models").json()}
-    assert set(models) == {"lm", "sensor", "bi", "tagger", "fc", "gen", "tr", "music", "rec", "rec_bi"}
+    assert set(models) == {"lm", "sensor", "bi", "txt", "tagger", "fc", "gen", "tr", "music", "rec", "rec_bi"}
     assert models["bi"]["sessions"] is False and "bidirectional" in models["bi"]["why_no_sessions"]
     assert client.get("/models/sensor").json()["classes"] == ["down", "up"]
     assert client.get("/openapi.json").status_code == 200
@@ -311,3 +311,17 @@ def test_bad_recognizer_steps_name_the_field(client, body, field):
     sid = _open(client, model="rec")
     r = client.post(f"/sessions/{sid}/step", json=body)
     assert r.status_code == 400 and r.json()["field"] == field, r.text
+
+
+def test_text_classifier_takes_texts_or_words(client, checkpoints):
+    import rnnkit
+
+    clf = rnnkit.tasks.load(checkpoints["txt"])
+    texts = ["a good film", "a dull movie"]
+    want = [dict(zip(map(str, clf.classes_), p)) for p in clf.predict_proba(texts)]
+    for sequences in (texts, [t.split() for t in texts]):  # whole texts, or their words
+        got = client.post("/models/txt/predict", json={"sequences": sequences}).json()["probabilities"]
+        assert [g == pytest.approx(w, abs=1e-6) for g, w in zip(got, want)] == [True, True]
+    for body in ({"text": texts[0]}, {"tokens": texts[0].split()}):  # a session splits a text as the model does
+        out = client.post(f"/sessions/{_open(client, model='txt')}/step", json=body).json()
+        assert out["probabilities"] == pytest.approx(want[0], abs=1e-5) and out["steps"] == 3

@@ -313,6 +313,10 @@ def test_classifier_on_a_pretrained_encoder_learns_saves_and_streams(tmp_path, p
         record = served.open("s", {}, 0.0)
         out = served.step([record], [served.parse({"tokens": words}, 10_000)])[0]
         assert out["probabilities"] == pytest.approx(dict(zip(map(str, again.classes_), want)), abs=1e-5)
+        record = served.open("t", {}, 0.0)  # the text split by the language model's tokenizer, then <eos>
+        served.step([record], [served.parse({"text": text}, 10_000)])
+        out = served.step([record], [served.parse({"tokens": ["<eos>"]}, 10_000)])[0]
+        assert out["probabilities"] == pytest.approx(dict(zip(map(str, again.classes_), want)), abs=1e-5)
     pytest.importorskip("onnxruntime")
     import onnxruntime as ort
 

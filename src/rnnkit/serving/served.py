@@ -90,10 +90,12 @@ class ServedModel:
         elif k in ("classify", "tag"):
             series = est.input_kind_ == "series"
             info["session_step"] = ({"values": f"one step of {est.n_features_in_} numbers, or a list of steps"}
-                                    if series else {"tokens": "a word or a list of words", "ids": "word ids"})
+                                    if series else {"tokens": "a word or a list of words", "ids": "word ids",
+                                                    "text": "words split as the model splits them"})
             info["output"] = ("class probabilities for the sequence so far" if k == "classify"
                               else "a tag and its probabilities per step")
-            info["predict"] = {"sequences": "lists of steps (numbers per step) or of words"}
+            info["predict"] = {"sequences": "lists of steps (numbers per step) or of words"
+                                            + (", or texts" if k == "classify" and not series else "")}
             info["classes"] = [str(c) for c in est.classes_]
         elif k == "forecast":
             info["session_step"] = {"time": "the observation's timestamp",
@@ -246,6 +248,8 @@ class ServedModel:
                 steps = self._numbers(body, "values", est.n_features_in_)
             else:
                 words = body.get("tokens")
+                if words is None and isinstance(body.get("text"), str):  # split as the estimator splits
+                    words = self._split_text(body["text"])
                 if isinstance(words, str):
                     words = [words]
                 if not isinstance(words, list) or not words or not all(isinstance(t, str) for t in words):
@@ -272,6 +276,13 @@ class ServedModel:
         if len(frames) > max_steps:
             raise InputError("frames", f"at most {max_steps} frames per request, got {len(frames)}")
         return FramesStep(frames, finish)
+
+    def _split_text(self, text: str) -> list[str]:
+        """A text's words as the estimator splits them: a transfer classifier with its language
+        model's tokenizer (send ``<eos>`` to close the text as ``predict`` does), the others at
+        white space."""
+        pretrained = getattr(self.estimator, "pretrained_encoder_", None)
+        return self.estimator.encoder_.words.words(text) if pretrained else text.split()
 
     @staticmethod
     def _numbers(body: dict[str, Any], name: str, width: int) -> np.ndarray:
@@ -410,6 +421,8 @@ class ServedModel:
         try:
             if k == "classify":
                 seqs = self._sequences(body)
+                if est.input_kind_ == "text":  # the classifier reads texts and splits them itself
+                    seqs = [s if isinstance(s, str) else " ".join(s) for s in seqs]
                 probs = est.predict_proba(seqs)
                 return {"labels": [str(est.classes_[int(i)]) for i in probs.argmax(1)],
                         "probabilities": [{str(c): float(v) for c, v in zip(est.classes_, p)} for p in probs]}
@@ -525,9 +538,13 @@ class ServedModel:
                     raise InputError(f"sequences[{i}]", "a series is a non-empty list of steps of finite numbers")
                 out.append(arr)
             return out
+        texts = self.kind == "classify"  # a classifier also takes whole texts; a tagger tags given words
         for i, s in enumerate(seqs):
+            if texts and isinstance(s, str) and s.strip():
+                continue
             if not isinstance(s, list) or not s or not all(isinstance(t, str) for t in s):
-                raise InputError(f"sequences[{i}]", "a sentence is a non-empty list of words")
+                raise InputError(f"sequences[{i}]", "a sentence is a non-empty list of words"
+                                 + (" or a text" if texts else ""))
         return seqs
 
 
