@@ -21,6 +21,11 @@ implementation once per round, medians over rounds):
 Then characters per second of ``generate`` (2 x 256 LSTM, 65 symbols) with the NumPy engine
 and with torch's ``step``, and the latency of one forecaster update (append a row, forecast
 the horizon) for a 1 x 64 LSTM forecaster over 168 rows.
+
+``--projected`` times only the projected LSTM (LSTMP, the awd-lstm preset's 3 x 1150 -> 400
+and the CPU benchmarks' 3 x 512 -> 256) at batch 1: the NumPy engine against the torch engine
+(``Recurrent.step``), which LSTMP streams used before the NumPy engine ran it; writes
+results/streaming_projected.json.
 """
 
 from __future__ import annotations
@@ -225,12 +230,49 @@ def bench_forecast(rounds: int, threads: int | None) -> dict:
             "us_per_update": statistics.median(times)}
 
 
+def bench_projected(rounds: int, threads: int | None) -> list[dict]:
+    """LSTMP steps at batch 1: the NumPy engine against the torch engine, interleaved."""
+    from rnnkit.inference.torch_engine import TorchStepEngine
+
+    rows = []
+    for hidden, proj in ((1150, 400), (512, 256)):
+        torch.manual_seed(0)
+        rnn = Recurrent("lstm", proj, hidden, 3, batch_first=True, proj_size=proj).eval()
+        engines: dict[str, StepEngine | TorchStepEngine] = {"numpy engine": StepEngine(rnn),
+                                                            "torch engine": TorchStepEngine(rnn)}
+        states = {k: e.new_state(1) for k, e in engines.items()}
+        x = np.random.default_rng(0).normal(size=(1, proj)).astype(np.float32)
+        times: dict[str, list[float]] = {k: [] for k in engines}
+        with _threads(threads):
+            for _ in range(rounds):
+                for name, engine in engines.items():
+                    times[name].append(_time_per_call(lambda e=engine, s=states[name], v=x: e.step(s, v), 0.2))
+        us = {k: statistics.median(v) for k, v in times.items()}
+        rows.append({"model": f"LSTMP 3 x {hidden} -> {proj}", "batch": 1, "threads": threads or "default",
+                     "us_per_step": us, "speedup": us["torch engine"] / us["numpy engine"]})
+        print(f"  {rows[-1]['model']}, threads {rows[-1]['threads']}: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in us.items()) + f" us/step ({rows[-1]['speedup']:.2f}x)",
+              flush=True)
+    return rows
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="H=64 and 256 only, 3 rounds, not written")
+    ap.add_argument("--projected", action="store_true",
+                    help="only the projected LSTM, NumPy engine vs torch engine (results/streaming_projected.json)")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "streaming.json"))
     args = ap.parse_args(argv)
+    if args.projected:
+        load_before = os.getloadavg()
+        rows = [r for t in (1, None) for r in bench_projected(args.rounds, t)]
+        result = {"benchmark": "streaming inference, projected LSTM (LSTMP), float32, CPU, batch 1",
+                  "torch": torch.__version__, "cpu_count": os.cpu_count(), "load_average_before": load_before,
+                  "load_average_after": os.getloadavg(), "rounds": args.rounds, "rows": rows}
+        out = Path(args.out).with_name("streaming_projected.json")
+        out.write_text(json.dumps(result, indent=2))
+        return result
     sizes = SIZES[:2] if args.quick else SIZES
     rounds = 3 if args.quick else args.rounds
     load_before = os.getloadavg()

@@ -44,6 +44,27 @@ def test_engine_without_biases_and_with_a_wide_input():
     np.testing.assert_allclose(outs, ref.numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_engine_runs_the_projected_lstm(bias, batch):
+    # LSTMP (the awd-lstm preset's layers): h has P units, c keeps H; from a given state
+    torch.manual_seed(2)
+    rnn = Recurrent("lstm", 5, 7, 3, bias=bias, batch_first=True, proj_size=4).eval()
+    x = torch.randn(batch, 9, 5)
+    h0, c0 = (torch.randn_like(p) for p in rnn.initial_state(batch))
+    with torch.no_grad():
+        ref, (ref_h, ref_c) = rnn(x, (h0, c0))
+    engine = StepEngine(rnn)
+    assert engine.state_sizes == {"h": 4, "c": 7}
+    state = engine.new_state(batch)
+    engine.set(state, {"h": h0.numpy(), "c": c0.numpy()})
+    outs = np.stack([engine.step(state, x[:, t].numpy()).copy() for t in range(9)], 1)
+    np.testing.assert_allclose(outs, ref.numpy(), atol=1e-5)
+    final = engine.get(state)
+    np.testing.assert_allclose(final["h"], ref_h.numpy(), atol=1e-5)
+    np.testing.assert_allclose(final["c"], ref_c.numpy(), atol=1e-5)
+
+
 def test_engine_refuses_what_it_cannot_run():
     with pytest.raises(ConfigError, match="bidirectional"):
         StepEngine(Recurrent("lstm", 3, 4, bidirectional=True))

@@ -21,12 +21,14 @@ T=1; at H=1024 the step is the float32 gemv through ``W``, i.e. the memory bandw
 A torch version of the same buffer-reusing step costs twice the NumPy one (1-2 us per
 torch call against 0.5 us per ufunc), hence NumPy.
 
-Cells: LSTM (gate order i, f, g, o as torch), GRU (torch's variant, reset gate after
-``W_hn h + b_hn``: that term gets its own columns of ``W``, beside ``W_in x + b_in``), and
-Elman with tanh or ReLU. Results equal the torch layer's within float32 rounding (1e-6).
+Cells: LSTM (gate order i, f, g, o as torch) with or without a projection (LSTMP, torch's
+``proj_size``: ``h = (o * tanh(c)) W_hr^T``, P units, the AWD-LSTM preset's), GRU (torch's
+variant, reset gate after ``W_hn h + b_hn``: that term gets its own columns of ``W``, beside
+``W_in x + b_in``), and Elman with tanh or ReLU. Results equal the torch layer's within
+float32 rounding (1e-6).
 
 State (per stream batch, :class:`EngineState`): each layer's ``xh`` buffer, whose middle
-columns *are* ``h``, and for an LSTM the memory cell ``c`` (B, H).
+columns *are* ``h`` (H, or P with a projection), and for an LSTM the memory cell ``c`` (B, H).
 """
 
 from __future__ import annotations
@@ -62,17 +64,21 @@ class EngineState:
 
 
 class _Layer:
-    """One layer's fused weights and its views into an :class:`EngineState`."""
+    """One layer's fused weights and its views into an :class:`EngineState`. ``hidden_size``
+    is the layer's output (P with a projection ``w_hr`` (P, H)); ``cell_size`` the gates' H."""
 
     def __init__(self, mode: str, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray | None,
-                 b_hh: np.ndarray | None) -> None:
+                 b_hh: np.ndarray | None, w_hr: np.ndarray | None = None) -> None:
         self.mode = mode
         g_rows, self.input_size = w_ih.shape
-        self.hidden_size = h = w_hh.shape[1]
-        i = self.input_size
+        self.hidden_size = w_hh.shape[1]  # the output (and recurrent input) size
+        self.cell_size = h = g_rows // 4 if mode == "LSTM" else self.hidden_size
+        # (H, P): the projection as a right factor, None without one
+        self.w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T)
+        i, out = self.input_size, self.hidden_size
         b_ih = np.zeros(g_rows, np.float32) if b_ih is None else b_ih
         b_hh = np.zeros(g_rows, np.float32) if b_hh is None else b_hh
-        k = i + h + 1
+        k = i + out + 1
         if mode == "GRU":
             # columns: r, z (sigmoid, scaled by 1/2) | W_in x + b_in | W_hn h + b_hn
             w = np.zeros((k, 4 * h), np.float32)
@@ -86,7 +92,7 @@ class _Layer:
         else:
             w = np.empty((k, g_rows), np.float32)
             w[:i] = w_ih.T
-            w[i : i + h] = w_hh.T
+            w[i : i + out] = w_hh.T
             w[k - 1] = b_ih + b_hh
             if mode == "LSTM":
                 # torch's order i, f, g, o -> i, f, o, g: the three sigmoid gates side by side
@@ -98,7 +104,7 @@ class _Layer:
     def new_buffers(self, batch: int) -> tuple[np.ndarray, np.ndarray | None]:
         xh = np.zeros((batch, self.input_size + self.hidden_size + 1), np.float32)
         xh[:, -1] = 1.0
-        c = np.zeros((batch, self.hidden_size), np.float32) if self.mode == "LSTM" else None
+        c = np.zeros((batch, self.cell_size), np.float32) if self.mode == "LSTM" else None
         return xh, c
 
     def h(self, xh: np.ndarray) -> np.ndarray:
@@ -109,9 +115,11 @@ class _Scratch:
     """Gate and temporary buffers for one batch size, with the views the step needs."""
 
     def __init__(self, layer: _Layer, batch: int) -> None:
-        h = layer.hidden_size
+        h = layer.cell_size
         self.gates = np.empty((batch, layer.w.shape[1]), np.float32)
         self.tmp = np.empty((batch, h), np.float32)
+        # a projection's product (dot's out must be contiguous; h is a view into xh)
+        self.proj = np.empty((batch, layer.hidden_size), np.float32) if layer.w_hr_t is not None else None
         g = self.gates
         if layer.mode == "LSTM":
             self.sig, self.i, self.f = g[:, : 3 * h], g[:, :h], g[:, h : 2 * h]
@@ -133,26 +141,28 @@ class StepEngine:
     def __init__(self, rnn: Recurrent) -> None:
         if rnn.bidirectional:
             raise ConfigError("streaming runs forward in time; a bidirectional layer needs the whole sequence")
-        if rnn.fused_mode is None or not all(isinstance(c, FusableCell) for c in rnn.cells) or rnn.proj_size:
-            raise ConfigError(f"the NumPy step engine runs built-in cells without a projection only, not "
-                              f"{rnn.cell_type}{' with proj_size' if rnn.proj_size else ''}")
+        if rnn.fused_mode is None or not all(isinstance(c, FusableCell) for c in rnn.cells):
+            raise ConfigError(f"the NumPy step engine runs built-in cells only, not {rnn.cell_type}")
         self.mode = rnn.fused_mode
         self.num_layers = rnn.num_layers
         self.input_size = rnn.input_size
-        self.hidden_size = rnn.hidden_size
+        self.hidden_size = rnn.output_size  # h's size: the projection's with one
         self.layers: list[_Layer] = []
         with torch.no_grad():
             for cell in rnn.cells:
                 assert isinstance(cell, FusableCell)
                 ws = [w.detach().to("cpu", torch.float32).numpy() for w in cell.flat_weights()]
                 b_ih, b_hh = (ws[2], ws[3]) if rnn.bias else (None, None)
-                self.layers.append(_Layer(self.mode, ws[0], ws[1], b_ih, b_hh))
+                w_hr = ws[-1] if rnn.proj_size else None
+                self.layers.append(_Layer(self.mode, ws[0], ws[1], b_ih, b_hh, w_hr))
         self._scratch: dict[int, list[_Scratch]] = {}
         self.state_names = ("h", "c") if self.mode == "LSTM" else ("h",)
+        #: each state tensor's last size: ``c`` keeps H where a projection makes ``h`` P
+        self.state_sizes = {"h": rnn.output_size, **({"c": rnn.hidden_size} if self.mode == "LSTM" else {})}
 
     def weight_arrays(self) -> list[np.ndarray]:
         """The weights the engine steps with (what a model fingerprint reads)."""
-        return [layer.w for layer in self.layers]
+        return [w for layer in self.layers for w in (layer.w, layer.w_hr_t) if w is not None]
 
     def explain(self) -> str:
         return (f"numpy step engine: {self.num_layers} x {self.mode} (H={self.hidden_size}), one fused "
@@ -209,7 +219,7 @@ class StepEngine:
             for k, (layer, s) in enumerate(zip(self.layers, scratch)):
                 nxt = state.xh[k + 1][:, : self.layers[k + 1].input_size] if k + 1 < len(self.layers) else None
                 plan.append((state.xh[k], layer.w, layer.h(state.xh[k]), nxt, s,
-                             next(c_iter) if self.mode == "LSTM" else None))
+                             next(c_iter) if self.mode == "LSTM" else None, layer.w_hr_t))
             state.plan = plan
         return plan
 
@@ -222,7 +232,7 @@ class StepEngine:
         mul, add, tanh, dot = np.multiply, np.add, np.tanh, np.dot
         mode = self.mode
         h = plan[-1][2]
-        for xh, w, h, nxt, s, c in plan:
+        for xh, w, h, nxt, s, c, w_hr_t in plan:
             dot(xh, w, out=s.gates)
             if mode == "LSTM":
                 tanh(s.gates, out=s.gates)  # sigmoid gates pre-scaled by 1/2, candidate as is
@@ -232,7 +242,12 @@ class StepEngine:
                 mul(s.i, s.g, out=s.tmp)
                 add(c, s.tmp, out=c)
                 tanh(c, out=s.tmp)
-                mul(s.o, s.tmp, out=h)  # h = o * tanh(c)
+                if w_hr_t is None:
+                    mul(s.o, s.tmp, out=h)  # h = o * tanh(c)
+                else:
+                    mul(s.o, s.tmp, out=s.tmp)
+                    dot(s.tmp, w_hr_t, out=s.proj)  # h = (o * tanh(c)) W_hr^T
+                    h[...] = s.proj
             elif mode == "GRU":
                 tanh(s.sig, out=s.sig)
                 mul(s.sig, 0.5, out=s.sig)

@@ -1,8 +1,9 @@
 """``TorchStepEngine``: the step engine's contract for any cell, through the layer's own ``step``.
 
 The NumPy :class:`~rnnkit.inference.engine.StepEngine` knows the built-in cells' equations
-(LSTM, GRU, Elman). Every other cell (peephole and layer-normalised LSTM, minGRU, minLSTM,
-sLSTM, mLSTM, a user's cell) streams through this engine: the same methods and state layout
+(LSTM with or without a projection, GRU, Elman). Every other cell (peephole and
+layer-normalised LSTM, minGRU, minLSTM, sLSTM, mLSTM, a user's cell) streams through this
+engine: the same methods and state layout
 (each state tensor as a float32 array (num_layers, B, size), named after the cell's state),
 one call of ``Recurrent.step`` under ``torch.no_grad`` per step. It is slower per step than
 the NumPy engine (torch's per-call cost) but exact: the layer's own code runs.
@@ -100,7 +101,7 @@ def make_engine(rnn: Recurrent):
     from rnnkit.cells import FusableCell
     from rnnkit.inference.engine import StepEngine
 
-    if rnn.fused_mode is not None and all(isinstance(c, FusableCell) for c in rnn.cells) and not rnn.proj_size:
+    if rnn.fused_mode is not None and all(isinstance(c, FusableCell) for c in rnn.cells):
         return StepEngine(rnn)
     return TorchStepEngine(rnn)
 
