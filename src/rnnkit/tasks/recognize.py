@@ -522,8 +522,8 @@ class RecognizerStream:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         device = next(self.model.parameters()).device
-        count = sum(1 for k in state if k[:1] == "s" and k[1:].isdigit())
-        parts = [torch.as_tensor(np.array(state[f"s{i}"], dtype=np.float32), device=device) for i in range(count)]
+        parts = [torch.as_tensor(np.array(state[f"s{i}"], dtype=np.float32), device=device)
+                 for i in range(len(self.model.encoder.state_size))]
         self.state = tuple(parts) if len(parts) > 1 else parts[0]
         self.pending = np.array(state["pending"], dtype=np.float32).reshape(-1, self.recognizer.n_features_in_)
         previous = int(np.asarray(state["previous"]).reshape(-1)[0])
@@ -533,7 +533,7 @@ class RecognizerStream:
     @staticmethod
     def batch_axis(name: str) -> int:
         """The batch axis of a :meth:`state_dict` entry (one utterance per stream)."""
-        return 1 if name[:1] == "s" and name[1:].isdigit() else 0
+        return 0 if name in ("pending", "previous") else 1
 
     def copy(self) -> RecognizerStream:
         twin = RecognizerStream(self.recognizer)
