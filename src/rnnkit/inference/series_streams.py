@@ -110,10 +110,14 @@ class ClassifierStream(_StepStream):
 
     def __init__(self, model: SequenceClassifier, batch: int = 1) -> None:
         c = model.config
-        for flag, why in ((c.znorm, "z-normalises each whole series"), (c.conv_branch, "has a convolutional branch"),
-                          (c.num_chars, "reads each word's characters")):
+        # Each refusal names the setting that makes a streamable classifier, in Python and on the CLI.
+        for flag, why, remedy in (
+                (c.znorm, "z-normalises each whole series", "znorm=False (--znorm dataset)"),
+                (c.conv_branch, "has a convolutional branch", "conv_branch=False (--no-conv-branch)"),
+                (c.num_chars, "reads each word's characters", "char_features=False (--no-char-features)")):
             if flag:
-                raise ConfigError(f"this classifier {why}; it needs the whole sequence and cannot stream")
+                raise ConfigError(f"this classifier {why}; it needs the whole sequence and cannot stream "
+                                  f"(train one with {remedy} and bidirectional=False (--unidirectional) to stream)")
         self.pooling = c.pooling
         self.hidden = c.hidden_size
         emb = as_numpy(model.embedding.weight) if model.embedding is not None else None
