@@ -487,3 +487,17 @@ def test_lstm_fcn_classifier_reads_whole_padded_series(tmp_path, znorm):
         logits = sess.run(None, {"x": x.numpy(), "lengths": lens.numpy(), **_zeros(meta["state"], 2, 3, 8)})[0]
         with torch.no_grad():
             assert np.abs(logits - model(x, lens).numpy()).max() <= TOL
+
+
+def test_export_drops_the_exporters_packing_notes_and_passes_other_errors_through(tmp_path, capfd):
+    """torch's exporter writes from C++ that it cannot infer shapes through packed sequences;
+    those notes read like a fault and are dropped, anything else on standard error is kept."""
+    from rnnkit.inference import onnx_export
+
+    model = SequenceClassifier(SequenceClassifierConfig(2, input_size=1, hidden_size=4, num_layers=1)).eval()
+    export_onnx(model, tmp_path / "clf.onnx", {"classes": ["a", "b"]})
+    assert "PackPadded" not in capfd.readouterr().err
+    with onnx_export._without_packing_notes():
+        import os
+        os.write(2, b"Warning: shape inference of prim::PackPadded type is missing\nsomething else\n")
+    assert capfd.readouterr().err == "something else\n"

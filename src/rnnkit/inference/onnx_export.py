@@ -54,6 +54,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -246,7 +249,7 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
         axes = {name: {k: v for k, v in dims.items() if v != "time"} for name, dims in axes.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".export.tmp")
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _without_packing_notes():
         warnings.simplefilter("ignore")  # tracer notes on shape checks and packed sequences
         torch.onnx.export(module.eval(), args, str(tmp), input_names=inputs, output_names=outputs,
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
@@ -259,6 +262,33 @@ def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outpu
     prop.value = json.dumps({**meta, "inputs": used, "outputs": outputs}, default=str)
     atomic_write_bytes(path, proto.SerializeToString())
     return path
+
+
+@contextlib.contextmanager
+def _without_packing_notes() -> Iterator[None]:
+    """Drop the exporter's C++ notes that it cannot infer shapes through ``PackPadded`` and
+    ``PadPacked``; pass everything else written to standard error meanwhile through.
+
+    Those notes go from C++ straight to file descriptor 2, past Python's warning filters, and
+    read like a fault ("may result in wrong shape inference"); the graphs holding packed
+    sequences are checked against torch at lengths the tracer never saw (tests), so they say
+    nothing to the user.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if "prim::PackPadded" not in line and "prim::PadPacked" not in line:
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def _with_suffix(path: Path, part: str) -> Path:
