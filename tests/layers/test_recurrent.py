@@ -360,3 +360,25 @@ def test_weight_drop_silences_only_cudnns_copy_warning(weight_drop, training, si
     messages = [str(w.message) for w in caught]
     assert "another warning" in messages
     assert any(m.startswith(recurrent._NOT_CONTIGUOUS) for m in messages) != silenced
+
+
+@pytest.mark.parametrize("proj_size, silenced", [(3, True), (0, False)])
+def test_a_projected_lstm_on_the_cpu_silences_only_torchs_onednn_note(proj_size, silenced, monkeypatch):
+    # torch notes once that oneDNN has no projected LSTM and runs its own kernel instead: the
+    # layer drops that note for projected layers on the CPU and keeps every other warning.
+    recurrent = recurrent_module
+    real = recurrent._FUSED_KERNELS["LSTM"]
+
+    def warning_kernel(*args):
+        warnings.warn(recurrent._NO_ONEDNN_PROJECTION + ". Using default implementation.", stacklevel=2)
+        warnings.warn("another warning", stacklevel=2)
+        return real(*args)
+
+    monkeypatch.setitem(recurrent._FUSED_KERNELS, "LSTM", warning_kernel)
+    layer = Recurrent("lstm", I, H, 2, proj_size=proj_size)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        layer(torch.randn(T, B, I))
+    messages = [str(w.message) for w in caught]
+    assert "another warning" in messages
+    assert any(m.startswith(recurrent._NO_ONEDNN_PROJECTION) for m in messages) != silenced

@@ -38,6 +38,7 @@ _TORCH_MODULES = {"LSTM": nn.LSTM, "GRU": nn.GRU, "RNN_TANH": nn.RNN, "RNN_RELU"
 _BACKENDS = ("auto", "fused", "reference")
 #: the start of cuDNN's warning about weights outside the flat buffer (see ``_fused_call``)
 _NOT_CONTIGUOUS = "RNN module weights are not part of single contiguous chunk of memory"
+_NO_ONEDNN_PROJECTION = "LSTM with projections is not supported with oneDNN"
 
 
 class Recurrent(nn.Module):
@@ -347,9 +348,14 @@ class Recurrent(nn.Module):
         # flatten_parameters made, so cuDNN copies the weights in (as AWD-LSTM's reference does):
         # expected, and not worth a warning at every run (other calls skip the filter's cost)
         dropping = bool(self.weight_drop) and self.training
-        with warnings.catch_warnings() if dropping else contextlib.nullcontext():
+        # on the CPU, torch tells once per process that oneDNN has no projected LSTM and its own
+        # kernel runs instead: nothing a user can act on, and it reads like a fault
+        projecting_on_cpu = bool(self.proj_size) and data.device.type == "cpu"
+        with warnings.catch_warnings() if dropping or projecting_on_cpu else contextlib.nullcontext():
             if dropping:
                 warnings.filterwarnings("ignore", message=_NOT_CONTIGUOUS)
+            if projecting_on_cpu:
+                warnings.filterwarnings("ignore", message=_NO_ONEDNN_PROJECTION)
             if batch_sizes is not None:
                 result = kernel(data, batch_sizes, h_arg, flat, self.bias, num_layers, dropout,
                                 self.training, self.bidirectional)
