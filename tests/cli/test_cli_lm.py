@@ -189,6 +189,11 @@ def test_demo_has_a_floor_of_steps_picks_threads_and_says_when_it_learned_too_li
     steps = int(re.search(r"after (\d+) steps", text).group(1))
     assert steps >= 4  # the one-second budget did not stop it before the floor
     assert "stopped too early to mean much" in text
+    # the verdict matches its numbers: "barely better" only when the loss is below the unigram's
+    verdict, loss, unigram = re.search(r"model is (no better|barely better) than counting tokens \(valid loss "
+                                       r"([\d.]+) against the unigram baseline's ([\d.]+)\)", text).groups()
+    if loss != unigram:  # equal when rounded to the two decimals printed: either verdict fits
+        assert (verdict == "barely better") == (float(loss) < float(unigram))
 
 
 def test_plain_progress_lines_when_the_output_is_not_a_terminal(tmp_path, corpus):

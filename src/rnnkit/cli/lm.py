@@ -159,7 +159,9 @@ def report_training(result) -> None:
     console.print(f"best checkpoint: {result.best_checkpoint}")
     valid = scores.get("valid", {})
     if "unigram_loss" in valid and valid["loss"] > UNDERTRAINED * valid["unigram_loss"]:
-        console.print(f"[yellow]warning: after {result.global_step} steps the model is barely better than counting "
+        # "barely better" would be false when it is in fact worse than the unigram counts
+        verdict = "no better than" if valid["loss"] >= valid["unigram_loss"] else "barely better than"
+        console.print(f"[yellow]warning: after {result.global_step} steps the model is {verdict} counting "
                       f"tokens (valid loss {valid['loss']:.2f} against the unigram baseline's "
                       f"{valid['unigram_loss']:.2f}); it stopped too early to mean much, and its samples will read "
                       "as noise. Train longer (more --epochs or --max-time; for the demo, --seconds).[/]",
