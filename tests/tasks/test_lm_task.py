@@ -23,6 +23,22 @@ def test_presets_and_overrides():
         lm.LMSettings(optimizer="rmsprop")
 
 
+def test_a_smaller_hidden_size_than_a_preset_expects_names_the_options_to_give_too():
+    # awd-lstm projects to 400 and ties a 400-wide embedding: --hidden 64 alone contradicts both
+    with pytest.raises(ConfigError, match=r"projects each layer's output to 400 .* give --proj-size \(proj_size\) "
+                                          r"below 64"):
+        lm.LMSettings.from_preset("awd-lstm", hidden_size=64)
+    with pytest.raises(ConfigError, match=r"ties the embedding .* \(32, from --proj-size\), got 400; give "
+                                          r"--embedding 32"):
+        lm.LMSettings.from_preset("awd-lstm", hidden_size=64, proj_size=32)
+    s = lm.LMSettings.from_preset("awd-lstm", hidden_size=64, proj_size=32, embedding_size=32)
+    assert (s.hidden_size, s.proj_size, s.embedding_size, s.tie_weights) == (64, 32, 32, True)
+    assert lm.LMSettings.from_preset("awd-lstm", hidden_size=64, proj_size=0, tie_weights=False).proj_size == 0
+    # a user's own contradiction is the model's one-line error, as without a preset
+    with pytest.raises(ConfigError, match="tie_weights needs embedding_size"):
+        lm.LMSettings.from_preset("zaremba-small", tie_weights=True, embedding_size=32)
+
+
 def test_stdlib_demo_corpus_is_available_offline():
     text = python_stdlib_text(max_chars=50_000)
     assert len(text) == 50_000 and text.isascii() and "def " in text

@@ -84,6 +84,23 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _check_preset_sizes(preset: str, values: dict[str, Any], given: set[str]) -> None:
+    """Refuse a preset's sizes that a user's own ``--hidden`` or ``--proj-size`` contradicts,
+    naming the options to give as well (the model's own check would name only its fields)."""
+    hidden = values.get("hidden_size")
+    proj = values.get("proj_size") or 0
+    if proj and "proj_size" not in given and hidden is not None and proj >= hidden:
+        raise ConfigError(f"the {preset} preset projects each layer's output to {proj} units, fewer than --hidden "
+                          f"(hidden_size) must be, got {hidden}; give --proj-size (proj_size) below {hidden} as well")
+    out = proj or hidden
+    embedding = values.get("embedding_size") or hidden
+    if values.get("tie_weights") and "embedding_size" not in given and embedding != out:
+        source = "--proj-size" if proj else "--hidden"
+        raise ConfigError(f"the {preset} preset ties the embedding to the output layer, so --embedding "
+                          f"(embedding_size) must equal the layers' output size ({out}, from {source}), got "
+                          f"{embedding}; give --embedding {out} as well")
+
+
 @dataclass
 class LMSettings:
     """Every option of a language-modelling run (data, model, training), flat and JSON-able."""
@@ -163,6 +180,8 @@ class LMSettings:
                 raise ConfigError(f"unknown language-model option {key!r}")
             if value is not None:
                 values[key] = value
+        if preset is not None:
+            _check_preset_sizes(preset, values, {k for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def __post_init__(self) -> None:
