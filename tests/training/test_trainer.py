@@ -154,3 +154,24 @@ def test_bf16_autocast_trains(tmp_path):
     result = Trainer(task, _config(epochs=1, bf16=True), tmp_path).fit()
     losses = _train_losses(tmp_path)
     assert result.global_step == len(task.batches) and all(np.isfinite(list(losses.values())))
+
+
+def test_the_progress_rate_names_what_the_task_counts(monkeypatch, capsys):
+    from rnnkit import RNNClassifier, RNNTagger
+    from rnnkit.training.progress import rate
+
+    assert (rate(12_345, "tok"), rate(45.2, "windows"), rate(2.46, "utt")) == ("12.3k tok/s", "45 windows/s",
+                                                                               "2.5 utt/s")
+    monkeypatch.setenv("RNNKIT_PROGRESS_INTERVAL", "0")  # a plain line per step: the output is not a terminal
+    rng = np.random.default_rng(0)
+    X = [rng.normal(size=(n, 1)).astype(np.float32) for n in (5, 9, 7, 6)]
+    clf = RNNClassifier(hidden_size=4, epochs=1, batch_size=4, conv_branch=False, validation_fraction=0.0,
+                        verbose=True).fit(X, ["a", "b", "a", "b"])
+    lines = [x for x in capsys.readouterr().err.splitlines() if "step 1/1" in x]
+    # a classifier's loss averages over sequences: its rate counts them (4 in the one batch), not tokens
+    assert lines and " seq/s" in lines[0] and "tok/s" not in lines[0]
+    assert [r["items"] for r in clf.history_ if r["kind"] == "train"] == [4]
+    RNNTagger(hidden_size=4, epochs=1, batch_size=4, validation_fraction=0.0,
+              verbose=True).fit([["a", "b"], ["b", "c", "a"]], [["x", "y"], ["y", "x", "x"]])
+    lines = [x for x in capsys.readouterr().err.splitlines() if "step 1/1" in x]
+    assert lines and " tok/s" in lines[0]  # a tagger's: its labelled tokens

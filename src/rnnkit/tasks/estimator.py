@@ -99,6 +99,9 @@ class SupervisedTask:
                  class_weights: Tensor | None = None, label_smoothing: float = 0.0) -> None:
         self.model, self.train, self.valid, self._meta = model, train, valid, meta
         self.class_weights, self.label_smoothing = class_weights, label_smoothing
+        #: what the loss averages over, so what the progress bar's rate counts: a tagger's labelled
+        #: steps (tokens), a classifier's sequences
+        self.item_unit = "tok" if meta.get("task") == "tag" else "seq"
 
     def train_batches(self, epoch: int):
         return self.train.for_epoch(epoch)

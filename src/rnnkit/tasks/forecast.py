@@ -50,6 +50,7 @@ class ForecastTask:
     the point forecast on the scaled axis."""
 
     carries_state = False
+    item_unit = "windows"  # what the progress bar's rate counts
 
     def __init__(self, model: ForecastNet, train: WindowBatches, valid: WindowBatches, meta: dict) -> None:
         self.model, self.train, self.valid, self._meta = model, train, valid, meta

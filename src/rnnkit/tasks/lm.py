@@ -297,6 +297,7 @@ class LanguageModelTask:
     """Data + model + loss for the trainer; batches are contiguous streams, so state carries."""
 
     carries_state = True
+    item_unit = "tok"  # what the progress bar's rate counts
 
     def __init__(self, corpus: Corpus, model: LanguageModel, settings: LMSettings) -> None:
         self.corpus = corpus

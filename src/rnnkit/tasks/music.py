@@ -99,6 +99,7 @@ def score_rolls(model: PolyphonicModel, pieces: list[np.ndarray], batch_size: in
 
 class MusicTask:
     carries_state = False
+    item_unit = "steps"  # what the progress bar's rate counts: time steps (chords)
 
     def __init__(self, model: PolyphonicModel, splits: dict[str, list[np.ndarray]], settings: MusicSettings,
                  meta: dict | None = None) -> None:

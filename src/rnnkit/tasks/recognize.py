@@ -83,6 +83,7 @@ class CTCTask:
     """CTC loss (mean over utterances of the loss per label) on padded batches."""
 
     carries_state = False
+    item_unit = "utt"  # what the progress bar's rate counts: utterances (or lines)
 
     def __init__(self, model: CTCRecognizer, train: CTCBatches, valid: CTCBatches, meta: dict) -> None:
         self.model, self.train, self.valid, self._meta = model, train, valid, meta

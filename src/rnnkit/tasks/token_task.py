@@ -26,6 +26,7 @@ def token_cross_entropy(logits: Tensor, targets: Tensor, label_smoothing: float 
 
 class TokenLossTask:
     carries_state = False
+    item_unit = "tok"  # what the progress bar's rate counts: target tokens
 
     def __init__(self, model, train, valid, meta: dict, loss_fn: Callable, sampler: Callable | None = None) -> None:
         self.model, self.train, self.valid, self._meta = model, train, valid, meta

@@ -31,6 +31,9 @@ class TrainingTask(Protocol):
 
     ``carries_state``: batches are contiguous streams, so the final recurrent state of one
     batch (detached) starts the next one (truncated BPTT); otherwise ``state`` is ``None``.
+    ``train_step``'s item count is what its mean loss averages over (ranks weight their gradients
+    by it); an optional ``item_unit`` names those items for the progress bar's rate (``"tok"``
+    when absent; ``"seq"``, ``"steps"``, ``"windows"``, ``"utt"``).
 
     Under torchrun each rank takes its rows of every batch: tensors are cut along their first
     (batch) dimension; a task whose batches are laid out otherwise defines

@@ -356,7 +356,8 @@ class Trainer:
         from rnnkit.training.progress import TrainingProgress
 
         progress = TrainingProgress(enabled=cfg.progress and self.ranks.primary, total_epochs=cfg.epochs,
-                                    steps_per_epoch=self.steps_per_epoch, evaluated_on=cfg.evaluated_on)
+                                    steps_per_epoch=self.steps_per_epoch, evaluated_on=cfg.evaluated_on,
+                                    item_unit=getattr(self.task, "item_unit", "tok"))
         previous_handlers = self._install_stop_handlers()
         for cb in self.callbacks:
             cb.on_fit_start(self)
