@@ -98,6 +98,19 @@ def test_classify_ts_and_csv_and_text(tmp_path):
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(open(tmp_path / "p.csv")))
     assert len(rows) == 2 and "label" not in rows[0]
+    # without --no-labels too: no line starts or ends with a class (0, 1), so each is a text, whole,
+    # predicted and not scored (its first word is not taken for a label)
+    sentences.write_text("great film , a great film\ndull and a dull film\nthe film 1 was great\n")
+    r = run("classify", "predict", tmp_path / "text" / "model.safetensors", sentences, "--output", tmp_path / "q.csv")
+    assert r.exit_code == 0, r.output
+    assert "read as unlabelled" in " ".join(r.output.split()) and "accuracy" not in r.output
+    assert len(list(csv.DictReader(open(tmp_path / "q.csv")))) == 3
+    # lines that start with a class it knows are labelled there, and scored
+    sentences.write_text("1 a great film\n0 a dull film\n1 great film\n")
+    r = run("classify", "predict", tmp_path / "text" / "model.safetensors", sentences, "--output", tmp_path / "r.csv")
+    assert r.exit_code == 0, r.output
+    assert "the first field of each line" in " ".join(r.output.split()) and "accuracy" in r.output
+    assert [row["label"] for row in csv.DictReader(open(tmp_path / "r.csv"))] == ["1", "0", "1"]
 
 
 CONLLU = """# sent_id = 1

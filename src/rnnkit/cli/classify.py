@@ -29,10 +29,10 @@ _FORMAT_HELP = ("File format: auto (by extension and first line), ucr (.tsv, lab
 
 
 def _read(path: Path, fmt: str, label_column: str, id_column: Optional[str], time_column: Optional[str],
-          missing: str):
+          missing: str, classes: Optional[list[str]] = None):
     from rnnkit.tasks.io import read_labelled_file
 
-    return read_labelled_file(path, fmt, label_column, id_column, time_column, missing)
+    return read_labelled_file(path, fmt, label_column, id_column, time_column, missing, classes)
 
 
 @app.command()
@@ -216,6 +216,10 @@ def predict(
         lines = [line.strip() for line in iter_lines(read_text(file)) if line.strip()]
         data = LabelledSequences(lines, None, "text", file.stem)
     else:
-        data = _read(file, fmt, label_column, id_column, time_column, missing)
+        # a text model knows its classes: lines that hold none of them are texts to classify, whole
+        classes = [str(c) for c in clf.classes_] if clf.input_kind_ == "text" else None
+        data = _read(file, fmt, label_column, id_column, time_column, missing, classes)
+        if data.note:
+            console.print(f"{file}: {len(data.X)} examples ({data.note})", highlight=False)
     out = output or Path(f"{file.name}.predictions.csv")
     _score_and_write(clf, data, out.parent, out.name.removesuffix(".predictions.csv").removesuffix(".csv"), out)

@@ -60,16 +60,20 @@ def detect_format(path: Path) -> str:
 
 def read_labelled_file(path: str | os.PathLike, fmt: str = "auto", label_column: str = "label",
                        id_column: str | None = None, time_column: str | None = None,
-                       missing: str = "error") -> LabelledSequences:
-    """Read ``path`` as ``fmt`` (see the module docstring)."""
+                       missing: str = "error", classes: list[str] | None = None) -> LabelledSequences:
+    """Read ``path`` as ``fmt`` (see the module docstring). ``classes``: those of a trained
+    classifier about to predict; text lines that hold none of them are read as unlabelled."""
     path = Path(path)
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt == "text":
-        from rnnkit.data.labelled_text import read_labelled_sentences
+        from rnnkit.data.labelled_text import read_labelled_sentences, read_sentences_to_classify
 
+        if classes is not None:
+            texts, found, note = read_sentences_to_classify(path, classes)
+            return LabelledSequences(texts, found, "text", path.stem, note=note)
         sentences, labels, side = read_labelled_sentences(path)
         where = "the first field of each line" if side == "first" else "the last field of each line"
         return LabelledSequences(sentences, labels, "text", path.stem, note=f"labels: {where}")

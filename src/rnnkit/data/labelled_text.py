@@ -67,3 +67,29 @@ def read_labelled_sentences(path: str | os.PathLike, fmt: str = "auto", label: s
                         f"values in {len(labels)} lines at either end of the line; give 'label{shown}sentence' or "
                         f"'sentence{shown}label' lines")
     return LabelledSentences(sentences, labels, label)
+
+
+def read_sentences_to_classify(path: str | os.PathLike, classes: list[str]) -> tuple[list[str], list[str] | None, str]:
+    """``(sentences, labels or None, note)`` for a classifier that knows ``classes``.
+
+    A file whose lines mostly start (or end) with one of those classes is labelled on that
+    side, read as :func:`read_labelled_sentences` reads it; otherwise each non-blank line is one
+    unlabelled sentence, whole (guessing a label from the words would drop each line's first
+    word and score the predictions against it).
+    """
+    path = Path(path)
+    lines = [line.strip() for line in iter_lines(read_text(path)) if line.strip()]
+    if not lines:
+        raise DataError(f"{path} has no lines")
+    known = set(map(str, classes))
+    sep = "\t" if "\t" in lines[0] else " "
+    share = {side: sum(part in known for part in parts) / len(lines)
+             for side, parts in (("first", [x.partition(sep)[0].strip() for x in lines]),
+                                 ("last", [x.rpartition(sep)[2].strip() for x in lines]))}
+    side = max(share, key=lambda k: share[k])  # ties: first
+    if share[side] >= 0.5 and all(sep in x for x in lines):
+        sentences, labels, side = read_labelled_sentences(path, "tab" if sep == "\t" else "space", side)
+        return sentences, labels, f"labels: the {side} field of each line"
+    shown = ", ".join(sorted(known)[:5]) + (", ..." if len(known) > 5 else "")
+    return lines, None, (f"read as unlabelled, one text per line: most lines neither start nor end with a "
+                         f"class ({shown})")
