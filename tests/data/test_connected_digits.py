@@ -5,24 +5,9 @@ recordings' own background."""
 import numpy as np
 import pytest
 
-from helpers import write_wav
+from helpers import fake_fsdd
 from rnnkit.data.connected_digits import RATE, background, connected_digits, fsdd_recordings
 from rnnkit.errors import DataError
-
-
-def fake_fsdd(folder, speakers=("ann", "bob"), digits=range(3), indices=(0, 1, 5, 6)):
-    """Recordings whose samples encode who said what: a tone of 200 + 100 * digit Hz, with a
-    speaker-specific background hiss at each end."""
-    rng = np.random.default_rng(0)
-    folder.mkdir()
-    for s, hiss in zip(speakers, (0.01, 0.002)):
-        for d in digits:
-            for i in indices:
-                t = np.arange(int(0.2 * RATE)) / RATE
-                word = 0.5 * np.sin(2 * np.pi * (200 + 100 * d) * t)
-                edge = rng.normal(0, hiss, int(0.03 * RATE))
-                write_wav(folder / f"{d}_{s}_{i}.wav", np.concatenate([edge, word, edge]).astype(np.float32), RATE)
-    return folder
 
 
 def test_the_standard_split_is_kept(tmp_path):
@@ -63,3 +48,18 @@ def test_background_is_the_quieter_edge():
     assert background(np.concatenate([loud, quiet])) == pytest.approx(0.01)
     assert background(np.concatenate([quiet, loud])) == pytest.approx(0.01)
     assert background(np.zeros(800, np.float32)) == 1e-4
+
+
+def test_fsdd_tables_list_the_standard_split_for_a_recogniser(tmp_path):
+    from rnnkit.data.connected_digits import write_fsdd_tables
+    from rnnkit.data.recognition_files import read_transcripts
+
+    fake_fsdd(tmp_path / "recordings")
+    write_fsdd_tables(tmp_path)
+    train, test = read_transcripts(tmp_path / "train.csv"), read_transcripts(tmp_path / "test.csv")
+    assert len(train[0]) == len(test[0]) == 12
+    assert {p.name.split("_")[2] for p in test[0]} == {"0.wav", "1.wav"}
+    assert {p.name.split("_")[2] for p in train[0]} == {"5.wav", "6.wav"}
+    assert all(p.is_file() and p.name.startswith(text + "_") for files, texts in (train, test)
+               for p, text in zip(files, texts))
+    assert not list(tmp_path.glob("*.tmp"))

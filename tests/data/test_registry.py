@@ -137,7 +137,9 @@ def test_the_registry_is_well_formed_and_matches_the_shared_copies():
     assert len(known["fsdd"].files) == 3000
     for name, ds in known.items():
         names = {f.name for f in ds.files}
-        assert ds.roles["train"] in names or any(n.startswith(ds.roles["train"] + "/") for n in names)
+        for file in ds.roles.values():  # a file, a folder of files, or a table written from them
+            assert file in names or file in ds.derived or any(n.startswith(file + "/") for n in names)
+        assert not ds.derived or ds.builder in reg.BUILDERS
         for f in ds.files:
             assert (f.url.startswith("https://") or (not f.url and name == "imdb")) and len(f.sha256) == 64
     if not SHARED.is_dir():
@@ -148,3 +150,34 @@ def test_the_registry_is_well_formed_and_matches_the_shared_copies():
         for f in ds.files:
             local = SHARED / ds.mirror_folder / f.name
             assert hashlib.sha256(local.read_bytes()).hexdigest() == f.sha256, local
+
+
+def test_fsdd_comes_with_transcript_tables_a_recogniser_trains_on(tmp_path, monkeypatch):
+    """FSDD is a folder of recordings named by digit; fetching it writes its standard split as
+    two tables, so `recognize train --train data:fsdd` runs as on any table (test split along)."""
+    from typer.testing import CliRunner
+
+    from helpers import fake_fsdd
+    from rnnkit.cli.main import app
+
+    mirror = tmp_path / "mirror" / "digits"
+    mirror.mkdir(parents=True)
+    fake_fsdd(mirror / "recordings")
+    files = tuple(reg.RemoteFile(f"recordings/{p.name}", "", hashlib.sha256(p.read_bytes()).hexdigest())
+                  for p in sorted((mirror / "recordings").glob("*.wav")))
+    ds = reg.Dataset("digits", "spoken digits", "CC BY-SA 4.0", "digits", files,
+                     {"train": "train.csv", "test": "test.csv", "recordings": "recordings"},
+                     ("train.csv", "test.csv"), "fsdd_tables")
+    monkeypatch.setattr(reg, "registry", lambda: {"digits": ds})
+    monkeypatch.setenv("RNNKIT_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("RNNKIT_DATA_MIRROR", str(tmp_path / "mirror"))
+    assert reg.resolve("data:digits") == tmp_path / "cache" / "digits" / "train.csv"
+    assert reg.resolve("data:digits:test").read_text().startswith("file,text\nrecordings/0_ann_0.wav,0\n")
+    assert reg.resolve("data:digits:recordings").is_dir()
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["recognize", "train", "--train", "data:digits", "--hidden", "8", "--layers", "1",
+                                 "--epochs", "1", "--n-mels", "20", "-o", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "test: CER" in r.output and (out / "test_transcripts.csv").exists()  # data:digits brought its test
+    r = CliRunner().invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), "data:digits"])
+    assert r.exit_code == 0 and "CER" in r.output, r.output  # evaluate reads the dataset's test table

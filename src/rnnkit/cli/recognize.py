@@ -8,7 +8,17 @@ from typing import List, Optional
 
 import typer
 
-from rnnkit.cli.common import Help, check_run_folder, console, given, model_defaults, never_if_zero, user_errors
+from rnnkit.cli.common import (
+    Help,
+    check_run_folder,
+    console,
+    data_path,
+    data_splits,
+    given,
+    model_defaults,
+    never_if_zero,
+    user_errors,
+)
 from rnnkit.cli.reports import report_fit, write_csv
 from rnnkit.tasks.recognize import Recognizer
 
@@ -16,7 +26,7 @@ app = typer.Typer(help="Speech and text-line recognition with CTC: WAV recording
                   no_args_is_help=True)
 
 _TABLE_HELP = ("a CSV/TSV with a header naming a file column (file, path, audio, image) and a transcript column "
-               "(text, transcript); paths relative to the table")
+               "(text, transcript); paths relative to the table; or data:fsdd (spoken digits, its standard split)")
 
 
 def _print_rates(rates: dict, what: str) -> None:
@@ -88,6 +98,7 @@ def train(
 ) -> None:
     """Train a CTC recogniser on recordings or line images; with --test, report CER and WER."""
     check_run_folder(out, resume, overwrite)
+    train_table, valid_table, test_table = data_splits(train_table, valid_table, test_table)
     rec = Recognizer(**given(
         cell=cell, hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional, front_end=front_end,
         subsample=subsample, conv_channels=conv_channels, dropout=dropout, zoneout=zoneout, spec_augment=spec_augment,
@@ -130,6 +141,7 @@ def evaluate(
                                        "here."),
 ) -> None:
     """Character and word error rates of a recogniser on a table of files."""
+    table = data_path(table, "test") or table
     rec = Recognizer.load(model)
     rec.set_params(**given(beam=beam, lm_weight=lm_weight, lm_path=str(lm_path) if lm_path else None)).check_params()
     if out is None:

@@ -57,6 +57,19 @@ def fsdd_recordings(folder: str | os.PathLike, split: str = "train") -> list[Rec
     return out
 
 
+def write_fsdd_tables(folder: str | os.PathLike) -> None:
+    """``train.csv`` and ``test.csv`` beside FSDD's ``recordings/`` folder: ``file,text`` rows
+    (the recording relative to the table, its digit as the transcript) in the standard split,
+    so a recogniser reads FSDD as any table of recordings (``recognize train --train data:fsdd``).
+    Each is written to a temporary name and renamed, so a half-written table is never read."""
+    folder = Path(folder)
+    for split in ("train", "test"):
+        rows = [f"recordings/{r.path.name},{r.digit}" for r in fsdd_recordings(folder / "recordings", split)]
+        tmp = folder / f".{split}.csv.{os.getpid()}.tmp"
+        tmp.write_text("file,text\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        os.replace(tmp, folder / f"{split}.csv")
+
+
 def connected_digits(recordings: list[Recording], n: int, rng: np.random.Generator, min_digits: int = 2,
                      max_digits: int = 7, pause: tuple[float, float] = (0.05, 0.3), noise: float | str = "match"
                      ) -> list[tuple[np.ndarray, str]]:

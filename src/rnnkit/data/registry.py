@@ -50,6 +50,14 @@ class Dataset:
     mirror_folder: str
     files: tuple[RemoteFile, ...]
     roles: dict[str, str]  # "train" (the default file), "valid", "test", ... -> file name
+    #: files written from the checked ones after a fetch (FSDD's split as transcript tables),
+    #: by the function named in :data:`BUILDERS`
+    derived: tuple[str, ...] = ()
+    builder: str = ""
+
+
+#: how a dataset's derived files are made: "module:function(folder)", imported when needed
+BUILDERS = {"fsdd_tables": "rnnkit.data.connected_digits:write_fsdd_tables"}
 
 
 def _files(entry: dict) -> tuple[RemoteFile, ...]:
@@ -67,7 +75,8 @@ def _files(entry: dict) -> tuple[RemoteFile, ...]:
 @lru_cache(maxsize=1)
 def registry() -> dict[str, Dataset]:
     raw = json.loads((Path(__file__).with_name("registry.json")).read_text(encoding="utf-8"))
-    return {name: Dataset(name, d["description"], d["licence"], d["mirror_folder"], _files(d), dict(d["roles"]))
+    return {name: Dataset(name, d["description"], d["licence"], d["mirror_folder"], _files(d), dict(d["roles"]),
+                          tuple(d.get("derived", {}).get("files", ())), d.get("derived", {}).get("builder", ""))
             for name, d in raw.items()}
 
 
@@ -163,6 +172,11 @@ def fetch(name: str, progress: Callable[[int], None] | None = None) -> Path:
             raise DataError(f"{f.name} of {ds.name}: SHA-256 {got[:12]}... is not the published "
                             f"{f.sha256[:12]}...; the download was damaged or the source changed")
         os.replace(part, target)
+    if any(not (folder / name).exists() for name in ds.derived):
+        import importlib
+
+        module, _, function = BUILDERS[ds.builder].partition(":")
+        getattr(importlib.import_module(module), function)(folder)
     return folder
 
 
@@ -182,7 +196,7 @@ def resolve(spec: str, role: str = "train") -> Path:
     file = ds.roles.get(wanted, wanted)
     if any(f.name.startswith(file + "/") for f in ds.files):  # a role that is a folder of files
         return fetch(name) / file
-    if file not in {f.name for f in ds.files}:
+    if file not in {f.name for f in ds.files} | set(ds.derived):
         raise ConfigError(f"dataset {name!r} has no {wanted!r}; it has {', '.join(ds.roles)} "
                           f"({', '.join(f.name for f in ds.files)})")
     return fetch(name) / file
