@@ -15,6 +15,7 @@ from rnnkit.cli.common import (
     given,
     model_defaults,
     never_if_zero,
+    scoring_path,
     user_errors,
 )
 from rnnkit.cli.reports import report_fit
@@ -211,6 +212,7 @@ def predict(
     """Predict classes (with probabilities) for FILE; scores them too when FILE has labels."""
     from rnnkit.tasks.io import LabelledSequences, iter_lines, read_text
 
+    file = scoring_path(file)  # data:NAME: its test file
     clf = RNNClassifier.load(checkpoint)
     if no_labels:
         lines = [line.strip() for line in iter_lines(read_text(file)) if line.strip()]

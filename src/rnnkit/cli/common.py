@@ -174,6 +174,17 @@ def data_path(spec: Path | str | None, role: str = "train") -> Path | None:
     return resolve_data(str(spec), role)
 
 
+def scoring_path(spec: Path | str) -> Path:
+    """A file to score or predict on: a path as given, or ``data:NAME``'s test file (its only
+    file when it has no test split; ``data:NAME:ROLE`` picks another)."""
+    from rnnkit.tasks.io import has_data_role
+
+    text = str(spec)
+    local = data_path(text, "test" if has_data_role(text, "test") else "train")
+    assert local is not None
+    return local
+
+
 def data_splits(train: Path | str, valid: Path | None, test: Path | None) -> tuple[Path, Path | None, Path | None]:
     """:func:`data_path` for a training file and its optional valid/test files; a dataset
     given for training brings its own valid and test files when those are not given."""

@@ -16,6 +16,7 @@ from rnnkit.cli.common import (
     given,
     model_defaults,
     never_if_zero,
+    scoring_path,
     user_errors,
 )
 from rnnkit.errors import ConfigError
@@ -191,7 +192,7 @@ def predict(
 ) -> None:
     """Forecast the next horizon after the end of each series; write it to CSV."""
     f = Forecaster.load(checkpoint, device=device)
-    frame = f.predict(data, future)
+    frame = f.predict(scoring_path(data), future)
     if f.guard_ is not None and not f.guard_.model_wins:
         console.print(f"note: {f.guard_.message()}", highlight=False)
     atomic_write_text(output, frame.to_csv(index=False))
@@ -216,7 +217,7 @@ def evaluate(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; give a folder for the report and the plot")
     f = Forecaster.load(checkpoint, device=device)
-    bt = f.backtest(data, split, stride)
+    bt = f.backtest(scoring_path(data), split, stride)
     _print_backtest(bt)
     out.mkdir(parents=True, exist_ok=True)
     _write_backtest(bt, f, out, split)

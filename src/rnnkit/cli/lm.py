@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from rnnkit.cli.common import Help, console, data_path, data_splits, model_defaults, user_errors
+from rnnkit.cli.common import Help, console, data_path, data_splits, model_defaults, scoring_path, user_errors
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.lm import LanguageModeler
 
@@ -223,6 +223,7 @@ def evaluate(
     from rnnkit.tasks.io import atomic_write_text
 
     model = lm.load(checkpoint, device=device)
+    file = scoring_path(file)  # data:NAME: its test file
     r = model.evaluate(file, batch_size=batch_size, bptt=bptt)
     unit = "char" if model.vocab_.level == "char" else "word"
     console.print(f"{file}: {r['tokens']:,} {unit}s")

@@ -16,6 +16,7 @@ from rnnkit.cli.common import (
     given,
     model_defaults,
     never_if_zero,
+    scoring_path,
     user_errors,
 )
 from rnnkit.cli.reports import exit_if_interrupted
@@ -90,6 +91,7 @@ def evaluate(
     from rnnkit.tasks import music
     from rnnkit.tasks.io import read_music
 
+    data = scoring_path(data)  # data:NAME
     splits = read_music(data, steps_per_quarter)
     if split not in splits:
         raise ConfigError(f"--split must be train, valid or test, got {split!r}")
@@ -124,7 +126,7 @@ def generate(
         raise ConfigError("--length must be at least 1")
     seed_roll = None
     if prime is not None:
-        splits = read_music(prime, steps_per_quarter)
+        splits = read_music(scoring_path(prime), steps_per_quarter)
         pieces = splits["test"] or splits["train"]
         if not 0 <= piece < len(pieces):
             raise DataError(f"{prime} has {len(pieces)} pieces; --piece {piece} is out of range")

@@ -12,11 +12,11 @@ from rnnkit.cli.common import (
     Help,
     check_run_folder,
     console,
-    data_path,
     data_splits,
     given,
     model_defaults,
     never_if_zero,
+    scoring_path,
     user_errors,
 )
 from rnnkit.cli.reports import report_fit, write_csv
@@ -141,7 +141,7 @@ def evaluate(
                                        "here."),
 ) -> None:
     """Character and word error rates of a recogniser on a table of files."""
-    table = data_path(table, "test") or table
+    table = scoring_path(table)  # data:NAME: its test table
     rec = Recognizer.load(model)
     rec.set_params(**given(beam=beam, lm_weight=lm_weight, lm_path=str(lm_path) if lm_path else None)).check_params()
     if out is None:

@@ -15,6 +15,7 @@ from rnnkit.cli.common import (
     given,
     model_defaults,
     never_if_zero,
+    scoring_path,
     user_errors,
 )
 from rnnkit.cli.reports import report_fit
@@ -138,6 +139,7 @@ def predict(
     """Tag every token of FILE; prints accuracy and a per-tag report when FILE has tags."""
     from rnnkit.errors import DataError
     from rnnkit.tasks.io import iter_lines, read_text
+    file = scoring_path(file)  # data:NAME: its test file
     tagger = RNNTagger.load(checkpoint)
     if file.suffix.lower() == ".txt":
         sentences = [line.split() for line in iter_lines(read_text(file)) if line.strip()]

@@ -23,6 +23,7 @@ from rnnkit.cli.common import (
     given,
     model_defaults,
     never_if_zero,
+    scoring_path,
     user_errors,
 )
 from rnnkit.cli.reports import exit_if_interrupted
@@ -196,7 +197,13 @@ def evaluate(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
 ) -> None:
     """Corpus BLEU and chrF (sacrebleu, detokenised) of the model's translations of --src."""
-    from rnnkit.tasks.io import read_parallel
+    from rnnkit.tasks.io import has_data_role, read_parallel
+
+    if src is not None and str(src).startswith("data:"):  # a parallel dataset: its test sources and references
+        spec = str(src)
+        if ref is None and has_data_role(spec, "test_target"):
+            ref = data_path(spec, "test_target")
+        src = scoring_path(spec)
     sources, references = read_parallel(pairs, src, ref)
     model = Translator.load(checkpoint, device=device)
     scores = model.evaluate(sources, references, beam_size)
