@@ -128,6 +128,21 @@ def test_lm_train_takes_a_dataset_by_name_with_its_splits(served, tmp_path):
     settings = lm.load(tmp_path / "run" / "best.safetensors").settings_
     assert settings.train_files[0].endswith("toy/train.txt")
     assert settings.valid_file.endswith("toy/valid.txt") and settings.test_file.endswith("toy/test.txt")
+    # commands that score a file take the dataset too: its test file, or the role named
+    for spec, file in (("data:toy", "test.txt"), ("data:toy:valid", "valid.txt")):
+        r = CliRunner().invoke(app, ["lm", "evaluate", str(tmp_path / "run" / "best.safetensors"), spec])
+        assert r.exit_code == 0, r.output
+        assert f"toy/{file}: " in r.output.replace("\n", "")
+    from rnnkit.cli.common import scoring_path
+
+    ds = reg.registry()["toy"]
+    only_train = reg.Dataset("one", "", "", "toy", ds.files, {"train": "train.txt"})
+    reg_with_one = {"toy": ds, "one": only_train}
+    import unittest.mock
+
+    with unittest.mock.patch.object(reg, "registry", lambda: reg_with_one):
+        assert scoring_path("data:one").name == "train.txt"  # no test split: its only file
+        assert scoring_path("data:toy").name == "test.txt" and scoring_path("x/y.txt") == Path("x/y.txt")
 
 
 def test_the_registry_is_well_formed_and_matches_the_shared_copies():
