@@ -77,6 +77,13 @@ def test_classify_ts_and_csv_and_text(tmp_path):
     train, test = write_ts(tmp_path / "a_TRAIN.ts", 30, 0), write_ts(tmp_path / "a_TEST.ts", 10, 1)
     r = run("classify", "train", "--train", train, "--test", test, "--out", tmp_path / "ts", "--conv-branch", *TINY)
     assert r.exit_code == 0, r.output
+    # beside the series model's test score: the 1-NN Euclidean baseline on the same split, and its verdict
+    text = " ".join(r.output.split())
+    assert "baseline: 1-NN Euclidean (z-normalised series)" in text
+    report = json.loads((tmp_path / "ts" / "test_report.json").read_text())
+    verdict = ("the model beats it" if report["accuracy"] > report["baseline"]["accuracy"] else "the model only ties it"
+               if report["accuracy"] == report["baseline"]["accuracy"] else "WARNING the model does not beat")
+    assert verdict in text and report["baseline"]["n"] == 10
 
     long_csv = tmp_path / "long.csv"
     rng = np.random.default_rng(0)

@@ -136,27 +136,33 @@ def train(
             allow_changed_data=allow_changed_data)
     if test_data is not None and clf.stopped_because_ != "interrupted":
         accuracy = _score_and_write(clf, test_data, out, "test")
-        if train_data.kind == "text" and accuracy is not None:
-            _text_baseline(train_data, test_data, accuracy, out)
+        if accuracy is not None:
+            _baseline(train_data, test_data, accuracy, out)
     report_fit(clf, out, "classify")
 
 
-def _text_baseline(train_data, test_data, accuracy: float, out: Path) -> None:
-    """The bag-of-words baseline on the same split, beside the model (and in test_report.json)."""
+def _baseline(train_data, test_data, accuracy: float, out: Path) -> None:
+    """The simple baseline on the same split, beside the model (and in test_report.json): the
+    bag of words for text, 1-NN Euclidean for series."""
     import json
 
     from rnnkit.errors import ConfigError
-    from rnnkit.tasks.classify import text_baseline
+    from rnnkit.tasks.classify import series_baseline, text_baseline
     from rnnkit.tasks.io import atomic_write_text
 
-    try:
-        base = text_baseline(train_data.X, train_data.y, test_data.X, test_data.y)
-    except ConfigError as e:
-        console.print(f"baseline: skipped ({e})", highlight=False)
-        return
-    verdict = ("the model beats it" if accuracy > base["accuracy"] else
-               "WARNING the model does not beat this bag-of-words baseline")
-    console.print(f"baseline: {base['name']} (C={base['C']:g}, fitted on the training texts): test accuracy "
+    if train_data.kind == "text":
+        try:
+            base = text_baseline(train_data.X, train_data.y, test_data.X, test_data.y)
+        except ConfigError as e:
+            console.print(f"baseline: skipped ({e})", highlight=False)
+            return
+        how, kind = f"C={base['C']:g}, fitted on the training texts", "bag-of-words"
+    else:
+        base = series_baseline(train_data.X, train_data.y, test_data.X, test_data.y)
+        how, kind = "each test series takes the label of the nearest training series", "nearest-neighbour"
+    verdict = ("the model beats it" if accuracy > base["accuracy"] else "the model only ties it"
+               if accuracy == base["accuracy"] else f"WARNING the model does not beat this {kind} baseline")
+    console.print(f"baseline: {base['name']} ({how}): test accuracy "
                   f"{base['accuracy']:.2%} vs the model's {accuracy:.2%}: {verdict}", highlight=False)
     report_path = out / "test_report.json"
     if report_path.exists():

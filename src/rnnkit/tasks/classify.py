@@ -304,4 +304,15 @@ def text_baseline(train_texts, train_labels, test_texts, test_labels) -> dict:
     return bag_of_words_baseline(list(train_texts), list(train_labels), [x for x, _ in test], [y for _, y in test])
 
 
-__all__ = ["RNNClassifier", "stratified_split", "random_split", "as_sequences", "text_baseline"]
+def series_baseline(train_series, train_labels, test_series, test_labels) -> dict:
+    """The 1-NN Euclidean baseline (:mod:`rnnkit.evaluation.series_baseline`) on the test
+    series whose label occurs in training, as a classifier's accuracy is reported."""
+    from rnnkit.evaluation.series_baseline import nearest_neighbour_baseline
+
+    seen = {str(v) for v in train_labels}
+    test = [(x, y) for x, y in zip(test_series, test_labels) if str(y) in seen]
+    return nearest_neighbour_baseline(list(train_series), list(train_labels), [x for x, _ in test],
+                                      [y for _, y in test])
+
+
+__all__ = ["RNNClassifier", "stratified_split", "random_split", "as_sequences", "text_baseline", "series_baseline"]

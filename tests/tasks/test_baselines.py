@@ -1,0 +1,52 @@
+"""The simple baselines printed beside a model: each equals its published or hand-computed value."""
+
+import numpy as np
+import pytest
+
+from rnnkit.evaluation.series_baseline import nearest_neighbour_baseline
+
+#: 1-NN Euclidean test error rates published with the UCR archive (2018) for these sets
+UCR_1NN_ED_ERROR = {"Coffee": 0.000, "ECG200": 0.120, "Beef": 0.333, "CBF": 0.148, "Adiac": 0.389,
+                    "Lightning2": 0.246, "OliveOil": 0.133, "Plane": 0.038, "SwedishLeaf": 0.211,
+                    "FiftyWords": 0.369, "FaceFour": 0.216, "Fish": 0.217, "Wine": 0.389, "Strawberry": 0.054,
+                    "MedicalImages": 0.316, "ECGFiveDays": 0.203, "Earthquakes": 0.288}
+
+
+def test_nearest_neighbour_baseline_equals_the_ucr_archives_published_error_rates(shared_data):
+    from rnnkit.data.ucr import read_series_file
+
+    checked = 0
+    for name, error in UCR_1NN_ED_ERROR.items():
+        folder = shared_data / "ucr" / name
+        if not folder.is_dir():
+            continue
+        train, test = read_series_file(folder / f"{name}_TRAIN.tsv"), read_series_file(folder / f"{name}_TEST.tsv")
+        result = nearest_neighbour_baseline(train.series, train.labels, test.series, test.labels)
+        assert abs((1 - result["accuracy"]) - error) < 0.0015, name  # published to three decimals
+        checked += 1
+    if not checked:
+        pytest.skip("no UCR set of the list is present")
+
+
+def test_nearest_neighbour_compares_shapes_of_any_length_and_scale():
+    # a rising and a falling ramp; the test series are the same shapes scaled, shifted and resampled
+    ramp = np.linspace(0, 1, 20)[:, None]
+    train = [ramp, -ramp, np.sin(np.linspace(0, 6, 20))[:, None]]
+    test = [100 * np.linspace(0, 1, 33)[:, None] + 7, -3 * np.linspace(0, 1, 9)[:, None],
+            np.sin(np.linspace(0, 6, 50))[:, None], np.full((12, 1), 5.0)]
+    result = nearest_neighbour_baseline(train, ["up", "down", "wave"], test[:3], ["up", "down", "wave"])
+    assert result["accuracy"] == 1.0 and result["n"] == 3
+    # a constant series is centred, not divided by zero: it is nearest to something, not NaN
+    assert nearest_neighbour_baseline(train, ["up", "down", "wave"], test[3:], ["up"])["n"] == 1
+
+
+def test_nearest_neighbour_reads_several_channels_and_blocks_of_test_series(monkeypatch):
+    from rnnkit.evaluation import series_baseline
+
+    rng = np.random.default_rng(0)
+    protos = [rng.normal(size=(15, 3)) for _ in range(4)]
+    train = [p + 0.05 * rng.normal(size=p.shape) for p in protos]
+    labels = [str(i) for i in range(4)] * 5
+    test = [protos[int(y)] + 0.3 * rng.normal(size=(15, 3)) for y in labels]
+    monkeypatch.setattr(series_baseline, "BLOCK", 3)  # 20 test series in 7 blocks
+    assert nearest_neighbour_baseline(train, labels[:4], test, labels)["accuracy"] == 1.0
