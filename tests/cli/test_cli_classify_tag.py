@@ -79,7 +79,7 @@ def test_classify_ts_and_csv_and_text(tmp_path):
     assert r.exit_code == 0, r.output
     # beside the series model's test score: the 1-NN Euclidean baseline on the same split, and its verdict
     text = " ".join(r.output.split())
-    assert "baseline: 1-NN Euclidean (z-normalised series)" in text
+    assert "baseline: 1-NN Euclidean (channels standardised on the training set)" in text  # two channels
     report = json.loads((tmp_path / "ts" / "test_report.json").read_text())
     verdict = ("the model beats it" if report["accuracy"] > report["baseline"]["accuracy"] else "the model only ties it"
                if report["accuracy"] == report["baseline"]["accuracy"] else "WARNING the model does not beat")

@@ -50,3 +50,16 @@ def test_nearest_neighbour_reads_several_channels_and_blocks_of_test_series(monk
     test = [protos[int(y)] + 0.3 * rng.normal(size=(15, 3)) for y in labels]
     monkeypatch.setattr(series_baseline, "BLOCK", 3)  # 20 test series in 7 blocks
     assert nearest_neighbour_baseline(train, labels[:4], test, labels)["accuracy"] == 1.0
+
+
+def test_multivariate_series_keep_their_levels_as_the_classifier_does():
+    # two classes of flat two-channel series that differ only in level: per-series z-normalisation
+    # would erase the difference; standardising channels on the training set keeps it
+    rng = np.random.default_rng(1)
+    labels = ["low", "high"] * 10
+    make = lambda y: (1.0 if y == "high" else -1.0) + 0.1 * rng.normal(size=(12, 2))  # noqa: E731
+    train, test = [make(y) for y in labels], [make(y) for y in labels]
+    result = nearest_neighbour_baseline(train, labels, test, labels)
+    assert result["accuracy"] == 1.0 and "channels standardised on the training set" in result["name"]
+    assert "z-normalised series" in nearest_neighbour_baseline([t[:, :1] for t in train], labels,
+                                                               [t[:, :1] for t in test], labels)["name"]

@@ -2,9 +2,11 @@
 
 One-nearest-neighbour with the Euclidean distance (1-NN ED) is the reference classifier of the
 UCR archive (Dau et al. 2019 list it beside DTW for every data set): each test series takes the
-label of the closest training series. Here every series is first z-normalised per channel
-(mean 0, standard deviation 1; a constant channel is only centred), so the distance compares
-shapes, as the archive's own z-normalised files do; series of different lengths are linearly
+label of the closest training series. Scaling follows the classifier's ``znorm="auto"``: a
+univariate series is z-normalised on its own (mean 0, standard deviation 1; a constant one is
+only centred), so the distance compares shapes, as the archive's own z-normalised files do;
+the channels of multivariate series are standardised with training-set statistics, which
+keeps the levels that tell e.g. speakers apart. Series of different lengths are linearly
 resampled to the longest training length. The distance between test series ``a`` and training
 series ``b`` (flattened, ``T * C`` values) is ``||a||^2 + ||b||^2 - 2 a.b``, computed in blocks of
 test series so memory stays at ``block * n_train`` floats. No parameters, no training: a network
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-NAME = "1-NN Euclidean (z-normalised series)"
+NAME = "1-NN Euclidean"
 BLOCK = 256  # test series per distance block
 
 
@@ -34,16 +36,21 @@ def _resample(series: np.ndarray, length: int) -> np.ndarray:
     return np.stack([np.interp(new, old, series[:, c]) for c in range(series.shape[1])], axis=1)
 
 
-def _prepared(series: Sequence[np.ndarray], length: int) -> np.ndarray:
-    """``(N, length * C)`` float64: each series resampled, z-normalised per channel, flattened."""
+def _standardised(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return (x - mean) / np.where(std > 1e-8, std, 1.0)
+
+
+def _prepared(series: Sequence[np.ndarray], length: int, per_series: bool,
+              stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``(N, length, C)`` float64: each series resampled, then z-normalised on its own
+    (``per_series``) or standardised per channel with ``stats`` (mean, std)."""
     rows = []
     for s in series:
         x = np.asarray(s, dtype=np.float64)
         x = _resample(x.reshape(len(x), -1), length)
-        std = x.std(axis=0)
-        x = (x - x.mean(axis=0)) / np.where(std > 1e-8, std, 1.0)
-        rows.append(x.reshape(-1))
-    return np.stack(rows)
+        rows.append(_standardised(x, x.mean(axis=0), x.std(axis=0)) if per_series else x)
+    out = np.stack(rows)
+    return out if per_series or stats is None else _standardised(out, *stats)
 
 
 def nearest_neighbour_baseline(train_series: Sequence[np.ndarray], train_labels: Sequence[Any],
@@ -52,8 +59,12 @@ def nearest_neighbour_baseline(train_series: Sequence[np.ndarray], train_labels:
     ties between equally near training series go to the first in training order."""
     t0 = time.perf_counter()
     length = max(len(s) for s in train_series)
-    train = _prepared(train_series, length)
-    test = _prepared(test_series, length)
+    channels = np.asarray(train_series[0]).reshape(len(train_series[0]), -1).shape[1]
+    per_series = channels == 1  # the classifier's znorm="auto"
+    train = _prepared(train_series, length, per_series)
+    stats = None if per_series else (train.mean(axis=(0, 1)), train.std(axis=(0, 1)))
+    train = _prepared(train_series, length, per_series, stats).reshape(len(train_series), -1)
+    test = _prepared(test_series, length, per_series, stats).reshape(len(test_series), -1)
     y_train = np.asarray([str(v) for v in train_labels])
     y_test = np.asarray([str(v) for v in test_labels])
     train_sq = np.einsum("ij,ij->i", train, train)
@@ -63,7 +74,8 @@ def nearest_neighbour_baseline(train_series: Sequence[np.ndarray], train_labels:
         # ||a||^2 is the same for every candidate of a row: the argmin needs ||b||^2 - 2 a.b only
         nearest[start:start + BLOCK] = np.argmin(train_sq[None, :] - 2.0 * block @ train.T, axis=1)
     pred = y_train[nearest]
-    return {"name": NAME, "accuracy": float(np.mean(pred == y_test)), "n": int(len(y_test)),
+    scaling = "z-normalised series" if per_series else "channels standardised on the training set"
+    return {"name": f"{NAME} ({scaling})", "accuracy": float(np.mean(pred == y_test)), "n": int(len(y_test)),
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
