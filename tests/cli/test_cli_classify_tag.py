@@ -144,6 +144,9 @@ def test_tag_train_and_predict(tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads((out / "test_report.json").read_text())
     assert report["n"] == 80 and set(report["classes"]) == {"AUX", "DET", "NOUN", "PART", "VERB"}
+    # beside it the most-frequent-tag baseline: every word here has one tag, so it is always right
+    assert report["baseline"]["accuracy"] == 1.0 and report["baseline"]["n"] == 80
+    assert "baseline: most frequent tag per word" in " ".join(r.output.split())
     lines = (out / "test_predictions.tsv").read_text().split("\n\n")[0].splitlines()
     assert [x.split("\t")[0] for x in lines] == ["The", "cat", "do", "n't", "run"]
 

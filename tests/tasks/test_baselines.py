@@ -63,3 +63,19 @@ def test_multivariate_series_keep_their_levels_as_the_classifier_does():
     assert result["accuracy"] == 1.0 and "channels standardised on the training set" in result["name"]
     assert "z-normalised series" in nearest_neighbour_baseline([t[:, :1] for t in train], labels,
                                                                [t[:, :1] for t in test], labels)["name"]
+
+
+def test_most_frequent_tag_baseline_by_hand():
+    from rnnkit.evaluation.tag_baseline import most_frequent_tag_baseline
+
+    train = [["The", "can", "can", "rust"], ["I", "can", "run"], ["Rust", "is", "red"], ["A", "dog"]]
+    tags = [["DET", "NOUN", "AUX", "VERB"], ["PRON", "AUX", "VERB"], ["NOUN", "AUX", "ADJ"], ["DET", "NOUN"]]
+    test = [["the", "can", "dog", "zyx", "RED"], ["I", "fly"]]
+    gold = [["DET", "AUX", "NOUN", "VERB", "ADJ"], ["PRON", "SCONJ"]]
+    result = most_frequent_tag_baseline(train, tags, test, gold)
+    # the -> DET (its lowercased form "The"); can -> AUX (2 of 3); dog -> NOUN; RED -> ADJ ("red");
+    # I -> PRON. zyx was never seen: the words seen once have DET, VERB, NOUN twice each, and the tie
+    # goes to NOUN, the more frequent overall (3 against 2 each): wrong against VERB.
+    # "fly" is tagged SCONJ, which training never has: not counted.
+    assert (result["n"], result["unknown_words"]) == (6, 1)
+    assert result["accuracy"] == 5 / 6

@@ -96,13 +96,36 @@ def train(
     tagger.fit(sentences, tags, *valid, resume=resume, overwrite=overwrite,
             allow_changed_data=allow_changed_data)
     if test is not None and tagger.stopped_because_ != "interrupted":
-        _tag_and_write(tagger, test[0], test[1], out / "test_predictions.tsv", out, "test")
+        accuracy = _tag_and_write(tagger, test[0], test[1], out / "test_predictions.tsv", out, "test")
+        if accuracy is not None:
+            _baseline(sentences, tags, test, accuracy, out)
     report_fit(tagger, out, "tag")
 
 
-def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: str) -> None:
+def _baseline(sentences, tags, test, accuracy: float, out: Path) -> None:
+    """The most-frequent-tag baseline on the same test tokens, beside the model (and in
+    test_report.json)."""
+    import json
+
+    from rnnkit.evaluation.tag_baseline import most_frequent_tag_baseline
+
+    base = most_frequent_tag_baseline(sentences, tags, test[0], test[1])
+    verdict = ("the model beats it" if accuracy > base["accuracy"] else "the model only ties it"
+               if accuracy == base["accuracy"] else "WARNING the model does not beat this baseline")
+    console.print(f"baseline: {base['name']} (unseen words: their lowercased form's, else the commonest tag of "
+                  f"rare words): test accuracy {base['accuracy']:.2%} vs the model's {accuracy:.2%}: {verdict}",
+                  highlight=False)
+    report_path = out / "test_report.json"
+    if report_path.exists():
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        report["baseline"] = {**base, "model_beats_baseline": accuracy > base["accuracy"]}
+        atomic_write_text(report_path, json.dumps(report, indent=1))
+
+
+def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: str) -> float | None:
     """Write ``token<TAB>predicted[<TAB>gold]<TAB>probability`` lines, a blank line between
-    sentences; with gold tags, report per-token accuracy and a per-tag table."""
+    sentences; with gold tags, report per-token accuracy and a per-tag table (and return the
+    accuracy)."""
     import numpy as np
 
     from rnnkit.cli.reports import label_ids, report_predictions
@@ -123,7 +146,8 @@ def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: 
         y_true = label_ids(classes, [t for s in gold for t in s])
         y_pred = np.concatenate([p.argmax(1) for p in probs])
         keep = y_true >= 0
-        report_predictions(y_true[keep], y_pred[keep], classes, report_dir, name, unit="tokens")
+        return report_predictions(y_true[keep], y_pred[keep], classes, report_dir, name, unit="tokens")["accuracy"]
+    return None
 
 
 @app.command()
