@@ -111,6 +111,9 @@ def test_cli_train_evaluate_generate(jsb_file, tmp_path):
                             "--device", "cpu", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "test: NLL per step" in r.output and (out / "test_report.json").exists()
+    # beside the model, the Markov chain per key on the same pieces, and a verdict
+    base = json.loads((out / "test_report.json").read_text())["test"]["baseline"]
+    assert base["nll"] > 0 and "baseline, each key repeats its own previous step" in " ".join(r.output.split())
     assert runner.invoke(app, ["report", str(out)]).exit_code == 0
     assert "PolyphonicModel" in (out / "report.html").read_text() and "test / nll" in (out / "report.html").read_text()
     r = runner.invoke(app, ["music", "evaluate", str(out / "best.safetensors"), str(jsb_file), "--split", "valid"])

@@ -79,3 +79,18 @@ def test_most_frequent_tag_baseline_by_hand():
     # "fly" is tagged SCONJ, which training never has: not counted.
     assert (result["n"], result["unknown_words"]) == (6, 1)
     assert result["accuracy"] == 5 / 6
+
+
+def test_markov_key_baseline_by_hand():
+    from rnnkit.evaluation.music_baseline import markov_key_baseline
+
+    # one key (of two) that alternates on, off, on, off: after silence it turns on 2 times in 2
+    # (the piece's first step follows silence), after sounding it never stays on
+    train = [np.array([[1, 0], [0, 0], [1, 0], [0, 0]])]
+    result = markov_key_baseline(train, train)
+    # add-one: P(on | off) for key 0 = (2 + 1) / (2 + 2), P(on | on) = (0 + 1) / (2 + 2); key 1 never
+    # sounds: P(on | off) = (0 + 1) / (4 + 2)
+    p_on_off, p_on_on, p1 = 3 / 4, 1 / 4, 1 / 6
+    nll = -(2 * np.log(p_on_off) + 2 * np.log(1 - p_on_on) + 4 * np.log(1 - p1)) / 4
+    assert result["steps"] == 4 and np.isclose(result["nll"], nll)
+    assert result["frame_accuracy"] == 1.0  # it predicts key 0 on exactly after a silent step

@@ -72,10 +72,18 @@ def train(
             allow_changed_data=allow_changed_data)
     exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; model: {out / 'model.safetensors'}", highlight=False)
+    from rnnkit.evaluation.music_baseline import markov_key_baseline
+
     report = {split: model.evaluate(splits[split]) for split in ("valid", "test") if splits.get(split)}
     for split, r in report.items():
+        # beside the model, the same figures of a Markov chain per key fitted on the training pieces
+        base = markov_key_baseline(splits["train"], splits[split])
+        verdict = ("the model beats it" if r["nll"] < base["nll"] else
+                   "WARNING the model does not beat this baseline")
         console.print(f"{split}: NLL per step {r['nll']:.3f} nats, frame accuracy {r['frame_accuracy']:.3f} "
-                      f"({r['steps']} steps)", highlight=False)
+                      f"({r['steps']} steps); baseline, {base['name']}: NLL {base['nll']:.3f}, frame accuracy "
+                      f"{base['frame_accuracy']:.3f}: {verdict}", highlight=False)
+        r["baseline"] = {**base, "model_beats_baseline": r["nll"] < base["nll"]}
     atomic_write_text(out / "test_report.json", json.dumps(report, indent=1))
 
 
