@@ -72,7 +72,7 @@ def train(
             allow_changed_data=allow_changed_data)
     exit_if_interrupted(model, out)
     console.print(f"trained: {model.stopped_because_}; model: {out / 'model.safetensors'}", highlight=False)
-    from rnnkit.evaluation.music_baseline import markov_key_baseline
+    from rnnkit.tasks.io import markov_key_baseline
 
     report = {split: model.evaluate(splits[split]) for split in ("valid", "test") if splits.get(split)}
     for split, r in report.items():

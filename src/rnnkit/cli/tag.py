@@ -107,7 +107,7 @@ def _baseline(sentences, tags, test, accuracy: float, out: Path) -> None:
     test_report.json)."""
     import json
 
-    from rnnkit.evaluation.tag_baseline import most_frequent_tag_baseline
+    from rnnkit.tasks.io import most_frequent_tag_baseline
 
     base = most_frequent_tag_baseline(sentences, tags, test[0], test[1])
     verdict = ("the model beats it" if accuracy > base["accuracy"] else "the model only ties it"

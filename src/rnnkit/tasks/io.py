@@ -31,6 +31,9 @@ _WHERE = {
     "classification_metrics": "rnnkit.evaluation.classification",
     "confusion_matrix": "rnnkit.evaluation.classification",
     "per_class_report": "rnnkit.evaluation.classification",
+    # the simple baselines printed beside a model
+    "most_frequent_tag_baseline": "rnnkit.evaluation.tag_baseline",
+    "markov_key_baseline": "rnnkit.evaluation.music_baseline",
     # the cache of encoded corpora
     "cache_dir": "rnnkit.data.cache",
     "cache_entries": "rnnkit.data.cache",
