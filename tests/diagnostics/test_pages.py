@@ -41,8 +41,12 @@ def test_activations_page(lm_run, tmp_path):
                             'def f(x):\n    return "(x)"\n', "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "forget gate" in r.output and out.exists()
-    r = runner.invoke(app, ["inspect", "activations", str(lm_run / "best.safetensors"), "--text", "def ~"])
-    assert r.exit_code == 2 and "error:" in r.output
+    # a character the model never saw is left out, and said; a text of nothing but those is an error
+    r = runner.invoke(app, ["inspect", "activations", str(lm_run / "best.safetensors"), "--text", "def ~",
+                            "--out", str(out)])
+    assert r.exit_code == 0 and "left out 1 character the model never saw in training ('~')" in r.output, r.output
+    r = runner.invoke(app, ["inspect", "activations", str(lm_run / "best.safetensors"), "--text", "~~"])
+    assert r.exit_code == 2 and "error: no character of the text is in the model's vocabulary" in r.output
 
 
 def _dom(path):

@@ -134,7 +134,20 @@ def activations(
     if not text:
         raise DataError("no text to read: --text is empty")
     tokens = list(text) if trained.vocab_.level == "char" else text.split()
-    text = "".join(tokens[:max_tokens]) if trained.vocab_.level == "char" else " ".join(tokens[:max_tokens])
+    vocab = trained.vocab_
+    if vocab.level == "char" and vocab.unk_id is None:
+        # a character model has no <unk>: read the text without the characters it never saw, and say so
+        unseen = sorted({t for t in tokens if t not in vocab})
+        if unseen:
+            kept = [t for t in tokens if t in vocab]
+            dropped = len(tokens) - len(kept)
+            console.print(f"note: left out {dropped} character{'s' if dropped > 1 else ''} the model never saw in "
+                          f"training "
+                          f"({''.join(unseen[:20])!r}{', ...' if len(unseen) > 20 else ''})", highlight=False)
+            tokens = kept
+            if not tokens:
+                raise DataError("no character of the text is in the model's vocabulary")
+    text = "".join(tokens[:max_tokens]) if vocab.level == "char" else " ".join(tokens[:max_tokens])
     rec = record_activations(trained.model_, trained.vocab_, text)
     write_activation_page(rec, out, title=f"{checkpoint.name}: units while reading {len(rec.tokens)} tokens")
     for row in gate_saturation(rec):
