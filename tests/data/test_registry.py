@@ -196,3 +196,24 @@ def test_fsdd_comes_with_transcript_tables_a_recogniser_trains_on(tmp_path, monk
     assert "test: CER" in r.output and (out / "test_transcripts.csv").exists()  # data:digits brought its test
     r = CliRunner().invoke(app, ["recognize", "evaluate", str(out / "model.safetensors"), "data:digits"])
     assert r.exit_code == 0 and "CER" in r.output, r.output  # evaluate reads the dataset's test table
+
+
+def test_conditioned_generation_through_lm_train_takes_a_dataset_by_name(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from rnnkit.cli.main import app
+
+    mirror = tmp_path / "mirror" / "moods"
+    mirror.mkdir(parents=True)
+    (mirror / "train.txt").write_text("".join(f"{i % 2} a {'good' if i % 2 else 'bad'} film\n" for i in range(40)))
+    (mirror / "dev.txt").write_text("1 a good film\n0 a bad film\n")
+    files = tuple(reg.RemoteFile(n, "", hashlib.sha256((mirror / n).read_bytes()).hexdigest())
+                  for n in ("train.txt", "dev.txt"))
+    ds = reg.Dataset("moods", "", "", "moods", files, {"train": "train.txt", "valid": "dev.txt"})
+    monkeypatch.setattr(reg, "registry", lambda: {"moods": ds})
+    monkeypatch.setenv("RNNKIT_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("RNNKIT_DATA_MIRROR", str(tmp_path / "mirror"))
+    r = CliRunner().invoke(app, ["lm", "train", "--condition-col", "label", "data:moods", "--hidden", "8",
+                                 "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    assert "best validation loss" in " ".join(r.output.split())  # data:moods brought its dev file

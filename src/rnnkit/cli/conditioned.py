@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from rnnkit.cli.common import check_run_folder, console
+from rnnkit.cli.common import check_run_folder, console, data_splits
 from rnnkit.cli.reports import exit_if_interrupted
 from rnnkit.errors import ConfigError, DataError
 
@@ -32,7 +32,8 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
         raise ConfigError("give --condition-col (a label) or --feature-cols (numbers), not both")
     cols = [c.strip() for c in feature_cols.split(",") if c.strip()] if feature_cols else None
     check_run_folder(out, resume, overwrite)
-    texts, conditions = _read(files[0], condition_col, cols, text_col)
+    file, valid, _ = data_splits(files[0], valid, None)  # data:NAME (data:sst2) brings its valid file
+    texts, conditions = _read(file, condition_col, cols, text_col)
     valid_texts, valid_conditions = _read(valid, condition_col, cols, text_col) if valid else (None, None)
     params = {k: v for k, v in options.items() if v is not None}
     gen = ConditionedGenerator(tokenizer=tokenizer, verbose=not quiet, run_dir=str(out), **params)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from rnnkit.cli.common import Help, data_splits, model_defaults, user_errors
+from rnnkit.cli.common import Help, model_defaults, user_errors
 from rnnkit.cli.conditioned import generate_conditioned, train_conditioned
 from rnnkit.tasks.conditioned_lm import ConditionedGenerator
 
@@ -48,7 +48,6 @@ def train(
     """Learn p(sentence | label) from labelled sentences."""
     if not condition_col and not feature_cols:
         condition_col = "label"
-    file, valid, _ = data_splits(file, valid, None)  # data:NAME (data:sst2) brings its valid file
     train_conditioned([file], valid, out, resume, overwrite, condition_col, feature_cols, text_col,
                       tokenizer or ConditionedGenerator.defaults()["tokenizer"],
                       dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers, zoneout=zoneout, epochs=epochs,
