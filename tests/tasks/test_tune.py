@@ -76,6 +76,8 @@ def test_a_study_prints_its_best_trial_and_a_command_that_reproduces_it(tmp_path
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout
     assert "3 finished trials" in out and "best trial: validation loss" in out and "test: accuracy" in out
+    # beside the test score, the 1-NN baseline that classify train prints, and which of them wins
+    assert "baseline_accuracy" in out and "the baseline on test accuracy" in out
     assert (tmp_path / "study" / "history.png").exists() and (tmp_path / "study" / "study.sqlite").exists()
     command = out.split("reproduce with:")[1].strip().splitlines()[0].split()
     assert command[:3] == ["rnnkit", "classify", "train"] and "--layers" in command and "--hidden" in command
@@ -143,6 +145,8 @@ def test_every_task_tunes_on_its_files(tmp_path):
                              space={"hidden_size": "4:8", "num_layers": 1})
         assert result.finished == 1 and (result.best_run_dir / "model.safetensors").exists()
         assert result.test_scores or scorer is None
+        baseline = {"tag": "baseline_accuracy", "lm": "baseline_loss", "music": "baseline_nll"}[task]
+        assert baseline in result.test_scores  # each beside its baseline: word tags, unigram, Markov keys
     assert "nll" in result.test_scores  # music scores its test split
 
 

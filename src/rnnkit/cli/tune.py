@@ -90,6 +90,12 @@ def tune(
                   highlight=False, soft_wrap=True)
     if result.test_scores:
         console.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test_scores.items()), highlight=False)
+        for name, score in result.test_scores.items():  # beside each score, its baseline's: say which wins
+            base = result.test_scores.get(f"baseline_{name}")
+            if base is not None:
+                better = score > base if name == "accuracy" else score < base
+                console.print(f"the best trial {'beats' if better else '[bold]does not beat[/]'} the baseline on "
+                              f"test {name} ({score:.4f} vs {base:.4f})", highlight=False)
     console.print(f"model: {result.best_run_dir / 'model.safetensors'}", highlight=False)
     if result.plot:
         console.print(f"history: {result.plot}", highlight=False)

@@ -394,7 +394,11 @@ def task_data(task: str, train: Sequence[str | Path], valid: str | Path | None =
         scorer = None
         if test:
             Xt, yt = read(test)
-            scorer = lambda est: {"accuracy": float(est.score(Xt, yt))}  # noqa: E731
+
+            def labelled_test(est: Any) -> dict[str, float]:
+                return {"accuracy": float(est.score(Xt, yt)), **_baseline_accuracy(task, X, y, Xt, yt)}
+
+            scorer = labelled_test
         return (X, y, Xv, yv), scorer
     if task == "forecast":
         from rnnkit.tasks.forecast import Forecaster
@@ -409,7 +413,10 @@ def task_data(task: str, train: Sequence[str | Path], valid: str | Path | None =
         return (series,), forecast_test
     if task == "lm":
         def lm_test(est: Any) -> dict[str, float]:
-            return {"loss": float(est.evaluate(test)["loss"])} if test else {}
+            if not test:
+                return {}
+            scores = est.evaluate(test)
+            return {"loss": float(scores["loss"]), "baseline_loss": float(scores["unigram_loss"])}
 
         # without a validation file the training text is split (90/5/5), and a test file is scored apart
         fit_test = str(test) if test and valid else None
@@ -419,10 +426,32 @@ def task_data(task: str, train: Sequence[str | Path], valid: str | Path | None =
         from rnnkit.tasks.music import MusicModeler
 
         splits = read_music(train[0], fixed.get("steps_per_quarter", MusicModeler.defaults()["steps_per_quarter"]))
-        music_test = (lambda est: {"nll": float(est.evaluate(splits["test"])["nll"])}) if splits.get("test") \
-            else None
-        return (splits,), music_test
+        def music_test(est: Any) -> dict[str, float]:
+            from rnnkit.tasks.io import markov_key_baseline
+
+            return {"nll": float(est.evaluate(splits["test"])["nll"]),
+                    "baseline_nll": markov_key_baseline(splits["train"], splits["test"])["nll"]}
+
+        return (splits,), (music_test if splits.get("test") else None)
     raise ConfigError(f"unknown task {task!r} for tuning; choose {', '.join(SPACES)}")
+
+
+def _baseline_accuracy(task: str, X: Any, y: Any, X_test: Any, y_test: Any) -> dict[str, float]:
+    """``{"baseline_accuracy": ...}``: the baseline that the task's train command prints beside
+    its model (bag of words for text, 1-NN Euclidean for series, the most frequent tag per word
+    for tagging); empty when it cannot run here (the bag of words without scikit-learn)."""
+    if task == "tag":
+        from rnnkit.tasks.io import most_frequent_tag_baseline
+
+        return {"baseline_accuracy": most_frequent_tag_baseline(X, y, X_test, y_test)["accuracy"]}
+    from rnnkit.tasks.classify import series_baseline, text_baseline
+
+    if X and isinstance(X[0], str):
+        try:
+            return {"baseline_accuracy": text_baseline(X, y, X_test, y_test)["accuracy"]}
+        except ConfigError:
+            return {}
+    return {"baseline_accuracy": series_baseline(X, y, X_test, y_test)["accuracy"]}
 
 
 def _plot_history(study: Any, path: Path) -> Path | None:
