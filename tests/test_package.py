@@ -26,3 +26,19 @@ def test_layer_benchmark_quick_mode_runs():
 
     row = bench_layers.bench_config("gru", (4, 5, 3, 8, 2), __import__("torch").device("cpu"), rounds=2, warmup=1)
     assert row["ms"]["torch"] > 0 and row["speed_vs_torch"]["fused"] > 0
+
+
+def test_the_cli_reference_has_a_section_for_every_command():
+    """docs/cli.md is generated from --help (make docs); a command added without regenerating it
+    is missing there."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("cli_docs", root / "scripts" / "cli_docs.py")
+    cli_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli_docs)
+    page = (root / "docs" / "cli.md").read_text(encoding="utf-8")
+    titles = [cli_docs.title(command) for command in cli_docs.commands()]
+    assert len(titles) > 40 and "## `rnnkit recognize train`" in "\n".join(f"## `{t}`" for t in titles)
+    missing = [t for t in titles if f"## `{t}`\n" not in page]
+    assert not missing, f"docs/cli.md lacks {missing}: run make docs"
