@@ -339,46 +339,32 @@ def test_cuda_weight_dropped_projected_lstm_trains():
     torch.testing.assert_close(layer(x)[0], layer(x)[0])
 
 
-@pytest.mark.parametrize("weight_drop, training, silenced", [(0.5, True, True), (0.5, False, False),
-                                                              (0.0, True, False)])
-def test_weight_drop_silences_only_cudnns_copy_warning(weight_drop, training, silenced, monkeypatch):
+@pytest.mark.parametrize("note, settings, training, silenced", [
     # cuDNN warns at every call whose weights lie outside the flat buffer; under DropConnect in
-    # training that is by design, so the layer silences that one warning there and nowhere else.
-    recurrent = recurrent_module
-    real = recurrent._FUSED_KERNELS["LSTM"]
-
-    def warning_kernel(*args):
-        warnings.warn(recurrent._NOT_CONTIGUOUS + ". This means they need to be compacted", stacklevel=2)
-        warnings.warn("another warning", stacklevel=2)
-        return real(*args)
-
-    monkeypatch.setitem(recurrent._FUSED_KERNELS, "LSTM", warning_kernel)
-    layer = Recurrent("lstm", I, H, 2, weight_drop=weight_drop).train(training)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        layer(torch.randn(T, B, I))
-    messages = [str(w.message) for w in caught]
-    assert "another warning" in messages
-    assert any(m.startswith(recurrent._NOT_CONTIGUOUS) for m in messages) != silenced
-
-
-@pytest.mark.parametrize("proj_size, silenced", [(3, True), (0, False)])
-def test_a_projected_lstm_on_the_cpu_silences_only_torchs_onednn_note(proj_size, silenced, monkeypatch):
+    # training that is by design, so the layer silences that one warning there and nowhere else
+    ("_NOT_CONTIGUOUS", {"weight_drop": 0.5}, True, True),
+    ("_NOT_CONTIGUOUS", {"weight_drop": 0.5}, False, False),
+    ("_NOT_CONTIGUOUS", {"weight_drop": 0.0}, True, False),
     # torch notes once that oneDNN has no projected LSTM and runs its own kernel instead: the
-    # layer drops that note for projected layers on the CPU and keeps every other warning.
+    # layer drops that note for projected layers on the CPU
+    ("_NO_ONEDNN_PROJECTION", {"proj_size": 3}, True, True),
+    ("_NO_ONEDNN_PROJECTION", {"proj_size": 0}, True, False),
+])
+def test_the_layer_silences_only_the_kernel_notes_it_expects(note, settings, training, silenced, monkeypatch):
     recurrent = recurrent_module
     real = recurrent._FUSED_KERNELS["LSTM"]
+    text = getattr(recurrent, note)
 
     def warning_kernel(*args):
-        warnings.warn(recurrent._NO_ONEDNN_PROJECTION + ". Using default implementation.", stacklevel=2)
+        warnings.warn(text + ". More words follow.", stacklevel=2)
         warnings.warn("another warning", stacklevel=2)
         return real(*args)
 
     monkeypatch.setitem(recurrent._FUSED_KERNELS, "LSTM", warning_kernel)
-    layer = Recurrent("lstm", I, H, 2, proj_size=proj_size)
+    layer = Recurrent("lstm", I, H, 2, **settings).train(training)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         layer(torch.randn(T, B, I))
     messages = [str(w.message) for w in caught]
-    assert "another warning" in messages
-    assert any(m.startswith(recurrent._NO_ONEDNN_PROJECTION) for m in messages) != silenced
+    assert "another warning" in messages  # every other warning passes
+    assert any(m.startswith(text) for m in messages) != silenced
