@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from rnnkit.cli.main import app
 from rnnkit.data.conditioned_text import read_conditioned_text
-from rnnkit.data.sentences import BOS_ID, SentenceCodec, detokenize, simple_tokens
+from rnnkit.data.sentences import BOS_ID, EOS_ID, SentenceCodec, detokenize, simple_tokens
 from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.models import ConditionedLM, ConditionedLMConfig
 from rnnkit.tasks.conditioned_lm import ConditionedGenerator
@@ -119,10 +119,17 @@ def test_generator_learns_what_each_label_says(tmp_path):
     pos = gen.generate("pos", n=20, temperature=0.5, seed=0)
     neg = gen.generate("neg", n=20, temperature=0.5, seed=0)
     assert sum(s in POS for s in pos) >= 18 and sum(s in NEG for s in neg) >= 18
-    assert gen.score(texts, labels)["ppl"] < 2.0
+    scores = gen.score(texts, labels)
+    assert scores["ppl"] < 2.0
+    # beside it the unigram baseline of the training targets (words and <eos>), by hand
+    targets = [t for s in texts for t in [*gen.codec_.encode(s).tolist(), EOS_ID]]
+    counts = np.bincount(targets, minlength=len(gen.codec_)) + 1.0
+    assert np.isclose(scores["unigram_loss"], -np.mean(np.log(counts[targets] / counts.sum())))
+    assert scores["loss"] < scores["unigram_loss"]
     path = gen.save(tmp_path / "gen.safetensors")
     again = ConditionedGenerator.load(path, device="auto")  # every estimator's load resolves "auto"
     assert again.generate("neg", n=3, temperature=0.0) == gen.generate("neg", n=3, temperature=0.0)
+    assert again.unigram_valid_loss_ == gen.unigram_valid_loss_ and again.score(texts, labels) == scores
     with pytest.raises(DataError, match="not seen in training"):
         gen.generate("meh")
 
@@ -178,6 +185,7 @@ def test_cli_train_and_generate_conditioned(tmp_path):
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "best validation loss" in r.output and (out / "model.safetensors").exists()
+    assert "baseline: a unigram model of the training sentences' words" in " ".join(r.output.split())
     r = runner.invoke(app, ["lm", "generate", str(out / "model.safetensors"), "--condition", "neg", "-s", "5",
                             "-t", "0.3", "--seed", "0"])
     assert r.exit_code == 0, r.output

@@ -26,12 +26,17 @@ from torch import Tensor
 from rnnkit.data.conditioned_text import ConditionedBatches
 from rnnkit.data.sentences import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SentenceCodec
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.evaluation import perplexity
+from rnnkit.evaluation import perplexity, unigram_loss_from_counts
 from rnnkit.generation.sampling import sample_sequences, sample_stream_sequences
 from rnnkit.models import ConditionedLM, ConditionedLMConfig
 from rnnkit.tasks.base import Estimator
 from rnnkit.tasks.estimator import random_split, to_targets
 from rnnkit.tasks.token_task import TokenLossTask, token_cross_entropy
+
+
+def _targets(sentences: Sequence[np.ndarray]) -> np.ndarray:
+    """Every token a sentence model predicts: each sentence's words, then ``<eos>``."""
+    return np.concatenate([np.append(s, EOS_ID) for s in sentences]).astype(np.int64)
 
 
 def sentence_loss(model: ConditionedLM, batch, device) -> tuple[Tensor, int]:
@@ -58,6 +63,9 @@ class ConditionedGenerator(Estimator):
     # learned: labels (or None for feature vectors), and the feature count (or None for labels)
     classes_: np.ndarray | None
     n_features_in_: int | None
+    # the baseline: training target counts, and their unigram loss on the validation targets
+    unigram_counts_: np.ndarray | None
+    unigram_valid_loss_: float | None
 
     def __init__(self, tokenizer: str = "simple", lowercase: bool = True, min_freq: int = 1,
                  max_vocab: int | None = None, max_length: int = 60, cell: str = "lstm", hidden_size: int = 256,
@@ -143,10 +151,13 @@ class ConditionedGenerator(Estimator):
         elif texts_valid is None:
             texts_valid, conditions_valid = texts, conditions
         self.codec_ = SentenceCodec.fit(texts, self.tokenizer, self.lowercase, self.min_freq, self.max_vocab)
-        train = ConditionedBatches(self._encode(texts), self._condition_array(conditions, len(texts)),
+        train_ids, valid_ids = self._encode(texts), self._encode(texts_valid)
+        # the baseline: a unigram model of the training targets, scored on the validation targets
+        self.unigram_counts_ = np.bincount(_targets(train_ids), minlength=len(self.codec_))
+        self.unigram_valid_loss_ = unigram_loss_from_counts(self.unigram_counts_, _targets(valid_ids))
+        train = ConditionedBatches(train_ids, self._condition_array(conditions, len(texts)),
                                    self.batch_size, seed=self.seed)
-        valid = ConditionedBatches(self._encode(texts_valid),
-                                   self._condition_array(conditions_valid, len(texts_valid)),
+        valid = ConditionedBatches(valid_ids, self._condition_array(conditions_valid, len(texts_valid)),
                                    max(64, self.batch_size), shuffle=False)
         torch.manual_seed(self.seed)
         model = ConditionedLM(self._model_config())
@@ -163,8 +174,10 @@ class ConditionedGenerator(Estimator):
         return "\n".join(lines)
 
     def _meta(self) -> dict:
+        counts = None if self.unigram_counts_ is None else self.unigram_counts_.tolist()
         return {"codec": self.codec_.to_dict(), "classes": None if self.classes_ is None else self.classes_.tolist(),
-                "n_features_in": self.n_features_in_}
+                "n_features_in": self.n_features_in_, "unigram_counts": counts,
+                "unigram_valid_loss": self.unigram_valid_loss_}
 
     # ------------------------------------------------------------- generation and scoring
     @torch.no_grad()
@@ -224,12 +237,18 @@ class ConditionedGenerator(Estimator):
         batches = ConditionedBatches(self._encode(texts), self._condition_array(conditions, len(texts)), 64,
                                      shuffle=False)
         result = TokenLossTask(self.model_, batches, batches, {}, sentence_loss).evaluate(self.model_)
-        return {**result, "ppl": perplexity(result["loss"])}
+        result = {**result, "ppl": perplexity(result["loss"])}
+        if self.unigram_counts_ is not None:  # checkpoints from before the baseline have no counts
+            result["unigram_loss"] = unigram_loss_from_counts(self.unigram_counts_, _targets(self._encode(texts)))
+        return result
 
     def _restore(self, meta: dict) -> None:
         self.codec_ = SentenceCodec.from_dict(meta["codec"])
         self.classes_ = None if meta.get("classes") is None else np.array(meta["classes"])
         self.n_features_in_ = meta.get("n_features_in")
+        counts = meta.get("unigram_counts")
+        self.unigram_counts_ = None if counts is None else np.asarray(counts, dtype=np.int64)
+        self.unigram_valid_loss_ = meta.get("unigram_valid_loss")
 
 
 __all__ = ["ConditionedGenerator", "sentence_loss"]
