@@ -5,12 +5,15 @@ Usage (data from ../shared/data/multi30k; nothing is downloaded):
     python benchmarks/bench_translate.py --pair en-fr
     python benchmarks/bench_translate.py --pair en-de --tokenizer sentencepiece --sp-vocab 8000
     python benchmarks/bench_translate.py --pair en-de --device cuda     # same configuration on a GPU
+    python benchmarks/bench_translate.py --pair en-de --baseline-only   # add the baseline to saved results
 
 Trains on the raw (cased, untokenised) ``train.{src,tgt}.gz`` (29,000 pairs) through
 rnnkit's own tokeniser (lowercased words and punctuation), keeps the epoch with the best
 loss on ``val`` (1,014), and reports test_2016_flickr (1,000) BLEU and chrF with
 sacrebleu on the detokenised output against the raw references, case-insensitive (the
-shared-task numbers are for lowercased text), with greedy search and beam 5.
+shared-task numbers are for lowercased text), with greedy search and beam 5, beside the
+word-for-word baseline that ``translate train`` prints (an IBM Model 1 dictionary learnt from
+the training pairs, in the model's vocabularies).
 Writes benchmarks/results/translate_multi30k_<pair>[_<tokenizer>].json.
 """
 
@@ -25,7 +28,8 @@ from pathlib import Path
 import torch
 
 from rnnkit.data.parallel import read_aligned
-from rnnkit.tasks.translate import Translator
+from rnnkit.data.sentences import SentenceCodec
+from rnnkit.tasks.translate import Translator, word_for_word_baseline
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data" / "multi30k"
@@ -55,6 +59,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--run-dir", type=Path, help="keep the run (checkpoints, metrics) here")
     ap.add_argument("--no-json", action="store_true", help="print only; leave results/*.json as they are")
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="train nothing: add the word-for-word baseline to this pair's saved results")
     args = ap.parse_args(argv)
     s, t = args.pair.split("-")
     train_src, train_tgt = read_aligned(args.data / f"train.{s}.gz", args.data / f"train.{t}.gz")
@@ -63,6 +69,16 @@ def main(argv=None) -> dict:
     val_src, val_tgt = read_aligned(args.data / f"val.{s}.gz", args.data / f"val.{t}.gz")
     test_src, test_tgt = read_aligned(args.data / f"test_2016_flickr.{s}.gz", args.data / f"test_2016_flickr.{t}.gz")
 
+    suffix = "" if args.tokenizer == "simple" else f"_{args.tokenizer}"
+    out = HERE / "results" / f"translate_multi30k_{args.pair}{suffix}.json"
+    if args.baseline_only:  # deterministic, from the data alone: the saved model results stay as they are
+        codecs = [SentenceCodec.fit(side, args.tokenizer, CONFIG["lowercase"], CONFIG["min_freq"],
+                                    sp_vocab_size=args.sp_vocab) for side in (train_src, train_tgt)]
+        saved = json.loads(out.read_text())
+        saved["baseline"] = baseline(*codecs, train_src, train_tgt, test_src, test_tgt)
+        out.write_text(json.dumps(saved, indent=1))
+        print(f"{args.pair} baseline: {saved['baseline']}")
+        return saved
     params = dict(CONFIG, tokenizer=args.tokenizer, sp_vocab_size=args.sp_vocab, hidden_size=args.hidden,
                   num_layers=args.layers, attention=args.attention, epochs=args.epochs, max_time=args.max_time,
                   seed=args.seed, device=args.device, verbose=args.progress,
@@ -84,17 +100,23 @@ def main(argv=None) -> dict:
                             {"src": test_src[i], "ref": test_tgt[i], "hyp": scores["translations"][i]}
                             for i in range(5)]}
         print(f"{args.pair} {name}: BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f}")
+    result["baseline"] = baseline(model.src_codec_, model.tgt_codec_, train_src, train_tgt, test_src, test_tgt)
     result.update(torch=torch.__version__, threads=torch.get_num_threads(),
                   device=torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
                   command="python benchmarks/bench_translate.py " + " ".join(sys.argv[1:] if argv is None else argv))
-    suffix = "" if args.tokenizer == "simple" else f"_{args.tokenizer}"
-    out = HERE / "results" / f"translate_multi30k_{args.pair}{suffix}.json"
     if not (args.train_limit or args.no_json):
         out.write_text(json.dumps(result, indent=1))
     print(f"{args.pair}: {len(curve)} epochs in {fit_s:.0f} s ({model.stopped_because_}); test perplexity "
           f"{result['test_ppl']:.2f}; greedy BLEU {result['greedy']['bleu']:.2f}, beam-5 BLEU "
           f"{result['beam5']['bleu']:.2f}; published: {PUBLISHED}")
     return result
+
+
+def baseline(src_codec: SentenceCodec, tgt_codec: SentenceCodec, *data) -> dict:
+    """The word-for-word baseline's test BLEU and chrF (JSON-able, without its translations)."""
+    scores = word_for_word_baseline(src_codec, tgt_codec, CONFIG["lowercase"], *data)
+    return {"name": scores["name"], "bleu": scores["bleu"], "chrf": scores["chrf"],
+            "signature": scores["bleu_signature"], "vocab": [len(src_codec), len(tgt_codec)]}
 
 
 if __name__ == "__main__":

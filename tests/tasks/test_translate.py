@@ -1,6 +1,8 @@
 """Translation: reading parallel text, the attentional encoder-decoder, greedy and beam
 search, the toy reverse task, BLEU/chrF and the CLI on real temporary files."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -176,6 +178,23 @@ def test_toy_reverse_task_exact_match(reverser):
     assert np.mean([a == b for a, b in zip(beam, v_tgt)]) > 0.99
     scores = model.evaluate(v_src, v_tgt, beam_size=1)
     assert scores["bleu"] > 95 and scores["chrf"] > 95
+    # the word-for-word baseline learns the identity dictionary, but keeps the source order
+    src, tgt = reverse_pairs(4000, 0)
+    base = model.baseline(src, tgt, v_src, v_tgt)
+    assert base["translations"] == v_src and base["bleu"] < 50 < scores["bleu"]
+
+
+def test_ibm_model_1_learns_the_dictionary_from_co_occurrence_alone():
+    from rnnkit.evaluation.translation_baseline import ibm1_dictionary, word_for_word
+
+    # the textbook example: "das haus" / "the house", "das buch" / "the book", "ein buch" / "a book"
+    src_words, tgt_words = ["das", "haus", "buch", "ein"], ["the", "house", "book", "a"]
+    pairs = [("das haus", "the house"), ("das buch", "the book"), ("ein buch", "a book")]
+    ids = lambda text, words: np.array([words.index(w) for w in text.split()])  # noqa: E731
+    dictionary = ibm1_dictionary([ids(s, src_words) for s, _ in pairs], [ids(t, tgt_words) for _, t in pairs],
+                                 len(src_words), iterations=10)
+    assert [tgt_words[i] for i in dictionary] == ["the", "house", "book", "a"]
+    assert word_for_word(dictionary, np.array([2, 9, 0]), unk_source=9, unk_target=7).tolist() == [2, 7, 0]
 
 
 def test_beam_is_at_least_greedy_in_model_score(reverser):
@@ -238,11 +257,16 @@ def test_cli_train_translate_evaluate(tmp_path):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("".join(f"{s}\t{t}\n" for s, t in zip(src, tgt)), encoding="utf-8")
     out = tmp_path / "run"
-    r = runner.invoke(app, ["translate", "train", "--pairs", str(pairs), "--hidden", "16", "--embedding", "8",
-                            "--epochs", "1", "--min-freq", "1", "-q", "--out", str(out), "--device", "cpu"])
+    valid = tmp_path / "valid.tsv"
+    valid.write_text("".join(f"{s}\t{t}\n" for s, t in zip(*reverse_pairs(20, 5))), encoding="utf-8")
+    r = runner.invoke(app, ["translate", "train", "--pairs", str(pairs), "--valid-pairs", str(valid), "--hidden",
+                            "16", "--embedding", "8", "--epochs", "1", "--min-freq", "1", "-q", "--out", str(out),
+                            "--device", "cpu"])
     assert r.exit_code == 0, r.output
     ckpt = out / "model.safetensors"
     assert "300 training pairs" in r.output and ckpt.exists()
+    assert "baseline: word for word (IBM Model 1 dictionary)" in " ".join(r.output.split())
+    assert "model_beats_baseline" in json.loads((out / "valid_report.json").read_text())["baseline"]
     r = runner.invoke(app, ["translate", str(ckpt), "a b c", "d e", "--beam", "1"])
     assert r.exit_code == 0, r.output
     assert len(r.output.splitlines()) == 2

@@ -140,7 +140,14 @@ def train(
         scores = model.evaluate(v_src, v_tgt)
         console.print(f"validation: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} (beam {model.beam_size})",
                       highlight=False)
+        base = model.baseline(train_src, train_tgt, v_src, v_tgt)
+        wins = scores["bleu"] > base["bleu"]
+        console.print(f"baseline: {base['name']}, learnt from the training pairs: BLEU {base['bleu']:.2f}, chrF "
+                      f"{base['chrf']:.2f}: " + ("the model beats it" if wins else
+                                                "WARNING the model does not beat this baseline: train longer"),
+                      highlight=False, soft_wrap=True)
         report = {k: v for k, v in scores.items() if k != "translations"}
+        report["baseline"] = {**{k: v for k, v in base.items() if k != "translations"}, "model_beats_baseline": wins}
         atomic_write_text(out / "valid_report.json", json.dumps(report, indent=1))
     console.print(f"saved {out / 'model.safetensors'}; translate with: rnnkit translate "
                   f"{out / 'model.safetensors'} \"...\"", highlight=False, soft_wrap=True)

@@ -229,6 +229,15 @@ class Translator(Estimator):
         return {**corpus_scores(hyps, list(references), lowercase=self.lowercase),
                 "beam_size": beam_size or self.beam_size, "translations": hyps}
 
+    def baseline(self, train_src: Sequence[str], train_tgt: Sequence[str], src: Sequence[str],
+                 references: Sequence[str]) -> dict:
+        """Corpus BLEU and chrF, scored as :meth:`evaluate` scores the model, of the word-for-word
+        baseline (:mod:`rnnkit.evaluation.translation_baseline`: an IBM Model 1 dictionary learnt
+        from the training pairs, in this model's vocabularies)."""
+        self._check_fitted()
+        return word_for_word_baseline(self.src_codec_, self.tgt_codec_, self.lowercase, train_src, train_tgt, src,
+                                      references)
+
     def plot_attention(self, sentence: str, path: str | Path, beam_size: int | None = None) -> Path:
         """A heat map of which source tokens each output token attended to (PNG)."""
         from rnnkit.evaluation.attention_plot import plot_attention
@@ -247,4 +256,20 @@ class Translator(Estimator):
         self.tgt_codec_ = SentenceCodec.from_dict(meta["tgt_codec"])
 
 
-__all__ = ["Translator", "pair_loss"]
+def word_for_word_baseline(src_codec: SentenceCodec, tgt_codec: SentenceCodec, lowercase: bool,
+                           train_src: Sequence[str], train_tgt: Sequence[str], src: Sequence[str],
+                           references: Sequence[str]) -> dict:
+    """:meth:`Translator.baseline` for any pair of vocabularies: ``{"bleu", "chrf", ..., "name",
+    "translations"}``."""
+    from rnnkit.evaluation.translation import corpus_scores
+    from rnnkit.evaluation.translation_baseline import NAME, ibm1_dictionary, word_for_word
+
+    if len(src) != len(references):
+        raise DataError(f"{len(src)} source sentences but {len(references)} references")
+    dictionary = ibm1_dictionary([src_codec.encode(s) for s in train_src], [tgt_codec.encode(t) for t in train_tgt],
+                                 len(src_codec))
+    hyps = [tgt_codec.decode(word_for_word(dictionary, src_codec.encode(s), UNK_ID, UNK_ID)) for s in src]
+    return {**corpus_scores(hyps, list(references), lowercase=lowercase), "name": NAME, "translations": hyps}
+
+
+__all__ = ["Translator", "pair_loss", "word_for_word_baseline"]
