@@ -217,3 +217,14 @@ def test_conditioned_generation_through_lm_train_takes_a_dataset_by_name(tmp_pat
                                  "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")])
     assert r.exit_code == 0, r.output
     assert "best validation loss" in " ".join(r.output.split())  # data:moods brought its dev file
+
+
+def test_data_list_shows_a_folder_of_many_files_in_a_few_words():
+    from typer.testing import CliRunner
+
+    from rnnkit.cli.main import app
+
+    r = CliRunner().invoke(app, ["data", "list"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "recordings/ (3,000 files), train.csv, test.csv (written from them)" in r.output  # FSDD
+    assert len(r.output.splitlines()) < 80 and "0_george_0.wav" not in r.output

@@ -25,11 +25,25 @@ def list_(ucr: bool = typer.Option(False, "--ucr", help="Also list the UCR serie
     for name, ds in known.items():
         if name.startswith("ucr/") and not ucr:
             continue
-        table.add_row(name, ", ".join(f.name for f in ds.files), ds.description, ds.licence)
+        table.add_row(name, _files(ds), ds.description, ds.licence)
     console.print(table)
     if not ucr:
         n = sum(name.startswith("ucr/") for name in known)
         console.print(f"and {n} UCR series datasets as ucr/NAME (e.g. data:ucr/Coffee; --ucr lists them)")
+
+
+def _files(ds) -> str:
+    """A dataset's files in a few words: a folder of many as ``folder/ (N files)``, then the
+    tables written from them."""
+    shown: dict[str, int] = {}
+    for f in ds.files:
+        folder, sep, _ = f.name.partition("/")
+        key = folder + "/" if sep else f.name
+        shown[key] = shown.get(key, 0) + 1
+    parts = [f"{k} ({n:,} files)" if k.endswith("/") else k for k, n in shown.items()]
+    if ds.derived:
+        parts.append(f"{', '.join(ds.derived)} (written from them)")
+    return ", ".join(parts)
 
 
 @app.command()
