@@ -133,6 +133,15 @@ def test_lm_train_takes_a_dataset_by_name_with_its_splits(served, tmp_path):
         r = CliRunner().invoke(app, ["lm", "evaluate", str(tmp_path / "run" / "best.safetensors"), spec])
         assert r.exit_code == 0, r.output
         assert f"toy/{file}: " in r.output.replace("\n", "")
+    # tuning on a dataset by name: the reproducing command names the dataset, which brings its splits
+    pytest.importorskip("optuna")
+    r = CliRunner().invoke(app, ["tune", "lm", "data:toy", "-n", "1", "--set", "epochs=1", "--set", "level=word",
+                                 "--set", "bptt=4", "--set", "batch_size=2", "--space", "hidden_size=4:8",
+                                 "--space", "num_layers=1", "-q", "--out", str(tmp_path / "study")],
+                           env={"COLUMNS": "300"})
+    assert r.exit_code == 0, r.output
+    command = r.output.split("reproduce with:")[1].split()
+    assert command[:4] == ["rnnkit", "lm", "train", "data:toy"] and "--test" not in command and "--valid" not in command
     from rnnkit.cli.common import scoring_path
 
     ds = reg.registry()["toy"]

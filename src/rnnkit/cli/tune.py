@@ -70,6 +70,7 @@ def tune(
         name, value = item.split("=", 1)
         fixed[name.strip()] = _set_value(value)
     files = list(data)
+    given_valid, given_test = valid, test  # the reproducing command repeats what was typed: data:NAME brings its own
     first, valid, test = data_splits(files[0], valid, test)
     files[0] = first
     fit_data, scorer = task_data(task, files, valid, test, fixed)
@@ -100,7 +101,7 @@ def tune(
     if result.plot:
         console.print(f"history: {result.plot}", highlight=False)
     console.print("reproduce with:", highlight=False)
-    console.print("  " + train_command(task, [str(f) for f in data], valid, test, result.estimator_params),
+    console.print("  " + train_command(task, [str(f) for f in data], given_valid, given_test, result.estimator_params),
                   highlight=False, soft_wrap=True)
 
 
