@@ -128,6 +128,7 @@ def test_run_report_shows_the_backtest(pjm_like, tmp_path):
     r = runner.invoke(app, ["forecast", "train", str(pjm_like), "--dayfirst", "--duplicates", "mean", "--fill",
                             "interpolate", "--likelihood", "gaussian", "--out", str(out), *FAST])
     assert r.exit_code == 0, r.output
+    assert "the model's 80% prediction interval covers" in " ".join(r.output.split())
     assert runner.invoke(app, ["report", str(out)]).exit_code == 0
     page = (out / "report.html").read_text()
     for needle in ("ForecastNet", "metrics / seasonal_naive / mse", "test forecasts", "data:image/png;base64,"):

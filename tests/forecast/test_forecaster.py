@@ -79,6 +79,7 @@ def test_it_learns_to_beat_the_baselines():
     df = table(n=1200, trend=0.01)
     f = Forecaster(horizon=12, context=48, epochs=15, hidden_size=32, lr=3e-3, device="cpu").fit(df)
     bt = f.backtest(df)
+    assert bt.interval is None  # point forecasts: no interval to check
     best = min(bt.metrics[k]["mse"] for k in ("naive", "seasonal_naive", "mean"))
     assert bt.metrics["model"]["mse"] < 0.8 * best, bt.metrics
 
@@ -94,7 +95,13 @@ def test_predict_save_load(tmp_path, decoder, likelihood):
     g = Forecaster.load(f.save(tmp_path / "f.safetensors"))
     pd.testing.assert_frame_equal(g.predict(df), out)
     assert g.get_params() == f.get_params()
-    assert g.backtest(df).metrics == f.backtest(df).metrics
+    bt = f.backtest(df)
+    assert g.backtest(df).metrics == bt.metrics
+    # the backtest says how often the model's 80 % interval held the actual value, counted by hand
+    inside = np.concatenate([((s["interval"][0] <= s["actual"]) & (s["actual"] <= s["interval"][1])).ravel()
+                             for s in bt.series])
+    assert bt.interval["level"] == pytest.approx(0.8) and bt.interval["coverage"] == inside.mean()
+    assert bt.to_dict()["interval"]["width"] > 0
 
 
 def test_many_series_and_covariates(tmp_path):

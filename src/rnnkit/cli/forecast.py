@@ -69,6 +69,10 @@ def _print_backtest(bt) -> None:
     best = min((k for k in bt.scaled if k not in ("model", "served")), key=lambda k: bt.scaled[k]["mse"])
     ratio = bt.scaled["model"]["mse"] / bt.scaled[best]["mse"]
     console.print(f"model MSE / best baseline ({best}) MSE, scaled = {ratio:.3f}", highlight=False)
+    if bt.interval is not None:  # is the model's uncertainty honest? a calibrated interval covers its level
+        console.print(f"the model's {bt.interval['level']:.0%} prediction interval covers "
+                      f"{bt.interval['coverage']:.1%} of the {bt.split} values (mean width "
+                      f"{bt.interval['width']:.4g})", highlight=False)
     if "served" in bt.scaled:
         served = bt.scaled["served"]["mse"] / bt.scaled[best]["mse"]
         console.print(f"served ({bt.guard['serving']}, as the guard chose on validation) MSE / best baseline "

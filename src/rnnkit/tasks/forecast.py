@@ -106,11 +106,14 @@ class Backtest:
     per_target: dict[str, dict[str, dict]] = field(default_factory=dict)  # target -> name -> metrics (original units)
     season: int | None = None  # the seasonal period of the seasonal-naive baseline and of MASE
     guard: dict | None = None  # the baseline guard's validation verdict (see forecast_guard)
+    #: a probabilistic model's prediction interval: its nominal level and the share of the actual
+    #: values it covered (a calibrated 80 % interval covers about 80 %); None for point forecasts
+    interval: dict | None = None
 
     def to_dict(self) -> dict:
         return {"split": self.split, "horizon": self.horizon, "windows": self.windows, "targets": self.target_cols,
                 "season": self.season, "metrics": self.metrics, "scaled": self.scaled, "per_target": self.per_target,
-                "guard": self.guard}
+                "guard": self.guard, "interval": self.interval}
 
 
 class Forecaster(Estimator):
@@ -500,7 +503,20 @@ class Forecaster(Estimator):
                 per_target[col] = {k: forecast_metrics(y_all[..., j], np.concatenate(preds[k])[..., j],
                                                        scale_all[..., j]) for k in names}
         return Backtest(split, self.horizon, len(y_all), metrics, metrics_scaled, per_series, list(self.target_cols_),
-                        per_target, self.season_, None if guard is None else guard.to_dict())
+                        per_target, self.season_, None if guard is None else guard.to_dict(),
+                        self._interval_coverage(per_series))
+
+    def _interval_coverage(self, per_series: list[dict]) -> dict | None:
+        """``{"level", "coverage", "width"}``: the model's central interval, the share of actual
+        values inside it (every window, step and target) and its mean width in original units."""
+        pairs = [(p["interval"], p["actual"]) for p in per_series if p["interval"] is not None]
+        if not pairs:
+            return None
+        inside = np.concatenate([((iv[0] <= y) & (y <= iv[1])).reshape(-1) for iv, y in pairs])
+        width = np.concatenate([(iv[1] - iv[0]).reshape(-1) for iv, _ in pairs])
+        c = self.model_.config
+        level = 0.8 if c.likelihood == "gaussian" else float(max(c.quantiles) - min(c.quantiles))
+        return {"level": level, "coverage": float(inside.mean()), "width": float(width.mean())}
 
     def _series_windows(self, s, split: str, stride: int) -> dict | None:
         """One series' windows in ``split``: origins, the scaler, scaled targets ``y_z``, the
