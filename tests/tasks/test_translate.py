@@ -267,6 +267,14 @@ def test_cli_train_translate_evaluate(tmp_path):
     assert "300 training pairs" in r.output and ckpt.exists()
     assert "baseline: word for word (IBM Model 1 dictionary)" in " ".join(r.output.split())
     assert "model_beats_baseline" in json.loads((out / "valid_report.json").read_text())["baseline"]
+    # without validation pairs: fit's own held-out share, split off here so that BLEU is scored on it
+    r = runner.invoke(app, ["translate", "train", "--pairs", str(pairs), "--hidden", "16", "--embedding", "8",
+                            "--epochs", "1", "--min-freq", "1", "-q", "--out", str(tmp_path / "own"), "--device",
+                            "cpu"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "validation: 15 of the training pairs held out (5%, as fit would)" in text and "validation: BLEU" in text
+    assert "baseline: word for word" in text
     r = runner.invoke(app, ["translate", str(ckpt), "a b c", "d e", "--beam", "1"])
     assert r.exit_code == 0, r.output
     assert len(r.output.splitlines()) == 2

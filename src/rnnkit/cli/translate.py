@@ -130,6 +130,11 @@ def train(
         beam_size=beam_size, max_time=max_time, checkpoint_every=checkpoint_every, seed=seed, device=device,
         precision=precision),
         **never_if_zero(early_stopping=early_stopping), verbose=not quiet, run_dir=str(out))
+    if not v_src and model.validation_fraction > 0:
+        # the pairs fit would hold out itself, held out here, so that BLEU and the baseline are scored on them
+        train_src, train_tgt, v_src, v_tgt = model.split_validation(train_src, train_tgt)
+        console.print(f"validation: {len(v_src):,} of the training pairs held out "
+                      f"({model.validation_fraction:.0%}, as fit would)", highlight=False)
     model.fit(train_src, train_tgt, v_src or None, v_tgt or None, resume=resume, overwrite=overwrite,
             allow_changed_data=allow_changed_data)
     exit_if_interrupted(model, out)

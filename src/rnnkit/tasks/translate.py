@@ -105,6 +105,16 @@ class Translator(Estimator):
                              input_feeding=self.input_feeding, dropout=self.dropout, zoneout=self.zoneout,
                              tie_embeddings=self.tie_embeddings)
 
+    def split_validation(self, src: Sequence[str], tgt: Sequence[str]) -> tuple[list, list, list, list]:
+        """``(train_src, train_tgt, valid_src, valid_tgt)``: what :meth:`fit` holds out when it is
+        given no validation pairs (``validation_fraction`` of them, drawn with ``seed``); with a
+        fraction of 0, the training pairs themselves are the validation pairs."""
+        src, tgt = list(src), list(tgt)
+        if self.validation_fraction <= 0:
+            return src, tgt, src, tgt
+        tr, va = random_split(len(src), self.validation_fraction, self.seed)
+        return [src[i] for i in tr], [tgt[i] for i in tr], [src[i] for i in va], [tgt[i] for i in va]
+
     def _fit(self, src: Sequence[str], tgt: Sequence[str], src_valid: Sequence[str] | None = None,
              tgt_valid: Sequence[str] | None = None, resume: bool = False) -> None:
         """Learn to translate ``src`` sentences into ``tgt`` (lists of aligned strings)."""
@@ -118,12 +128,7 @@ class Translator(Estimator):
         no_held_out = (src_valid is None or tgt_valid is None) and self.validation_fraction <= 0
         self._evaluated_on = "train" if no_held_out else "valid"
         if src_valid is None or tgt_valid is None:
-            if self.validation_fraction <= 0:
-                src_valid, tgt_valid = src, tgt
-            else:
-                tr, va = random_split(len(src), self.validation_fraction, self.seed)
-                src_valid, tgt_valid = [src[i] for i in va], [tgt[i] for i in va]
-                src, tgt = [src[i] for i in tr], [tgt[i] for i in tr]
+            src, tgt, src_valid, tgt_valid = self.split_validation(src, tgt)
         self.src_codec_, self.tgt_codec_ = self._codec(src), self._codec(tgt)
         s_ids, t_ids = self._encode(self.src_codec_, src, "source"), self._encode(self.tgt_codec_, tgt, "target")
         keep = keep_by_length(s_ids, t_ids, self.max_length)
