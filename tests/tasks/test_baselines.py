@@ -94,3 +94,16 @@ def test_markov_key_baseline_by_hand():
     nll = -(2 * np.log(p_on_off) + 2 * np.log(1 - p_on_on) + 4 * np.log(1 - p1)) / 4
     assert result["steps"] == 4 and np.isclose(result["nll"], nll)
     assert result["frame_accuracy"] == 1.0  # it predicts key 0 on exactly after a silent step
+
+
+def test_nearest_neighbour_searches_a_random_subset_when_the_distances_would_take_too_long(monkeypatch):
+    from rnnkit.evaluation import series_baseline
+
+    rng = np.random.default_rng(2)
+    train = [rng.normal(size=(10, 1)) for _ in range(50)]
+    labels = ["a", "b"] * 25
+    full = nearest_neighbour_baseline(train, labels, train[:5], labels[:5])
+    assert full["train_used"] == 50 and full["accuracy"] == 1.0  # each finds itself
+    monkeypatch.setattr(series_baseline, "MAX_WORK", 5 * 10 * 20)  # room for 20 training series per test series
+    capped = nearest_neighbour_baseline(train, labels, train[:5], labels[:5])
+    assert capped["train_used"] == 20 and "20 of the 50 training series, drawn at random" in capped["name"]
