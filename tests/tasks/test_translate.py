@@ -317,3 +317,17 @@ def test_cli_on_multi30k(shared_data, tmp_path):
                             str(raw / "test_2016_flickr.en.gz"), "--ref", str(raw / "test_2016_flickr.de.gz"),
                             "--beam", "1"])
     assert r.exit_code == 0 and "1,000 sentences" in r.output
+
+
+def test_ibm_model_1_learns_from_a_subset_when_the_corpus_is_too_large(monkeypatch):
+    from rnnkit.evaluation import translation_baseline
+
+    src = [np.array([i % 3, 3]) for i in range(300)]  # words 0-2 mean 0-2; word 3 is "the"
+    tgt = [np.array([3, i % 3]) for i in range(300)]
+    full = translation_baseline.ibm1_dictionary(src, tgt, 4)
+    calls = []
+    real_unique = np.unique
+    monkeypatch.setattr(np, "unique", lambda keys, **kw: calls.append(len(keys)) or real_unique(keys, **kw))
+    monkeypatch.setattr(translation_baseline, "MAX_LINKS", 600)  # 100 of the 300 pairs (6 links each)
+    assert translation_baseline.ibm1_dictionary(src, tgt, 4).tolist() == full.tolist() == [0, 1, 2, 3]
+    assert calls == [600]  # EM ran on the links of 100 pairs only

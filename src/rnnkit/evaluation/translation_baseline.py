@@ -21,13 +21,22 @@ from collections.abc import Sequence
 import numpy as np
 
 NAME = "word for word (IBM Model 1 dictionary)"
+#: (target token, source token) links EM may hold (about 0.5 GB of arrays); a larger corpus is
+#: learnt from a random subset of its pairs
+MAX_LINKS = 20_000_000
 
 
 def ibm1_dictionary(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray], source_size: int,
                     iterations: int = 5) -> np.ndarray:
     """``(source_size,)`` ids: each source word's most probable translation under IBM Model 1
-    (``-1`` for a word that never co-occurs with a target word)."""
+    (``-1`` for a word that never co-occurs with a target word). Past :data:`MAX_LINKS` links,
+    a random subset of the pairs (seed 0) is used."""
     null = source_size  # the empty word, one per source sentence
+    links = np.array([(len(e) + 1) * len(f) for e, f in zip(sources, targets)], dtype=np.int64)
+    if links.sum() > MAX_LINKS:
+        order = np.random.default_rng(0).permutation(len(links))
+        used = np.sort(order[np.cumsum(links[order]) <= MAX_LINKS])
+        sources, targets = [sources[i] for i in used], [targets[i] for i in used]
     src_parts, tgt_parts, group_parts = [], [], []
     group = 0
     for e, f in zip(sources, targets):
