@@ -8,8 +8,8 @@ only centred), so the distance compares shapes, as the archive's own z-normalise
 the channels of multivariate series are standardised with training-set statistics, which
 keeps the levels that tell e.g. speakers apart. Series of different lengths are linearly
 resampled to the longest training length. The distance between test series ``a`` and training
-series ``b`` (flattened, ``T * C`` values) is ``||a||^2 + ||b||^2 - 2 a.b``, computed in blocks of
-test series so memory stays at ``block * n_train`` floats. No parameters, no training: a network
+series ``b`` (flattened, ``T * C`` values) is ``||a||^2 + ||b||^2 - 2 a.b``, computed for blocks of
+test series, so the distances take ``block * n_train`` floats at a time. No parameters, no training: a network
 that does not beat it has learnt less than the training set's own closest examples tell.
 """
 
