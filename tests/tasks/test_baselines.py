@@ -107,3 +107,20 @@ def test_nearest_neighbour_searches_a_random_subset_when_the_distances_would_tak
     monkeypatch.setattr(series_baseline, "MAX_WORK", 5 * 10 * 20)  # room for 20 training series per test series
     capped = nearest_neighbour_baseline(train, labels, train[:5], labels[:5])
     assert capped["train_used"] == 20 and "20 of the 50 training series, drawn at random" in capped["name"]
+
+
+def test_bag_of_words_chooses_c_on_a_subset_of_a_large_corpus_and_fits_on_all(monkeypatch):
+    pytest.importorskip("sklearn")
+    import sklearn.model_selection
+
+    from rnnkit.evaluation import text_baseline
+
+    texts = [f"{'great fine' if i % 2 else 'dull poor'} film number {i}" for i in range(200)]
+    labels = ["pos" if i % 2 else "neg" for i in range(200)]
+    seen = []
+    real = sklearn.model_selection.cross_val_score
+    monkeypatch.setattr(sklearn.model_selection, "cross_val_score",
+                        lambda model, x, y, **kw: seen.append(x.shape[0]) or real(model, x, y, **kw))
+    monkeypatch.setattr(text_baseline, "MAX_CV_TEXTS", 60)
+    result = text_baseline.bag_of_words_baseline(texts, labels, texts[:20], labels[:20])
+    assert seen == [60] * 4 and result["accuracy"] == 1.0  # one search of C on 60 texts, the fit on all 200
