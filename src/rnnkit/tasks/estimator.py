@@ -96,12 +96,10 @@ class SupervisedTask:
     carries_state = False
 
     def __init__(self, model, train: SequenceBatches, valid: SequenceBatches, meta: dict,
-                 class_weights: Tensor | None = None, label_smoothing: float = 0.0) -> None:
+                 class_weights: Tensor | None = None, label_smoothing: float = 0.0, item_unit: str = "seq") -> None:
         self.model, self.train, self.valid, self._meta = model, train, valid, meta
         self.class_weights, self.label_smoothing = class_weights, label_smoothing
-        #: what the loss averages over, so what the progress bar's rate counts: a tagger's labelled
-        #: steps (tokens), a classifier's sequences
-        self.item_unit = "tok" if meta.get("task") == "tag" else "seq"
+        self.item_unit = item_unit  # what the loss averages over: the progress bar's rate counts it
 
     def train_batches(self, epoch: int):
         return self.train.for_epoch(epoch)
@@ -149,6 +147,8 @@ class RecurrentEstimator(Estimator):
     """
 
     TASK = ""
+    #: what a batch's loss averages over (the progress bar's unit): sequences, or a tagger's tokens
+    ITEM_UNIT = "seq"
     _per_step = False  # taggers: one label per step
 
     # hyperparameters both subclasses take in __init__
@@ -257,7 +257,7 @@ class RecurrentEstimator(Estimator):
                resume: bool = False) -> None:
         """Fit ``model`` with the trainer; keep the best epoch's weights (by validation loss)."""
         meta = self._checkpoint_meta()
-        task = SupervisedTask(model, train, valid, meta, class_weights, self.label_smoothing)
+        task = SupervisedTask(model, train, valid, meta, class_weights, self.label_smoothing, self.ITEM_UNIT)
         self._fit_with_trainer(model, task, self._trainer_config(), resume)
 
     # ------------------------------------------------------------- prediction

@@ -47,6 +47,7 @@ class RNNTagger(RecurrentEstimator):
     """
 
     TASK = TASK
+    ITEM_UNIT = "tok"  # one label per token: the loss averages over tokens
     _per_step = True
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 128, num_layers: int = 2, bidirectional: bool = True,
