@@ -18,7 +18,7 @@ from rnnkit.cli.common import (
     scoring_path,
     user_errors,
 )
-from rnnkit.cli.reports import report_fit
+from rnnkit.cli.reports import beats, record_baseline, report_fit, verdict
 from rnnkit.tasks.classify import RNNClassifier
 
 app = typer.Typer(help="Sequence classification (many-to-one): UCR/UEA series, CSV sequences, labelled text.",
@@ -144,11 +144,9 @@ def train(
 def _baseline(train_data, test_data, accuracy: float, out: Path) -> None:
     """The simple baseline on the same split, beside the model (and in test_report.json): the
     bag of words for text, 1-NN Euclidean for series."""
-    import json
 
     from rnnkit.errors import ConfigError
     from rnnkit.tasks.classify import series_baseline, text_baseline
-    from rnnkit.tasks.io import atomic_write_text
 
     if train_data.kind == "text":
         try:
@@ -160,15 +158,9 @@ def _baseline(train_data, test_data, accuracy: float, out: Path) -> None:
     else:
         base = series_baseline(train_data.X, train_data.y, test_data.X, test_data.y)
         how, kind = "each test series takes the label of the nearest training series", "nearest-neighbour"
-    verdict = ("the model beats it" if accuracy > base["accuracy"] else "the model only ties it"
-               if accuracy == base["accuracy"] else f"WARNING the model does not beat this {kind} baseline")
-    console.print(f"baseline: {base['name']} ({how}): test accuracy "
-                  f"{base['accuracy']:.2%} vs the model's {accuracy:.2%}: {verdict}", highlight=False)
-    report_path = out / "test_report.json"
-    if report_path.exists():
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-        report["baseline"] = {**base, "model_beats_baseline": accuracy > base["accuracy"]}
-        atomic_write_text(report_path, json.dumps(report, indent=1))
+    console.print(f"baseline: {base['name']} ({how}): test accuracy {base['accuracy']:.2%} vs the model's "
+                  f"{accuracy:.2%}: {verdict(accuracy, base['accuracy'], True, kind)}", highlight=False)
+    record_baseline(out / "test_report.json", base, beats(accuracy, base["accuracy"], True))
 
 
 def _znorm(value: Optional[str]):

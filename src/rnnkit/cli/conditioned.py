@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from rnnkit.cli.common import check_run_folder, console, data_splits
-from rnnkit.cli.reports import exit_if_interrupted
+from rnnkit.cli.reports import exit_if_interrupted, verdict
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -44,11 +44,9 @@ def train_conditioned(files: list[Path], valid: Path | None, out: Path, resume: 
                   f"(perplexity {perplexity(gen.best_valid_loss_):.2f})", soft_wrap=True)
     base = gen.unigram_valid_loss_
     if base is not None:
-        verdict = ("the model beats it" if gen.best_valid_loss_ < base else
-                   "WARNING the model does not beat this baseline: train longer")
         console.print(f"baseline: a unigram model of the training sentences' words, {base:.4f} nats/token on the "
-                      f"same sentences (perplexity {perplexity(base):.2f}): {verdict}", soft_wrap=True,
-                      highlight=False)
+                      f"same sentences (perplexity {perplexity(base):.2f}): "
+                      f"{verdict(gen.best_valid_loss_, base, False)}", soft_wrap=True, highlight=False)
     if gen.classes_ is not None:
         for label in gen.classes_[:10]:
             console.print(f"[bold]{label}[/]: {gen.generate(label, n=1, temperature=0.8, seed=0)[0]}",

@@ -19,7 +19,7 @@ from rnnkit.cli.common import (
     scoring_path,
     user_errors,
 )
-from rnnkit.cli.reports import exit_if_interrupted
+from rnnkit.cli.reports import beats, exit_if_interrupted, verdict
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.io import atomic_write_text
 from rnnkit.tasks.music import MusicModeler
@@ -78,12 +78,10 @@ def train(
     for split, r in report.items():
         # beside the model, the same figures of a Markov chain per key fitted on the training pieces
         base = markov_key_baseline(splits["train"], splits[split])
-        verdict = ("the model beats it" if r["nll"] < base["nll"] else
-                   "WARNING the model does not beat this baseline")
         console.print(f"{split}: NLL per step {r['nll']:.3f} nats, frame accuracy {r['frame_accuracy']:.3f} "
                       f"({r['steps']} steps); baseline, {base['name']}: NLL {base['nll']:.3f}, frame accuracy "
-                      f"{base['frame_accuracy']:.3f}: {verdict}", highlight=False)
-        r["baseline"] = {**base, "model_beats_baseline": r["nll"] < base["nll"]}
+                      f"{base['frame_accuracy']:.3f}: {verdict(r['nll'], base['nll'], False)}", highlight=False)
+        r["baseline"] = {**base, "model_beats_baseline": beats(r["nll"], base["nll"], False)}
     atomic_write_text(out / "test_report.json", json.dumps(report, indent=1))
 
 

@@ -17,6 +17,28 @@ from rnnkit.errors import DataError
 from rnnkit.tasks.io import atomic_write_text, classification_metrics, confusion_matrix, per_class_report
 
 
+def beats(model: float, baseline: float, higher_is_better: bool) -> bool:
+    return model > baseline if higher_is_better else model < baseline
+
+
+def verdict(model: float, baseline: float, higher_is_better: bool, kind: str = "") -> str:
+    """The model against its baseline in words, the same for every command: it beats it, only
+    ties it, or a WARNING that it does not beat this (``kind``) baseline."""
+    if model == baseline:
+        return "the model only ties it"
+    if beats(model, baseline, higher_is_better):
+        return "the model beats it"
+    return f"WARNING the model does not beat this {kind + ' ' if kind else ''}baseline"
+
+
+def record_baseline(report_path: Path, base: dict, model_beats_baseline: bool) -> None:
+    """Add a baseline's figures (and whether the model beats it) to a saved report JSON."""
+    if report_path.exists():
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        report["baseline"] = {**base, "model_beats_baseline": model_beats_baseline}
+        atomic_write_text(report_path, json.dumps(report, indent=1))
+
+
 def label_ids(classes: Sequence, labels: Sequence) -> np.ndarray:
     """Class ids of ``labels`` (compared as text, so a file's "1" matches a class 1), -1 for
     labels the model never saw; a warning says how many there are."""

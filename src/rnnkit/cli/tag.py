@@ -18,7 +18,7 @@ from rnnkit.cli.common import (
     scoring_path,
     user_errors,
 )
-from rnnkit.cli.reports import report_fit
+from rnnkit.cli.reports import beats, record_baseline, report_fit, verdict
 from rnnkit.tasks.io import atomic_write_text
 from rnnkit.tasks.tag import RNNTagger
 
@@ -105,21 +105,14 @@ def train(
 def _baseline(sentences, tags, test, accuracy: float, out: Path) -> None:
     """The most-frequent-tag baseline on the same test tokens, beside the model (and in
     test_report.json)."""
-    import json
 
     from rnnkit.tasks.io import most_frequent_tag_baseline
 
     base = most_frequent_tag_baseline(sentences, tags, test[0], test[1])
-    verdict = ("the model beats it" if accuracy > base["accuracy"] else "the model only ties it"
-               if accuracy == base["accuracy"] else "WARNING the model does not beat this baseline")
     console.print(f"baseline: {base['name']} (unseen words: their lowercased form's, else the commonest tag of "
-                  f"rare words): test accuracy {base['accuracy']:.2%} vs the model's {accuracy:.2%}: {verdict}",
-                  highlight=False)
-    report_path = out / "test_report.json"
-    if report_path.exists():
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-        report["baseline"] = {**base, "model_beats_baseline": accuracy > base["accuracy"]}
-        atomic_write_text(report_path, json.dumps(report, indent=1))
+                  f"rare words): test accuracy {base['accuracy']:.2%} vs the model's {accuracy:.2%}: "
+                  f"{verdict(accuracy, base['accuracy'], True)}", highlight=False)
+    record_baseline(out / "test_report.json", base, beats(accuracy, base["accuracy"], True))
 
 
 def _tag_and_write(tagger, sentences, gold, path: Path, report_dir: Path, name: str) -> float | None:

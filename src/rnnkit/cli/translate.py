@@ -26,7 +26,7 @@ from rnnkit.cli.common import (
     scoring_path,
     user_errors,
 )
-from rnnkit.cli.reports import exit_if_interrupted
+from rnnkit.cli.reports import beats, exit_if_interrupted, verdict
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.io import atomic_write_text
 from rnnkit.tasks.translate import Translator
@@ -146,13 +146,12 @@ def train(
         console.print(f"validation: BLEU {scores['bleu']:.2f}, chrF {scores['chrf']:.2f} (beam {model.beam_size})",
                       highlight=False)
         base = model.baseline(train_src, train_tgt, v_src, v_tgt)
-        wins = scores["bleu"] > base["bleu"]
         console.print(f"baseline: {base['name']}, learnt from the training pairs: BLEU {base['bleu']:.2f}, chrF "
-                      f"{base['chrf']:.2f}: " + ("the model beats it" if wins else
-                                                "WARNING the model does not beat this baseline: train longer"),
-                      highlight=False, soft_wrap=True)
+                      f"{base['chrf']:.2f}: {verdict(scores['bleu'], base['bleu'], True)}", highlight=False,
+                      soft_wrap=True)
         report = {k: v for k, v in scores.items() if k != "translations"}
-        report["baseline"] = {**{k: v for k, v in base.items() if k != "translations"}, "model_beats_baseline": wins}
+        report["baseline"] = {**{k: v for k, v in base.items() if k != "translations"},
+                              "model_beats_baseline": beats(scores["bleu"], base["bleu"], True)}
         atomic_write_text(out / "valid_report.json", json.dumps(report, indent=1))
     console.print(f"saved {out / 'model.safetensors'}; translate with: rnnkit translate "
                   f"{out / 'model.safetensors'} \"...\"", highlight=False, soft_wrap=True)
