@@ -234,12 +234,12 @@ class ConditionedGenerator(Estimator):
         """Cross-entropy per token (nats, ``<eos>`` included) and perplexity of ``texts``."""
         self._check_fitted()
         texts = list(texts)
-        batches = ConditionedBatches(self._encode(texts), self._condition_array(conditions, len(texts)), 64,
-                                     shuffle=False)
+        ids = self._encode(texts)
+        batches = ConditionedBatches(ids, self._condition_array(conditions, len(texts)), 64, shuffle=False)
         result = TokenLossTask(self.model_, batches, batches, {}, sentence_loss).evaluate(self.model_)
         result = {**result, "ppl": perplexity(result["loss"])}
         if self.unigram_counts_ is not None:  # checkpoints from before the baseline have no counts
-            result["unigram_loss"] = unigram_loss_from_counts(self.unigram_counts_, _targets(self._encode(texts)))
+            result["unigram_loss"] = unigram_loss_from_counts(self.unigram_counts_, _targets(ids))
         return result
 
     def _restore(self, meta: dict) -> None:
